@@ -3,8 +3,11 @@
 ZSSR's numbers come from "the common MATLAB script by Kim et al." (VDSR-style,
 ZSSR issue #2; notes §8): luminance ``Y`` of MATLAB ``rgb2ycbcr``, ``scale``
 pixels shaved from every border, PSNR with peak 255 and Wang et al.'s
-``ssim_index.m``. Other conventions (OpenCV YCrCb, full RGB, no shave) move
-Set5 ×2 by up to a dB, so every step here follows the MATLAB code.
+``ssim_index.m``. Other conventions move the numbers by tenths of a dB (OpenCV
+YCrCb gave 37.03 instead of 37.37 on Set5 ×2, issue #2), so every step here
+follows the MATLAB code. Check: SRCNN's bicubic protocol run through
+``evaluate`` gives Set5 33.66/0.9299, 30.39/0.8682, 28.42/0.8104 (×2/×3/×4),
+the published digits exactly (tests/test_metrics.py).
 
 Convention:
     ``evaluate`` takes two images as numpy ``H×W`` or ``H×W×C`` float arrays in
@@ -20,7 +23,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 import torch
@@ -37,7 +40,7 @@ __all__ = [
     "ssim",
 ]
 
-ImageLike = Union[np.ndarray, torch.Tensor]
+ImageLike = np.ndarray | torch.Tensor
 
 # ITU-R BT.601 luma row of MATLAB rgb2ycbcr (``origT(1,:)``) and its offset,
 # for R, G, B in [0, 1] and Y in [0, 255] ("studio swing", Y in [16, 235]).
@@ -153,8 +156,11 @@ def _pair_scale(scale: float | Sequence[float]) -> tuple[float, float]:
 
 
 def _pair_shave(n: int | Sequence[int]) -> tuple[int, int]:
-    items = (n, n) if isinstance(n, (int, np.integer)) else tuple(n)
-    if len(items) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 0 for v in items):
+    def is_count(v: object) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
+
+    items = (n, n) if not isinstance(n, (tuple, list)) else tuple(n)
+    if len(items) != 2 or not all(is_count(v) for v in items):
         raise ShapeError(f"shave must be an integer ≥ 0 or a (vertical, horizontal) pair of them, got {n!r}")
     return int(items[0]), int(items[1])
 

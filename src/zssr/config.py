@@ -1,0 +1,176 @@
+"""One frozen configuration for a ZSSR run, and the authors' named presets.
+
+Field defaults are the authors' ``configs.Config`` (notes §1); presets are their
+``X2_*_CONF`` instances (notes §1, "Presets") plus ``fast`` for CPU users.
+Override with :func:`dataclasses.replace` or :func:`resolve_config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["Config", "PRESETS", "PRESET_DOCS", "resolve_config", "AUTHORS_GRADUAL_PATTERN"]
+
+# The authors' X2_GRADUAL_IDEAL_CONF steps [1,1.5],[1.5,1],[1.5,1.5],[1.5,2],[2,1.5],[2,2],
+# written as fractions of the way from 1 to the target so they generalise to any target.
+AUTHORS_GRADUAL_PATTERN: tuple[tuple[float, float], ...] = (
+    (0.0, 0.5), (0.5, 0.0), (0.5, 0.5), (0.5, 1.0), (1.0, 0.5), (1.0, 1.0),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every knob of one ZSSR run (authors' defaults unless marked *ours*).
+
+    Gradual SR: when ``upscale`` is given one target scale, the steps are
+    ``1 + (target - 1) * f`` for each ``f`` in ``gradual_pattern`` (a single
+    ``(1, 1)`` is the one-jump run). ``back_projection_iters`` has one entry per
+    step, matched from the last step backwards (a shorter tuple repeats its
+    first entry for the earliest steps).
+    """
+
+    # network (notes §3)
+    width: int = 64
+    depth: int = 8
+    init_variance: float = 0.1
+    learn_residual: bool = True
+    # examples (notes §2.1, §2.2)
+    crop_size: int = 128
+    noise_std: float = 0.0
+    augment_as_is_probability: float = 0.05
+    augment_no_interpolate_probability: float = 0.45
+    augment_min_scale: float = 0.5
+    augment_scale_diff_sigma: float = 0.25
+    augment_shear_sigma: float = 0.1
+    allow_rotation: bool = True
+    legacy_crops: bool = False  # *ours*: True reproduces the authors' off-image (black) crops
+    # training (notes §2.3, §2.5)
+    learning_rate: float = 1e-3
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    max_iterations: int = 3000
+    min_iterations: int = 256
+    min_learning_rate: float = 9e-6
+    lr_change_ratio: float = 1.5
+    lr_check_every: int = 60
+    lr_slope_range: int = 256
+    test_every: int = 50
+    legacy_covariance: bool = True  # numpy < 1.16 polyfit scaling (N - 4), as the authors ran it
+    reinit_each_step: bool = False
+    # inference (notes §4)
+    output_flip: bool = True
+    back_projection_iters: tuple[int, ...] = (10,)
+    # gradual SR (notes §5)
+    gradual_pattern: tuple[tuple[float, float], ...] = ((1.0, 1.0),)
+    # extra fields only carried, never interpreted (keeps presets documented)
+    name: str = field(default="custom", compare=False)
+
+    def __post_init__(self) -> None:
+        ints_min = {
+            "width": 1, "depth": 2, "crop_size": 8, "max_iterations": 1, "min_iterations": 0,
+            "lr_check_every": 1, "lr_slope_range": 1, "test_every": 1,
+        }
+        for name, low in ints_min.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        positive = ("init_variance", "learning_rate", "adam_eps", "min_learning_rate", "lr_change_ratio")
+        for name in positive:
+            value = getattr(self, name)
+            if not _finite(value) or value <= 0:
+                raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
+        non_negative = ("noise_std", "augment_scale_diff_sigma", "augment_shear_sigma")
+        for name in non_negative:
+            value = getattr(self, name)
+            if not _finite(value) or value < 0:
+                raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
+        p1, p2 = self.augment_as_is_probability, self.augment_no_interpolate_probability
+        if not (_finite(p1) and _finite(p2) and p1 >= 0 and p2 >= 0 and p1 + p2 <= 1):
+            raise ConfigError(
+                "augment_as_is_probability and augment_no_interpolate_probability must be >= 0 "
+                f"with a sum <= 1, got {p1!r} and {p2!r}"
+            )
+        if not (_finite(self.augment_min_scale) and 0 < self.augment_min_scale <= 1):
+            raise ConfigError(f"augment_min_scale must be in (0, 1], got {self.augment_min_scale!r}")
+        if len(self.adam_betas) != 2 or not all(_finite(b) and 0 <= b < 1 for b in self.adam_betas):
+            raise ConfigError(f"adam_betas must be two numbers in [0, 1), got {self.adam_betas!r}")
+        bp = self.back_projection_iters
+        if not bp or any(isinstance(b, bool) or not isinstance(b, int) or b < 0 for b in bp):
+            raise ConfigError(f"back_projection_iters must be non-negative integers, got {bp!r}")
+        if not self.gradual_pattern or any(
+            len(f) != 2 or not all(_finite(v) and 0 <= v <= 1 for v in f) for f in self.gradual_pattern
+        ):
+            raise ConfigError(f"gradual_pattern must be (fy, fx) pairs in [0, 1], got {self.gradual_pattern!r}")
+        if tuple(self.gradual_pattern[-1]) != (1.0, 1.0):
+            raise ConfigError(f"gradual_pattern must end at (1, 1), got {self.gradual_pattern!r}")
+        if self.lr_slope_range // self.test_every < 3:
+            raise ConfigError(
+                "lr_slope_range // test_every must give at least 3 points for the slope fit, got "
+                f"{self.lr_slope_range} // {self.test_every}"
+            )
+
+    def back_projection_for(self, n_steps: int) -> tuple[int, ...]:
+        """Back-projection iterations for each of ``n_steps`` steps (last entries win)."""
+        bp = tuple(self.back_projection_iters)
+        if len(bp) >= n_steps:
+            return bp[len(bp) - n_steps :]
+        return (bp[0],) * (n_steps - len(bp)) + bp
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+PRESETS: dict[str, Config] = {
+    # X2_ONE_JUMP_IDEAL_CONF: the defaults.
+    "ideal": Config(name="ideal"),
+    # X2_GRADUAL_IDEAL_CONF: 6 steps, BP 6,6,8,10,10,12 (paper: "~0.2 dB better, ~6x the time").
+    "gradual": Config(name="gradual", gradual_pattern=AUTHORS_GRADUAL_PATTERN, back_projection_iters=(6, 6, 8, 10, 10, 12)),
+    # X2_GIVEN_KERNEL_CONF: a non-symmetric kernel forbids rotations and the geometric ensemble.
+    "kernel": Config(name="kernel", output_flip=False, allow_rotation=False, back_projection_iters=(2,)),
+    # X2_REAL_CONF: noise on the sons, no back-projection (it would re-inject the input's noise).
+    "real": Config(
+        name="real", output_flip=False, back_projection_iters=(0,), noise_std=0.0125, allow_rotation=False,
+        augment_scale_diff_sigma=0.0, augment_shear_sigma=0.0, augment_min_scale=0.75,
+    ),
+    # *ours*: a CPU budget. Same method; the LR policy is checked 4x as often on a
+    # 4x denser error series, and training is capped at 400 iterations.
+    "fast": Config(
+        name="fast", max_iterations=400, min_iterations=64, lr_check_every=20, test_every=20,
+        lr_slope_range=100, back_projection_iters=(4,), output_flip=True,
+    ),
+}
+
+PRESET_DOCS: dict[str, str] = {
+    "ideal": "authors' X2_ONE_JUMP_IDEAL_CONF: one jump, 8-way ensemble, 10 back-projections",
+    "gradual": "authors' X2_GRADUAL_IDEAL_CONF: 6 gradual steps, back-projection 6,6,8,10,10,12",
+    "kernel": "authors' X2_GIVEN_KERNEL_CONF: for a given/estimated kernel; no rotations or ensemble",
+    "real": "authors' X2_REAL_CONF: noisy/compressed inputs; noise on sons, no back-projection",
+    "fast": "ours: <= 400 iterations, denser LR policy checks; for CPUs (see benchmarks/results)",
+}
+
+
+def resolve_config(preset: str | Config = "ideal", **overrides: Any) -> Config:
+    """A preset (by name or instance) with fields replaced; unknown names are errors."""
+    if isinstance(preset, Config):
+        base = preset
+    elif preset in PRESETS:
+        base = PRESETS[preset]
+    else:
+        raise ConfigError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    known = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    if "back_projection_iters" in clean and isinstance(clean["back_projection_iters"], int):
+        clean["back_projection_iters"] = (clean["back_projection_iters"],)
+    try:
+        return dataclasses.replace(base, **clean)
+    except TypeError as exc:  # wrong types surface here before __post_init__
+        raise ConfigError(str(exc)) from None

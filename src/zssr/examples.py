@@ -1,0 +1,206 @@
+"""Training examples cut from the test image itself: HR fathers and their LR sons.
+
+Paper §3 and notes §2.1–2.2. Each iteration draws one father: a crop of the
+input (or, in gradual SR, of an earlier output) in one of three augmentation
+modes, then makes its son by downscaling it with the SR kernel (MATLAB bicubic
+or the given kernel), optionally adding noise to the son only (paper §3:
+"teaches the network to ignore uncorrelated cross-scale information").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import Config
+from .resize import imresize
+
+__all__ = ["FatherSource", "FatherSampler", "degrade", "make_son", "Mode"]
+
+Mode = Literal["as-is", "no-interp", "affine"]
+
+_CANDIDATES = 16  # crop offsets tried per affine draw before redrawing the transform
+_REDRAWS = 8
+
+
+@dataclass(frozen=True)
+class FatherSource:
+    """An image fathers are cut from, and its scale relative to the input (1 for the input)."""
+
+    image: torch.Tensor
+    base_scale: float
+
+
+def degrade(x: torch.Tensor, sf: tuple[float, float], kernel: torch.Tensor | None,
+            size: tuple[int, int] | None = None) -> torch.Tensor:
+    """The SR degradation by ``sf``: MATLAB bicubic, or the given *aligned* kernel (notes §6).
+
+    Used for sons and for back-projection's down step alike.
+    """
+    if kernel is None:
+        return imresize(x, (1.0 / sf[0], 1.0 / sf[1]), size=size)
+    from .kernels import downscale  # local import: kernels imports resize, not examples
+
+    return downscale(x, kernel, sf, size=size)
+
+
+def make_son(
+    father: torch.Tensor,
+    sf: tuple[float, float],
+    *,
+    kernel: torch.Tensor | None = None,
+    noise_std: float = 0.0,
+    generator: torch.Generator | None = None,
+    size: tuple[int, int] | None = None,
+) -> torch.Tensor:
+    """Downscale a father by ``sf`` (MATLAB bicubic, or an *aligned* numeric kernel), add noise.
+
+    Shape:
+        ``N×C×H×W`` → ``N×C×ceil(H/sf_y)×ceil(W/sf_x)`` (or ``size``).
+    """
+    son = degrade(father, sf, kernel, size)
+    if noise_std > 0:
+        noise = torch.randn(son.shape, generator=generator, dtype=son.dtype, device="cpu").to(son.device)
+        son = (son + noise_std * noise).clamp(0.0, 1.0)
+    return son
+
+
+def _inside(points: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Which (x, y) points (…×2) lie within the pixel-centre box of an h×w image."""
+    x, y = points[..., 0], points[..., 1]
+    return (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+
+
+class FatherSampler:
+    """Draws HR-father crops with the authors' source rule and augmentation modes.
+
+    Args:
+        config: augmentation fields of :class:`~zssr.config.Config`.
+        crop: ``(H, W)`` of every father (``crop_size`` clamped to the input).
+        rng: all geometric randomness (seeded by the caller).
+
+    The authors' affine crops are placed without re-centring, so ~25–39% of
+    their pixels are black on average (notes §2.1). By default we place each
+    crop so that all of it lies inside the transformed source (rejection
+    sampling of the offset, then of the transform, then an axis-aligned
+    fallback); ``config.legacy_crops`` reproduces the authors' placement.
+    """
+
+    def __init__(self, config: Config, crop: tuple[int, int], rng: np.random.Generator) -> None:
+        self.config = config
+        self.crop = crop
+        self.rng = rng
+
+    # -- which source and which mode (notes §2.1 "Scale and source") --------
+    def _mode(self) -> Mode:
+        r = self.rng.random()
+        c = self.config
+        if r < c.augment_as_is_probability:
+            return "as-is"
+        if r < c.augment_as_is_probability + c.augment_no_interpolate_probability:
+            return "no-interp"
+        return "affine"
+
+    def _source(self, sources: list[FatherSource], scale: float) -> FatherSource:
+        for src in sources:
+            if src.base_scale > scale - 1e-6:
+                return src
+        return sources[-1]
+
+    def sample(self, sources: list[FatherSource]) -> torch.Tensor:
+        """One father, ``1×C×crop_h×crop_w``, values in [0, 1]."""
+        mode = self._mode()
+        c = self.config
+        max_scale = sources[-1].base_scale
+        scale = 1.0 if mode == "as-is" else float(self.rng.uniform(c.augment_min_scale, max(max_scale, c.augment_min_scale)))
+        src = self._source(sources, scale)
+        if mode == "affine":
+            return self._affine(src, scale / src.base_scale)
+        rotate = c.allow_rotation and mode == "no-interp"
+        k = int(self.rng.integers(0, 4)) if rotate else 0
+        mirror = bool(self.rng.random() < 0.5) if rotate else False
+        return self._exact_crop(src.image, k, mirror)
+
+    # -- as-is / no-interp: integer crop, then rot90 and mirror (no resampling)
+    def _exact_crop(self, image: torch.Tensor, k: int, mirror: bool) -> torch.Tensor:
+        ch, cw = self.crop
+        if k % 2:
+            ch, cw = cw, ch  # a 90° turn swaps the crop's sides in the source
+        h, w = image.shape[-2:]
+        ch, cw = min(ch, h), min(cw, w)
+        top = int(self.rng.integers(0, h - ch + 1))
+        left = int(self.rng.integers(0, w - cw + 1))
+        crop = image[..., top : top + ch, left : left + cw]
+        if k:
+            crop = torch.rot90(crop, k, dims=(-2, -1))
+        if mirror:
+            crop = crop.flip(-1)
+        return crop
+
+    # -- affine: scale, anisotropy, mirror, rotation, shear (OpenCV-cubic warp)
+    def _draw_linear(self, scale: float) -> np.ndarray:
+        c = self.config
+        d = self.rng.normal(0.0, c.augment_scale_diff_sigma) if c.augment_scale_diff_sigma > 0 else 0.0
+        sx, sy = scale + d / 2.0, scale - d / 2.0
+        sx, sy = max(sx, 1e-3), max(sy, 1e-3)
+        if c.allow_rotation:
+            if self.rng.random() < 0.5:
+                sx = -sx
+            theta = self.rng.uniform(0.0, 2.0 * math.pi)
+        else:
+            theta = 0.0
+        a, b = (self.rng.normal(0.0, c.augment_shear_sigma, 2) if c.augment_shear_sigma > 0 else (0.0, 0.0))
+        shear = np.array([[1.0, a], [b, 1.0]])
+        rot = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+        return shear @ rot @ np.diag([sx, sy])  # output = L · (source − c) + c' (x, y order)
+
+    def _affine(self, src: FatherSource, scale: float) -> torch.Tensor:
+        image = src.image
+        h, w = image.shape[-2:]
+        ch, cw = self.crop
+        centre = np.array([w / 2.0, h / 2.0])
+        # crop pixel (x, y) positions, centred on the crop
+        ys, xs = np.meshgrid(np.arange(ch, dtype=np.float64), np.arange(cw, dtype=np.float64), indexing="ij")
+        if self.config.legacy_crops:
+            lin = self._draw_linear(scale)
+            # authors: t = U·clip(sW − crop) without re-centring (notes §2.1 "Quirk")
+            t = np.array([self.rng.random() * max(scale * w - cw, 0.0), self.rng.random() * max(scale * h - ch, 0.0)])
+            inv = np.linalg.inv(lin)
+            pts = np.stack([xs, ys], -1) + t - centre
+            src_pts = pts @ inv.T + centre
+            return self._warp(image, src_pts, padding="zeros")
+        half = np.array([(cw - 1) / 2.0, (ch - 1) / 2.0])
+        corners = np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]], dtype=np.float64) * half
+        for _ in range(_REDRAWS):
+            lin = self._draw_linear(scale)
+            inv = np.linalg.inv(lin)
+            extent = np.abs(lin) @ np.array([w / 2.0, h / 2.0])
+            room = np.maximum(extent - half, 0.0)
+            offsets = self.rng.uniform(-1.0, 1.0, size=(_CANDIDATES, 2)) * room
+            src_corners = (offsets[:, None, :] + corners[None]) @ inv.T + centre - 0.5
+            ok = _inside(src_corners, h, w).all(axis=1)
+            if ok.any():
+                o = offsets[int(np.argmax(ok))]
+                src_pts = (np.stack([xs, ys], -1) - half + o) @ inv.T + centre - 0.5
+                return self._warp(image, src_pts, padding="reflection")
+        # Axis-aligned fallback: always fits once the scaled source covers the crop.
+        sx, sy = max(scale, cw / w), max(scale, ch / h)
+        o = self.rng.uniform(-1.0, 1.0, 2) * np.maximum(np.array([sx * w, sy * h]) / 2.0 - half, 0.0)
+        src_pts = (np.stack([xs, ys], -1) - half + o) / np.array([sx, sy]) + centre - 0.5
+        return self._warp(image, src_pts, padding="reflection")
+
+    @staticmethod
+    def _warp(image: torch.Tensor, src_pts: np.ndarray, padding: str) -> torch.Tensor:
+        """Bicubic (a = −0.75, OpenCV INTER_CUBIC, no antialiasing) sampling at source pixel coords."""
+        h, w = image.shape[-2:]
+        grid = np.empty_like(src_pts)
+        grid[..., 0] = (2.0 * src_pts[..., 0] + 1.0) / w - 1.0
+        grid[..., 1] = (2.0 * src_pts[..., 1] + 1.0) / h - 1.0
+        g = torch.as_tensor(grid, dtype=image.dtype, device=image.device)[None]
+        out = F.grid_sample(image, g, mode="bicubic", padding_mode=padding, align_corners=False)
+        return out.clamp(0.0, 1.0)

@@ -1,0 +1,66 @@
+"""The image-specific CNN: a plain stack of 3×3 convolutions with a global residual.
+
+Paper §3 / authors' code (notes §3): 8 convolutions (7 hidden maps) of 64
+channels, ReLU after all but the last, no biases, 'SAME' padding, and the output
+added to the bicubic-upscaled input, so the net only learns the missing detail.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["ZSSRNet"]
+
+
+class ZSSRNet(nn.Module):
+    """``y = x + body(x)`` where ``x`` is the interpolated LR image.
+
+    Args:
+        channels: image channels (3 for RGB, 1 for grayscale: the authors' code
+            crashes on grayscale, #15; here it is a 1-channel net).
+        width: feature channels of the hidden layers.
+        depth: number of convolutions, output layer included.
+        init_variance: weights are N(0, init_variance / fan_in) (authors' 0.1,
+            a plain normal, not truncated).
+        residual: add the input to the output (authors' ``learn_residual``).
+        generator: seeds the initialisation without touching global RNG state.
+
+    Shape:
+        ``N×channels×H×W`` → same.
+    """
+
+    def __init__(
+        self,
+        channels: int = 3,
+        width: int = 64,
+        depth: int = 8,
+        *,
+        init_variance: float = 0.1,
+        residual: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        sizes = [channels] + [width] * (depth - 1) + [channels]
+        self.layers = nn.ModuleList(
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False) for c_in, c_out in zip(sizes[:-1], sizes[1:])
+        )
+        self.residual = residual
+        with torch.no_grad():
+            for conv in self.layers:
+                std = math.sqrt(init_variance / (3 * 3 * conv.in_channels))
+                conv.weight.normal_(0.0, std, generator=generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        last = len(self.layers) - 1
+        for i, conv in enumerate(self.layers):
+            y = conv(y)
+            if i < last:
+                y = torch.relu(y)
+        return x + y if self.residual else y
+
+    def extra_repr(self) -> str:
+        return f"depth={len(self.layers)}, residual={self.residual}"

@@ -1,0 +1,127 @@
+"""Test-time training of the image-specific net for one scale step (paper §3, notes §2).
+
+Each iteration, in the authors' order: draw a father, make its son, one Adam
+step on the L1 loss of the *unclipped* output, every ``test_every`` iterations
+measure the reconstruction error, then apply the learning-rate policy; stop once
+the policy would go below ``min_learning_rate`` or at ``max_iterations``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .config import Config
+from .examples import FatherSampler, FatherSource, make_son
+from .network import ZSSRNet
+from .resize import imresize
+from .schedule import LearningRatePolicy
+
+__all__ = ["TrainingHistory", "train_scale_step", "reconstruction_error", "make_optimizer"]
+
+
+@dataclass
+class TrainingHistory:
+    """What one scale step's training did (for curves, benchmarks and tests)."""
+
+    scale: tuple[float, float]
+    iterations: int = 0
+    seconds: float = 0.0
+    losses: list[float] = field(default_factory=list)
+    test_iterations: list[int] = field(default_factory=list)
+    test_errors: list[float] = field(default_factory=list)
+    learning_rates: list[float] = field(default_factory=list)
+    lr_changes: list[int] = field(default_factory=list)
+
+
+def make_optimizer(net: ZSSRNet, config: Config) -> torch.optim.Adam:
+    """Adam as in the authors' TF1 code: β = (0.9, 0.999), ε = 1e-8."""
+    return torch.optim.Adam(net.parameters(), lr=config.learning_rate, betas=config.adam_betas, eps=config.adam_eps)
+
+
+@torch.no_grad()
+def reconstruction_error(
+    net: ZSSRNet,
+    image: torch.Tensor,
+    sf: tuple[float, float],
+    *,
+    kernel: torch.Tensor | None,
+    noise_std: float,
+    generator: torch.Generator | None,
+) -> float:
+    """MSE between the input and the net's SR of its own son (notes §2.4, drives the LR policy)."""
+    son = make_son(image, sf, kernel=kernel, noise_std=noise_std, generator=generator)
+    up = imresize(son, sf, size=tuple(image.shape[-2:]))
+    out = net(up).clamp(0.0, 1.0)
+    return float(torch.mean((out - image) ** 2))
+
+
+def train_scale_step(
+    net: ZSSRNet,
+    optimizer: torch.optim.Optimizer,
+    image: torch.Tensor,
+    sources: list[FatherSource],
+    sf: tuple[float, float],
+    *,
+    config: Config,
+    kernel: torch.Tensor | None,
+    rng: np.random.Generator,
+    generator: torch.Generator,
+    progress: Callable[[int, float, float], None] | None = None,
+) -> TrainingHistory:
+    """Train ``net`` in place for the step ``input → input × sf``.
+
+    Args:
+        net, optimizer: carried over between gradual steps (authors' default:
+            weights *and* Adam moments carry over; the learning rate restarts).
+        image: the LR input, ``1×C×H×W`` on the training device.
+        sources: father sources (the input first, then earlier outputs).
+        sf: this step's ``(vertical, horizontal)`` factor relative to the input.
+        kernel: aligned numeric kernel for sons, or None for MATLAB bicubic.
+        rng / generator: geometric randomness / son noise.
+        progress: called as ``progress(iteration, loss, lr)`` after each iteration.
+    """
+    history = TrainingHistory(scale=sf)
+    policy = LearningRatePolicy(
+        learning_rate=config.learning_rate, check_every=config.lr_check_every,
+        min_iterations=config.min_iterations, slope_range=config.lr_slope_range, test_every=config.test_every,
+        ratio=config.lr_change_ratio, min_learning_rate=config.min_learning_rate,
+        legacy_covariance=config.legacy_covariance,
+    )
+    h, w = image.shape[-2:]
+    sampler = FatherSampler(config, (min(config.crop_size, h), min(config.crop_size, w)), rng)
+    for group in optimizer.param_groups:
+        group["lr"] = policy.learning_rate
+    net.train()
+    start = time.perf_counter()
+    for it in range(config.max_iterations):
+        father = sampler.sample(sources)
+        son = make_son(father, sf, kernel=kernel, noise_std=config.noise_std, generator=generator)
+        net_input = imresize(son, sf, size=tuple(father.shape[-2:]))
+        loss = torch.mean(torch.abs(net(net_input) - father))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_value = float(loss.detach())
+        history.losses.append(loss_value)
+        history.learning_rates.append(policy.learning_rate)
+        if it % config.test_every == 0:
+            err = reconstruction_error(net, image, sf, kernel=kernel, noise_std=config.noise_std, generator=generator)
+            policy.record(it, err)
+        lr = policy.step(it)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        history.iterations = it + 1
+        if progress is not None:
+            progress(it, loss_value, lr)
+        if policy.finished:
+            break
+    history.seconds = time.perf_counter() - start
+    history.test_iterations = list(policy.test_iterations)
+    history.test_errors = list(policy.test_errors)
+    history.lr_changes = list(policy.changes)
+    return history
