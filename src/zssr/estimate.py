@@ -159,32 +159,35 @@ class _Generator(nn.Module):
 class _Discriminator(nn.Module):
     """KernelGAN's D: 7×7 SN conv, 5 × [1×1 SN conv, BN, ReLU], 1×1 SN conv, sigmoid.
 
-    A fully convolutional patch critic: each output judges one 7×7 patch.
+    A fully convolutional patch critic: each output judges one 7×7 patch. Like the
+    authors' D it never leaves train mode (batch statistics, one power iteration per
+    forward).
+
     Shape: ``(1, C, 26, 26) -> (1, 1, 20, 20)``.
     """
 
     def __init__(self, in_channels: int, channels: int = D_CHANNELS) -> None:
         super().__init__()
-        sn = nn.utils.parametrizations.spectral_norm
-        layers: list[nn.Module] = [_init_d(nn.Conv2d(in_channels, channels, D_KERNEL))]
+        layers: list[nn.Module] = [_sn_conv(in_channels, channels, D_KERNEL)]
         for _ in range(D_LAYERS - 2):
             bn = nn.BatchNorm2d(channels)
-            nn.init.normal_(bn.weight, 1.0, 0.02)
+            nn.init.normal_(bn.weight, 1.0, 0.02)  # authors' weights_init_D
             nn.init.zeros_(bn.bias)
-            layers += [_init_d(nn.Conv2d(channels, channels, 1)), bn, nn.ReLU(inplace=True)]
-        layers += [_init_d(nn.Conv2d(channels, 1, 1)), nn.Sigmoid()]
-        self.net = nn.Sequential(*(sn(m) if isinstance(m, nn.Conv2d) else m for m in layers))
+            layers += [_sn_conv(channels, channels, 1), bn, nn.ReLU(inplace=True)]
+        layers += [_sn_conv(channels, 1, 1), nn.Sigmoid()]
+        self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
-def _init_d(conv: nn.Conv2d) -> nn.Conv2d:
+def _sn_conv(c_in: int, c_out: int, size: int) -> nn.Module:
     # Authors' weights_init_D: Xavier-normal (gain 0.1), zero bias. Spectral norm
     # rescales the weight anyway, so only the direction of this draw matters.
+    conv = nn.Conv2d(c_in, c_out, size, bias=True)
     nn.init.xavier_normal_(conv.weight, 0.1)
     nn.init.zeros_(conv.bias)
-    return conv
+    return nn.utils.parametrizations.spectral_norm(conv)
 
 
 def _build_networks(in_channels: int, seed: int) -> tuple[_Generator, _Discriminator]:
@@ -340,6 +343,15 @@ def _filter_negligible(k: np.ndarray, n: int = N_FILTERING) -> np.ndarray:
     if not np.isfinite(s) or s <= 0:
         raise KernelError(f"KernelGAN diverged: the estimated kernel has no positive mass (sum {s!r})")
     return out / s
+
+
+def _trim_zero_border(k: np.ndarray) -> np.ndarray:
+    """Drop all-zero rows/columns in equal numbers from opposite sides (lossless, keeps the centre)."""
+    nz_r, nz_c = np.flatnonzero(k.any(axis=1)), np.flatnonzero(k.any(axis=0))
+    if nz_r.size == 0:
+        return k
+    m = min(nz_r[0], k.shape[0] - 1 - nz_r[-1], nz_c[0], k.shape[1] - 1 - nz_c[-1])
+    return k[m : k.shape[0] - m, m : k.shape[1] - m]
 
 
 def _rescale_kernel(k: np.ndarray, s: float) -> np.ndarray:
@@ -499,8 +511,10 @@ def estimate_kernel(
             k_raw, losses = _train(image, int(iterations), int(seed), dev, progress, callback)
     finally:
         torch.set_num_threads(threads)
-    k2 = _filter_negligible(k_raw)
-    kernel = torch.as_tensor(_kernel_for_factor(k2, f), dtype=torch.float64)
+    # G's 13×13 kernel has its centre of mass near (6.5, 6.5); one zero row and column
+    # at the bottom/right make that the geometric centre of a 14×14 grid (module Convention).
+    k2 = np.pad(_filter_negligible(k_raw), ((0, 1), (0, 1)))
+    kernel = torch.as_tensor(_trim_zero_border(_kernel_for_factor(k2, f)), dtype=torch.float64)
     return KernelEstimate(kernel, f, int(iterations), time.perf_counter() - start, losses)
 
 
