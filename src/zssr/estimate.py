@@ -12,22 +12,27 @@ Speed: G is linear and bias-free with its stride on the last (1×1) layer, so
 six-layer parameterisation (its over-parameterisation is what the paper relies
 on), but in each step compose the weights into that 13×13 kernel first and apply
 it once: the output and the gradients are the same functions of the weights as
-the layer-by-layer pass, at ~1/50 of the cost. This is what makes ~3000
-iterations fit in well under a minute on two CPU cores.
+the layer-by-layer pass (tested), at a small fraction of the cost. CPU runs are
+pinned to one intra-op thread (every op is tiny). 3000 iterations take about a
+minute of CPU time.
 
 Convention:
-    Kernels are **correlation** kernels, as everywhere in ``zssr.kernels``:
-    ``G(x)[i, j] = Σ_{a,b} k[a, b] · x[2i + a, 2j + b]``, i.e.
-    ``G(x)`` is ``downscale(x, k, 2)`` read from LR pixel ``(3, 3)`` on (``13 // 2 = 6``
-    HR pixels = 3 LR pixels of valid-border offset).
-    Where a kernel sits on its grid carries no information (the GAN only ever
-    sees translation-invariant patch statistics); ``zssr.kernels.align_kernel``
-    re-centres a kernel by its centre of mass at use time. The returned ×2 kernel
-    is G's raw 13×13 kernel, whose centre of mass the bicubic prior and the
-    centralized loss pull to ``(6.5, 6.5)``: the ×2 target of ZSSR's
-    ``kernel_shift`` (notes §6), so ``align_kernel(k, 2)`` moves it by a small
-    sub-pixel amount only. We do *not* shift it ourselves (a second sub-pixel
-    interpolation would blur it).
+    Kernels are **correlation** kernels, as everywhere in ``zssr.kernels``. With
+    ``k13`` G's raw 13×13 kernel, ``G(x)[i, j] = Σ_{a,b} k13[a, b] · x[2i + a, 2j + b]``,
+    i.e. ``G(x) == downscale(x, k13, 2)[..., 3:, 3:]`` (``downscale`` anchors a 13-tap
+    kernel at tap 6 = 3 LR pixels; tested).
+
+    Position: a kernel's translation is not identifiable (D only sees
+    translation-invariant patch statistics). The bicubic prior and the centralized
+    loss pull G's centre of mass to ``(6.5, 6.5)`` (0-based), half a pixel off the
+    13-grid centre. The returned ×2 kernel is ``k13`` with one zero row and column
+    appended at the bottom/right: 14×14 with its centre of mass at the geometric
+    centre, as ``bicubic_kernel(2)`` (8×8, centre 3.5): the *unaligned* convention
+    of ``zssr.kernels``. Equal all-zero margins are then cropped (lossless), so it
+    is an even square of side ≤ 14. No sub-pixel shift is applied here (KernelGAN's
+    own ``kernel_shift`` is left to ``align_kernel(k, 2)`` at use time; for this
+    kernel that is an integer shift plus the small residual of G's centring, so a
+    second interpolation is avoided).
 """
 
 from __future__ import annotations
@@ -120,26 +125,14 @@ class _Generator(nn.Module):
         sizes = list(structure)
         ins = [1] + [channels] * (len(sizes) - 1)
         outs = [channels] * (len(sizes) - 1) + [1]
-        self.convs = nn.ModuleList(
-            nn.Conv2d(i, o, s, bias=False) for i, o, s in zip(ins, outs, sizes)
-        )
-        self.size = sum(sizes) - len(sizes) + 1
+        self.convs = nn.ModuleList(nn.Conv2d(i, o, s, bias=False) for i, o, s in zip(ins, outs, sizes))
 
     def kernel(self) -> torch.Tensor:
         """The 13×13 correlation kernel G applies, differentiable in the weights.
 
-        Sequential correlations compose into one correlation whose kernel is the full
-        *convolution* of the layer kernels (summed over channels). Running the chain
-        backwards with ``conv_transpose2d`` (the adjoint of correlation) builds it
-        without a delta image and without flips.
-
         Shape: ``(13, 13)``, on the weights' device and dtype.
         """
-        weights = [conv.weight for conv in self.convs]
-        k = weights[-1]  # 1 × C × 1 × 1: read as "kernel per input channel of the last layer"
-        for w in reversed(weights[:-1]):
-            k = F.conv_transpose2d(k, w)
-        return k[0, 0]
+        return _compose_layers([conv.weight for conv in self.convs])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Downscale by 2 with the composed kernel (fast path used in training).
@@ -154,6 +147,23 @@ class _Generator(nn.Module):
         for n, conv in enumerate(self.convs):
             x = F.conv2d(x, conv.weight, stride=2 if n == last else 1)
         return x
+
+
+def _compose_layers(weights: list[torch.Tensor]) -> torch.Tensor:
+    """One correlation kernel for a chain of bias-free correlations (G's layers).
+
+    Sequential correlations compose into one correlation whose kernel is the full
+    *convolution* of the layer kernels, summed over the channels in between. Running
+    the chain backwards with ``conv_transpose2d`` (the adjoint of correlation) builds
+    it exactly, with no delta image and no flips; pushing a delta through G and
+    flipping the result (the authors' ``calc_curr_k``) gives the same kernel.
+
+    Shape: layer weights ``(out, in, s, s)`` → ``(Σs − n + 1, Σs − n + 1)``.
+    """
+    k = weights[-1]  # 1 × C × 1 × 1: read as "a kernel per input channel of the last layer"
+    for w in reversed(weights[:-1]):
+        k = F.conv_transpose2d(k, w)
+    return k[0, 0]
 
 
 class _Discriminator(nn.Module):
@@ -478,20 +488,23 @@ def estimate_kernel(
         A :class:`KernelEstimate`; ``kernel`` is float64 on the CPU and sums to 1.
 
     Convention:
-        Correlation kernel, un-aligned: feed it to ``zssr.kernels.align_kernel(k, factor)``
-        before ``downscale`` (module docstring). Deterministic for a given seed on a given
-        device and thread count.
+        Correlation kernel, unaligned (centre of mass at the grid centre): pass it
+        through ``zssr.kernels.align_kernel(k, factor)`` before ``downscale`` (module
+        docstring). Deterministic for a given seed on a given device.
 
     Raises:
         ShapeError: ``image`` is not 1×C×H×W with C in (1, 3), or smaller than 84×84.
         ScaleError: ``factor`` is not a finite number >= 1.
-        ConfigError: ``iterations`` < 1 or an unusable ``device``.
+        ConfigError: ``iterations`` < 1, a negative or non-integer ``seed``, or an
+            unusable ``device``.
         KernelError: training diverged (no positive mass left in the kernel).
     """
     f = _check_factor(factor)
     image = _check_image(image)
     if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
         raise ConfigError(f"iterations must be a positive integer, got {iterations!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ConfigError(f"seed must be a non-negative integer or None, got {seed!r}")
     dev = _check_device(device, image)
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
@@ -624,8 +637,6 @@ def _train(
                 lam_cent, lam_sparse = LAMBDA_CENTRALIZED, LAMBDA_SPARSE
 
     with torch.no_grad():
-        g_cpu = _Generator()
-        g_cpu.load_state_dict({n: t.detach().cpu() for n, t in g_net.state_dict().items()})
-        k_final = g_cpu.double().kernel().numpy()
+        k_final = _compose_layers([conv.weight.detach().to("cpu", torch.float64) for conv in g_net.convs]).numpy()
     curves = log.cpu().double().numpy().T.tolist()
     return k_final, dict(zip(LOSS_NAMES, curves))
