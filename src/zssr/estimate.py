@@ -65,7 +65,7 @@ KERNEL_SIZE = sum(G_STRUCTURE) - len(G_STRUCTURE) + 1  # 13
 D_CROP = (CROP - KERNEL_SIZE) // 2 + 1  # 26: G's output size = D's real crop size
 MARGIN = 10  # border shaved first: synthetic LR images carry boundary artefacts there
 MIN_SIZE = CROP + 2 * MARGIN  # 84
-LR = 2e-4
+LEARNING_RATE = 2e-4
 BETAS = (0.5, 0.999)
 LR_STEP, LR_DECAY = 750, 10.0
 LAMBDA_SUM2ONE, LAMBDA_BOUNDARIES = 0.5, 0.5
@@ -564,8 +564,8 @@ def _train(
     g_net, d_net = _build_networks(c, seed)
     g_net.to(dev)
     d_net.to(dev)
-    opt_g = torch.optim.Adam(g_net.parameters(), lr=LR, betas=BETAS, foreach=True)
-    opt_d = torch.optim.Adam(d_net.parameters(), lr=LR, betas=BETAS, foreach=True)
+    opt_g = torch.optim.Adam(g_net.parameters(), lr=LEARNING_RATE, betas=BETAS, foreach=True)
+    opt_d = torch.optim.Adam(d_net.parameters(), lr=LEARNING_RATE, betas=BETAS, foreach=True)
     d_params = list(d_net.parameters())
     noise_gen = torch.Generator(device=dev)
     noise_gen.manual_seed(seed)
