@@ -476,11 +476,10 @@ def parse_override(text: str) -> tuple[str, Any]:
             node = ast.literal_eval(raw)
         except (ValueError, SyntaxError):
             raise ConfigError(f"--set {text!r}: {name} value is not a valid literal") from None
-    return name, _coerce(node, types[name], name, depth=0)
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) if typing.get_origin(tp) is None else str(tp)  # type: ignore[return-value]
+    try:
+        return name, _coerce(node, types[name], name, depth=0)
+    except ConfigError as exc:
+        raise ConfigError(f"--set {text!r}: {exc}") from None
 
 
 def _coerce(node: Any, tp: Any, name: str, *, depth: int) -> Any:
@@ -502,7 +501,8 @@ def _coerce(node: Any, tp: Any, name: str, *, depth: int) -> Any:
         else:
             kinds = list(args)
             if len(items) != len(kinds):
-                raise ConfigError(f"{name} needs {len(kinds)} values (as a,b), got {node!r}")
+                form = ",".join("AB"[: len(kinds)]) if depth == 0 else "x".join("AB"[: len(kinds)])
+                raise ConfigError(f"{name} needs {len(kinds)} values (as {form}), got {node!r}")
         return tuple(_coerce(item, kind, name, depth=depth + 1) for item, kind in zip(items, kinds))
     if tp is bool:
         if isinstance(node, bool):
@@ -532,7 +532,7 @@ def _coerce(node: Any, tp: Any, name: str, *, depth: int) -> Any:
         return value
     if tp is str:
         return str(node)
-    raise ConfigError(f"{name} has type {_type_name(tp)}, which --set cannot parse")  # pragma: no cover
+    raise ConfigError(f"{name} has type {tp}, which --set cannot parse")  # pragma: no cover
 
 
 # ----------------------------------------------------------------------------- resize
@@ -968,7 +968,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _save_comparison(hr_a, bic_a, zssr_a, m_bic.psnr, m_zssr.psnr, out_dir / "comparison.png", scale=scale)
     iterations = sum(h.iterations for h in result.steps)
     print(f"bicubic  Y-PSNR {m_bic.psnr:6.2f} dB  SSIM {m_bic.ssim:.4f}")
-    print(f"ZSSR     Y-PSNR {m_zssr.psnr:6.2f} dB  SSIM {m_zssr.ssim:.4f}  ({iterations} iterations, {result.seconds:.1f} s on {result.device})")
+    print(
+        f"ZSSR     Y-PSNR {m_zssr.psnr:6.2f} dB  SSIM {m_zssr.ssim:.4f}  "
+        f"({iterations} iterations, {result.seconds:.1f} s on {result.device})"
+    )
     print(f"gain     {gain:+.2f} dB")
     print(f"wrote {', '.join(str(out_dir / f'{n}.png') for n in ('lr', 'bicubic', 'zssr', 'hr', 'comparison'))}")
     return 0
