@@ -265,3 +265,41 @@ def test_cuda_estimate_is_deterministic_and_returns_cpu_kernel(cuda_device: torc
     assert a.kernel.device.type == "cpu" and a.kernel.dtype == torch.float64
     assert float(a.kernel.sum()) == pytest.approx(1.0)
     assert torch.equal(a.kernel, b.kernel)
+
+
+def test_spread_mass_separates_a_compact_blur_from_a_kernel_split_across_corners():
+    """The failure seen on Set14's zebra/bridge/pepper (benchmarks/results/gpu_h200): mass on
+    the support's corners. A Gaussian blur keeps essentially all its mass within 4.5 px."""
+    from zssr.estimate import DEGENERATE_SPREAD, spread_mass
+    from zssr.kernels import gaussian_kernel
+
+    compact = gaussian_kernel(13, 1.5, 1.0, 0.5).numpy()  # sigma 1.5 px: wider than any x2 blur KernelGAN returned here
+    split = np.zeros((14, 14))
+    split[0, 0] = split[0, 12] = split[12, 0] = split[12, 12] = 0.25
+    assert spread_mass(compact) < 0.01 < DEGENERATE_SPREAD < spread_mass(split)
+
+
+def test_unreliable_estimate_falls_back_to_bicubic_zssr_in_the_harness(monkeypatch):
+    """An unusable kernel must not be fed to ZSSR (it lands 5-14 dB below bicubic)."""
+    import zssr.bench as bench
+    import zssr.estimate as est
+
+    split = torch.zeros(14, 14, dtype=torch.float64)
+    split[0, 0] = split[0, 12] = split[12, 0] = split[12, 12] = 0.25
+    fake = est.KernelEstimate(split, 2.0, 1, 0.0, {}, spread=est.spread_mass(split))
+    assert not fake.reliable
+    monkeypatch.setattr(est, "estimate_kernel", lambda *a, **k: fake)
+    calls = []
+
+    def spy(request, options, default_preset, kernel):
+        calls.append((default_preset, kernel, dict(options)))
+        return bench.MethodOutput(sr=np.zeros((4, 4, 3), np.float32), iterations=0, info={})
+
+    monkeypatch.setattr(bench, "_zssr", spy)
+    request = bench.MethodInput(
+        lr=np.zeros((90, 90, 3), np.float32), scale=2.0, kernel=None, seed=0, device="cpu",
+        options={"preset": "kernel", "iterations": 1, "max_iterations": 5}, image="x",
+    )
+    out = bench._zssr_estimated_kernel_method(request)
+    assert calls == [("ideal", None, {"max_iterations": 5})]
+    assert out.info["kernel_fallback"] is True

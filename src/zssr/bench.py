@@ -241,6 +241,9 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
 
     The paper used Michaeli & Irani's estimator [14]; KernelGAN is the authors'
     later replacement. Options: ``iterations=`` (KernelGAN, default 3000), then as ``zssr``.
+    An estimate that is not :attr:`~zssr.estimate.KernelEstimate.reliable` is not used:
+    the image gets bicubic-kernel ZSSR with the ``ideal`` preset, as ``zssr upscale
+    --kernel auto`` does (recorded as ``kernel_fallback`` in the result's info).
     """
     from .estimate import estimate_kernel
 
@@ -251,8 +254,15 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
         to_tensor(request.lr), request.scale, iterations=iterations, seed=request.seed, device=device,
     )
     kernel = estimate.kernel.numpy()
-    out = _zssr(request, opts, "kernel", kernel)
-    info = {**out.info, "kernel_iterations": estimate.iterations, "kernel_seconds": estimate.seconds}
+    if estimate.reliable:
+        out = _zssr(request, opts, "kernel", kernel)
+    else:
+        opts.pop("preset", None)
+        out = _zssr(request, opts, "ideal", None)
+    info = {
+        **out.info, "kernel_iterations": estimate.iterations, "kernel_seconds": estimate.seconds,
+        "kernel_spread": estimate.spread, "kernel_fallback": not estimate.reliable,
+    }
     return MethodOutput(sr=out.sr, iterations=out.iterations, kernel=kernel, info=info)
 
 

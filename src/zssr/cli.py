@@ -787,9 +787,14 @@ def _cmd_kernel_estimate(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- upscale
 
 
-def _upscale_config(args: argparse.Namespace) -> Config:
-    """The preset with the dedicated flags applied, then every ``--set`` (which win)."""
-    preset = args.preset or ("kernel" if args.kernel is not None else "ideal")
+def _upscale_config(args: argparse.Namespace, *, with_kernel: bool | None = None) -> Config:
+    """The preset with the dedicated flags applied, then every ``--set`` (which win).
+
+    Without ``--preset`` a kernel selects ``kernel``, no kernel ``ideal``; ``with_kernel``
+    overrides the guess (an estimate rejected as unreliable runs without one).
+    """
+    has_kernel = args.kernel is not None if with_kernel is None else with_kernel
+    preset = args.preset or ("kernel" if has_kernel else "ideal")
     overrides: dict[str, Any] = {}
     if args.noise_std is not None:
         overrides["noise_std"] = args.noise_std
@@ -852,8 +857,20 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
                 target.parent.mkdir(parents=True, exist_ok=True)
             save_kernel(estimate.kernel, _sibling(target, "_kernel.mat"))
             kernel_picture(estimate.kernel, _sibling(target, "_kernel.png"))
-            kernels = [None] * (len(steps) - 1) + [align_kernel(estimate.kernel, steps[-1])]
-        result = upscale_tensor(x, steps, config=config, kernels=kernels, seed=args.seed, device=device, progress=progress)
+            if estimate.reliable:
+                kernels = [None] * (len(steps) - 1) + [align_kernel(estimate.kernel, steps[-1])]
+                run_config = config
+            else:
+                print(
+                    f"zssr: warning: {source}: the estimated kernel is degenerate ({estimate.spread:.0%} of its "
+                    "mass far from its centre); using the bicubic kernel instead",
+                    file=sys.stderr,
+                )
+                kernels = [None] * len(steps)
+                run_config = _upscale_config(args, with_kernel=False)
+        else:
+            run_config = config
+        result = upscale_tensor(x, steps, config=run_config, kernels=kernels, seed=args.seed, device=device, progress=progress)
         color = to_array(result.image)
         alpha = _resize_alpha(picture.alpha, steps[-1], color.shape[:2])
         if args.out_dir is not None:
@@ -866,7 +883,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         iterations = sum(h.iterations for h in result.steps)
         print(
             f"{target}: {picture.height}×{picture.width} → {color.shape[0]}×{color.shape[1]}, "
-            f"preset {config.name}, {iterations} iterations in {len(result.steps)} step(s), "
+            f"preset {run_config.name}, {iterations} iterations in {len(result.steps)} step(s), "
             f"{result.seconds:.1f} s on {result.device}"
         )
     return 0

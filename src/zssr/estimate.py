@@ -52,7 +52,7 @@ from tqdm.auto import tqdm
 from .errors import ConfigError, KernelError, ScaleError, ShapeError, ZSSRError
 from .resize import INTERP_KERNELS, imresize
 
-__all__ = ["KernelEstimate", "estimate_kernel"]
+__all__ = ["DEGENERATE_SPREAD", "KernelEstimate", "estimate_kernel", "spread_mass"]
 
 # --- authors' defaults (anchors §1; sefibk/KernelGAN configs.py / learner.py) ---
 G_STRUCTURE: tuple[int, ...] = (7, 5, 3, 1, 1, 1)  # G's kernel sizes; effective kernel 13×13
@@ -75,6 +75,11 @@ CONSTRAINTS_ON_BELOW = 5e-3  # when λ_bicubic drops below this, switch on:
 LAMBDA_CENTRALIZED, LAMBDA_SPARSE = 1.0, 5.0
 SPARSE_POWER = 0.2
 BOUNDARY_PENALTY = 30.0
+# *ours*: an estimate with more than this share of its mass over 4.5 px (Chebyshev) from
+# its centre of mass is degenerate. Measured on 42 Set14 estimates: every healthy kernel
+# had <= 0.006, every failure >= 0.2 (benchmarks/results/gpu_h200/table2_safeguard.md).
+DEGENERATE_SPREAD = 0.2
+SPREAD_RADIUS = 4.5
 N_FILTERING = 40  # post-processing keeps taps above 0.75 × the (N+1)-th largest
 NOISE_REAL = 2.0 / 255.0  # 1/255 on the [0,1] scale, added to D's real crops (data.py)
 NOISE_FAKE = 1.0 / 255.0  # added on the working [-1,1] scale to G's output in D's step (kernelGAN.py)
@@ -102,6 +107,8 @@ class KernelEstimate:
         iterations: training iterations run (G and D step each).
         seconds: wall-clock time of the estimate.
         losses: per-iteration values of each loss term (unweighted), keys ``LOSS_NAMES``.
+        spread: :func:`spread_mass` of the ×2 kernel; above ``DEGENERATE_SPREAD`` the
+            estimate is a known KernelGAN failure (see :attr:`reliable`).
     """
 
     kernel: torch.Tensor
@@ -109,6 +116,19 @@ class KernelEstimate:
     iterations: int
     seconds: float
     losses: dict[str, list[float]] = field(default_factory=dict)
+    spread: float = 0.0
+
+    @property
+    def reliable(self) -> bool:
+        """False for a multi-modal kernel whose mass sits far from its centre of mass.
+
+        On periodic or strongly repetitive content (Set14's zebra, bridge, pepper) G can
+        settle on a sum of shifted copies of the blur: patches across scales match up to
+        a period, so D cannot object, and a kernel split between opposite corners even
+        satisfies the centralized loss. ZSSR given such a kernel falls 5–14 dB *below*
+        bicubic (benchmarks/results/gpu_h200). Callers fall back to the bicubic kernel.
+        """
+        return self.spread <= DEGENERATE_SPREAD
 
 
 # ----------------------------------------------------------------------------- networks
@@ -340,6 +360,22 @@ def _crop_corners(
 # ----------------------------------------------------------------------------- kernel post-processing
 
 
+def spread_mass(kernel: np.ndarray | torch.Tensor, radius: float = SPREAD_RADIUS) -> float:
+    """Share of a kernel's mass farther than ``radius`` px (Chebyshev) from its centre of mass.
+
+    A ×2 camera blur from KernelGAN's 13×13 support is compact around its centre; a
+    failed estimate spreads over the support's edges and corners.
+    """
+    k = np.abs(np.asarray(kernel, dtype=np.float64))
+    total = k.sum()
+    if total <= 0:
+        return 1.0
+    ys, xs = np.indices(k.shape)
+    cy, cx = (k * ys).sum() / total, (k * xs).sum() / total
+    far = np.maximum(np.abs(ys - cy), np.abs(xs - cx)) > radius
+    return float(k[far].sum() / total)
+
+
 def _filter_negligible(k: np.ndarray, n: int = N_FILTERING) -> np.ndarray:
     """Soft-threshold at 0.75 × the (n+1)-th largest tap, clip at 0, renormalise.
 
@@ -528,7 +564,7 @@ def estimate_kernel(
     # at the bottom/right make that the geometric centre of a 14×14 grid (module Convention).
     k2 = np.pad(_filter_negligible(k_raw), ((0, 1), (0, 1)))
     kernel = torch.as_tensor(_trim_zero_border(_kernel_for_factor(k2, f)), dtype=torch.float64)
-    return KernelEstimate(kernel, f, int(iterations), time.perf_counter() - start, losses)
+    return KernelEstimate(kernel, f, int(iterations), time.perf_counter() - start, losses, spread=spread_mass(k2))
 
 
 def _train(
