@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import platform
 import shlex
 import sys
@@ -37,3 +38,22 @@ def machine_info() -> dict[str, str]:
 def command_line() -> str:
     """The exact command that produced a result."""
     return " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable), *sys.argv])
+
+
+def result_header(title: str) -> list[str]:
+    """The first lines of every results file: title, exact command, machine."""
+    return [
+        f"# {title}",
+        "",
+        f"Command: `{command_line()}`",
+        "",
+        "Machine: " + ", ".join(f"{k}={v}" for k, v in machine_info().items()),
+        "",
+    ]
+
+
+def write_result(path: Path, lines: list[str]) -> None:
+    """Write a results file and echo it."""
+    text = "\n".join(lines) + "\n"
+    path.write_text(text, encoding="utf-8")
+    print(text, end="")

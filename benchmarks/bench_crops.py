@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from skimage import data
 
-from _machine import command_line, machine_info
+from _machine import result_header, write_result
 from zssr.config import PRESETS
 from zssr.examples import FatherSampler, FatherSource
 
@@ -39,12 +39,7 @@ def main() -> None:
     photo = 0.05 + 0.9 * photo  # no true-black pixels: any zero is fill
     sizes = [(125, 180), (256, 256), (512, 512)]
     lines = [
-        "# Off-image (black) fill in HR fathers: authors' placement vs zssr's",
-        "",
-        f"Command: `{command_line()}`",
-        "",
-        "Machine: " + ", ".join(f"{k}={v}" for k, v in machine_info().items()),
-        "",
+        *result_header("Off-image (black) fill in HR fathers: authors' placement vs zssr's"),
         f"{args.fathers} fathers per row from the `ideal` preset (5% as-is, 45% no-interp, 50% affine),",
         "astronaut photo resized to each size, values mapped to [0.05, 0.95] so zero means fill.",
         "",
@@ -67,8 +62,7 @@ def main() -> None:
         "The few 'black' pixels left in zssr's fathers (at most 3 per father) are not fill: they are",
         "bicubic (a = −0.75) undershoot at dark edges, clipped to 0 like the authors' warp output.",
     ]
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    write_result(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _machine import command_line, machine_info
+from _machine import result_header, write_result
 from zssr.bench import prepare_inputs, resolve_dataset
 from zssr.estimate import _filter_negligible, _trim_zero_border, estimate_kernel
 from zssr.io import read_image, to_tensor
@@ -87,12 +87,7 @@ def main() -> None:
 
     head = " | ".join(f"est@{s}" for s in snaps)
     lines = [
-        "# KernelGAN: re-synthesis PSNR of the LR image (dB) and estimation time",
-        "",
-        f"Command: `{command_line()}`",
-        "",
-        "Machine: " + ", ".join(f"{k}={v}" for k, v in machine_info().items()),
-        "",
+        *result_header("KernelGAN: re-synthesis PSNR of the LR image (dB) and estimation time"),
         f"{args.dataset} ×2, harness `gaussian-kernel` inputs (data seed 0), estimator seed 0, device {args.device}.",
         "PSNR of the real LR against the LR re-made from the HR with each kernel (RGB, 8-bit, 8-px border off).",
         "`est@N`: G's kernel after N iterations with the estimator's post-processing; `final` is what",
@@ -111,8 +106,7 @@ def main() -> None:
     )
     lines += ["", f"Estimation time per image ({args.iterations} iterations): median {statistics.median(times):.1f} s, "
               f"max {max(times):.1f} s."]
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    write_result(args.out, lines)
 
 
 if __name__ == "__main__":

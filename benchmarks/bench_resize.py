@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from _machine import command_line, machine_info
+from _machine import result_header, write_result
 from zssr.resize import imresize
 
 
@@ -45,12 +45,7 @@ def main() -> None:
         )
         rows.append((label, ours, ref))
     lines = [
-        "# imresize speed vs torch.nn.functional.interpolate(bicubic, antialias=True)",
-        "",
-        f"Command: `{command_line()}`",
-        "",
-        "Machine: " + ", ".join(f"{k}={v}" for k, v in machine_info().items()),
-        "",
+        *result_header("imresize speed vs torch.nn.functional.interpolate(bicubic, antialias=True)"),
         f"Input: 1×3×{args.size}×{args.size} float32, CPU, {args.threads} threads; median of {args.repeats} runs.",
         "",
         "| operation | zssr imresize (ms) | torch interpolate (ms) | ratio (goal ≤ 1.5) |",
@@ -63,8 +58,7 @@ def main() -> None:
         "torch's kernel is not MATLAB-exact at the border (it truncates the kernel, MATLAB mirrors);",
         "imresize mirror-pads by a whole number of output pixels and then uses the same fused kernel.",
     ]
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    write_result(args.out, lines)
 
 
 if __name__ == "__main__":

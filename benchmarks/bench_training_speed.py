@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _machine import command_line, machine_info
+from _machine import result_header, write_result
 from zssr.config import resolve_config
 from zssr.examples import FatherSource
 from zssr.network import ZSSRNet
@@ -91,12 +91,7 @@ def main() -> None:
     whole = time.perf_counter() - t0
 
     lines = [
-        "# Training iteration cost: zssr vs a bare PyTorch loop",
-        "",
-        f"Command: `{command_line()}`",
-        "",
-        "Machine: " + ", ".join(f"{k}={v}" for k, v in machine_info().items()),
-        "",
+        *result_header("Training iteration cost: zssr vs a bare PyTorch loop"),
         f"Crop 128, ×2, {args.threads} threads, input {tuple(image.shape[-2:])}; {args.blocks} alternating blocks "
         f"of {BLOCK} iterations; median of block means.",
         "",
@@ -109,8 +104,7 @@ def main() -> None:
         f"Whole image, preset `{args.whole_image_preset}` (train + 8-way ensemble + back-projection), "
         f"{image.shape[-2]}×{image.shape[-1]} → ×2: {whole:.1f} s, {res.steps[0].iterations} iterations.",
     ]
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    write_result(args.out, lines)
 
 
 if __name__ == "__main__":
