@@ -95,6 +95,9 @@ class FatherSampler:
         self.config = config
         self.crop = crop
         self.rng = rng
+        # crop pixel (x, y) positions, shared by every affine draw
+        ys, xs = np.meshgrid(np.arange(crop[0], dtype=np.float64), np.arange(crop[1], dtype=np.float64), indexing="ij")
+        self._pixels = np.stack([xs, ys], -1)
 
     # -- which source and which mode (notes §2.1 "Scale and source") --------
     def _mode(self) -> Mode:
@@ -164,14 +167,13 @@ class FatherSampler:
         h, w = image.shape[-2:]
         ch, cw = self.crop
         centre = np.array([w / 2.0, h / 2.0])
-        # crop pixel (x, y) positions, centred on the crop
-        ys, xs = np.meshgrid(np.arange(ch, dtype=np.float64), np.arange(cw, dtype=np.float64), indexing="ij")
+        pixels = self._pixels
         if self.config.legacy_crops:
             lin = self._draw_linear(scale)
             # authors: t = U·clip(sW − crop) without re-centring (notes §2.1 "Quirk")
             t = np.array([self.rng.random() * max(scale * w - cw, 0.0), self.rng.random() * max(scale * h - ch, 0.0)])
             inv = np.linalg.inv(lin)
-            pts = np.stack([xs, ys], -1) + t - centre
+            pts = pixels + t - centre
             src_pts = pts @ inv.T + centre
             return self._warp(image, src_pts, padding="zeros")
         half = np.array([(cw - 1) / 2.0, (ch - 1) / 2.0])
@@ -186,12 +188,12 @@ class FatherSampler:
             ok = _inside(src_corners, h, w).all(axis=1)
             if ok.any():
                 o = offsets[int(np.argmax(ok))]
-                src_pts = (np.stack([xs, ys], -1) - half + o) @ inv.T + centre - 0.5
+                src_pts = (pixels - half + o) @ inv.T + centre - 0.5
                 return self._warp(image, src_pts, padding="reflection")
         # Axis-aligned fallback: always fits once the scaled source covers the crop.
         sx, sy = max(scale, cw / w), max(scale, ch / h)
         o = self.rng.uniform(-1.0, 1.0, 2) * np.maximum(np.array([sx * w, sy * h]) / 2.0 - half, 0.0)
-        src_pts = (np.stack([xs, ys], -1) - half + o) / np.array([sx, sy]) + centre - 0.5
+        src_pts = (pixels - half + o) / np.array([sx, sy]) + centre - 0.5
         return self._warp(image, src_pts, padding="reflection")
 
     @staticmethod

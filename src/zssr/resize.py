@@ -237,8 +237,9 @@ def imresize(
     in_size = (int(x.shape[-2]), int(x.shape[-1]))
     sc, out = output_size(in_size, scale, size)
     kernel = INTERP_KERNELS[method]
-    if not quantize and _fast_path_ok(x, in_size, sc, out, method, antialias):
-        return _resize_fast(x, in_size, sc, out, method, boundary)
+    plans = None if quantize else _fast_plans(x, in_size, sc, out, method, antialias)
+    if plans is not None:
+        return _resize_fast(x, in_size, sc, out, method, boundary, plans)
     dtype = x.dtype
     y = x.double() * 255.0 if quantize else x
     if quantize:
@@ -285,16 +286,21 @@ def _axis_plan(n: int, s: float, out: int, width: float) -> tuple[int, int, int]
     return pad_left, pad_right, shift
 
 
-def _fast_path_ok(
+_Plan = tuple[int, int, int]
+
+
+def _fast_plans(
     x: torch.Tensor, in_size: tuple[int, int], sc: tuple[float, float], out: tuple[int, int],
     method: str, antialias: bool,
-) -> bool:
+) -> tuple[_Plan, _Plan] | None:
+    """Per-axis ``(pad_left, pad_right, shift)`` when the fused kernel is exact, else None."""
     if method not in _FAST_MODES or x.dtype not in (torch.float32, torch.float64):
-        return False
+        return None
     if not antialias and min(sc) < 1:
-        return False  # torch's non-antialiased bicubic uses a = -0.75
+        return None  # torch's non-antialiased bicubic uses a = -0.75
     width = INTERP_KERNELS[method].width
-    return all(_axis_plan(in_size[a], sc[a], out[a], width) is not None for a in (0, 1))
+    rows, cols = (_axis_plan(in_size[a], sc[a], out[a], width) for a in (0, 1))
+    return None if rows is None or cols is None else (rows, cols)
 
 
 def _pad(x: torch.Tensor, dim: int, left: int, right: int, boundary: Boundary) -> torch.Tensor:
@@ -311,10 +317,8 @@ def _pad(x: torch.Tensor, dim: int, left: int, right: int, boundary: Boundary) -
 
 def _resize_fast(
     x: torch.Tensor, in_size: tuple[int, int], sc: tuple[float, float], out: tuple[int, int], method: str,
-    boundary: Boundary,
+    boundary: Boundary, plans: tuple[_Plan, _Plan],
 ) -> torch.Tensor:
-    width = INTERP_KERNELS[method].width
-    plans = [_axis_plan(in_size[a], sc[a], out[a], width) for a in (0, 1)]
     lead = x.shape[:-2]
     y = x.reshape(-1, 1, *in_size) if x.dim() != 4 else x
     for axis, (left, right, _) in enumerate(plans):

@@ -23,6 +23,8 @@ from .schedule import LearningRatePolicy
 
 __all__ = ["TrainingHistory", "train_scale_step", "reconstruction_error", "make_optimizer"]
 
+_SYNC_EVERY = 10
+
 
 @dataclass
 class TrainingHistory:
@@ -83,7 +85,8 @@ def train_scale_step(
         sf: this step's ``(vertical, horizontal)`` factor relative to the input.
         kernel: aligned numeric kernel for sons, or None for MATLAB bicubic.
         rng / generator: geometric randomness / son noise.
-        progress: called as ``progress(iteration, loss, lr)`` after each iteration.
+        progress: called as ``progress(iteration, loss, lr)`` after each iteration (the
+            loss shown is refreshed every 10 iterations).
     """
     history = TrainingHistory(scale=sf)
     policy = LearningRatePolicy(
@@ -97,6 +100,10 @@ def train_scale_step(
     for group in optimizer.param_groups:
         group["lr"] = policy.learning_rate
     net.train()
+    # Losses stay on the device and are read back every _SYNC_EVERY iterations: a
+    # per-iteration float() would stall a GPU on every step (the CPU could not queue ahead).
+    losses = torch.zeros(config.max_iterations, device=image.device)
+    loss_value = float("nan")
     start = time.perf_counter()
     for it in range(config.max_iterations):
         father = sampler.sample(sources)
@@ -106,8 +113,9 @@ def train_scale_step(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        loss_value = float(loss.detach())
-        history.losses.append(loss_value)
+        losses[it] = loss.detach()
+        if it % _SYNC_EVERY == 0:
+            loss_value = float(losses[it])
         history.learning_rates.append(policy.learning_rate)
         if it % config.test_every == 0:
             err = reconstruction_error(net, image, sf, kernel=kernel, noise_std=config.noise_std, generator=generator)
@@ -120,6 +128,7 @@ def train_scale_step(
             progress(it, loss_value, lr)
         if policy.finished:
             break
+    history.losses = losses[: history.iterations].tolist()
     history.seconds = time.perf_counter() - start
     history.test_iterations = list(policy.test_iterations)
     history.test_errors = list(policy.test_errors)
