@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import Config
+from .kernels import downscale
 from .resize import imresize
 
 __all__ = ["FatherSource", "FatherSampler", "degrade", "make_son", "Mode"]
@@ -44,8 +45,6 @@ def degrade(x: torch.Tensor, sf: tuple[float, float], kernel: torch.Tensor | Non
     """
     if kernel is None:
         return imresize(x, (1.0 / sf[0], 1.0 / sf[1]), size=size)
-    from .kernels import downscale  # local import: kernels imports resize, not examples
-
     return downscale(x, kernel, sf, size=size)
 
 

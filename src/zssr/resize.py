@@ -19,6 +19,7 @@ half-sample-symmetric boundary.
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 from collections.abc import Callable, Sequence
@@ -130,16 +131,10 @@ def output_size(
     return sc, (out[0], out[1])
 
 
-def resize_weights(
-    in_len: int, out_len: int, scale: float, kernel: InterpKernel, antialias: bool,
-    boundary: Boundary = "symmetric",
+def _taps(
+    in_len: int, out_len: int, scale: float, kernel: InterpKernel, antialias: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Taps and weights of one 1-D pass (MATLAB ``contributions``).
-
-    Returns:
-        ``(indices, weights)``, both ``out_len × P``: 0-based input indices
-        (mirrored into range) and float64 weights that sum to 1 per row.
-    """
+    """Unmirrored 0-based tap positions and normalised weights, ``out_len × P`` each."""
     # STEP 1 - antialiasing: when shrinking, stretch the kernel by 1/s so it
     # low-passes at the new Nyquist rate (MATLAB: h(x) = s·k(s·x)).
     if scale < 1 and antialias:
@@ -159,10 +154,23 @@ def resize_weights(
     ind = left[:, None] + np.arange(taps, dtype=np.float64)[None, :]
     weights = h(u[:, None] - ind)
     weights = weights / weights.sum(axis=1, keepdims=True)
+    return ind.astype(np.int64) - 1, weights
+
+
+def resize_weights(
+    in_len: int, out_len: int, scale: float, kernel: InterpKernel, antialias: bool,
+    boundary: Boundary = "symmetric",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Taps and weights of one 1-D pass (MATLAB ``contributions``).
+
+    Returns:
+        ``(indices, weights)``, both ``out_len × P``: 0-based input indices
+        (mirrored into range) and float64 weights that sum to 1 per row.
+    """
+    idx, weights = _taps(in_len, out_len, scale, kernel, antialias)
     # STEP 4 - boundary. MATLAB's is half-sample symmetric (period 2n, edge
     # pixel repeated); 'replicate' clamps to the edge pixel, which is how the
     # SelfExSR Set5/Set14 LR files were made (bit-exact, see tests).
-    idx = ind.astype(np.int64) - 1
     if boundary == "replicate":
         idx = np.clip(idx, 0, in_len - 1)
     else:
@@ -172,6 +180,13 @@ def resize_weights(
     # Drop taps that are zero in every row (MATLAB does the same; saves work).
     keep = np.any(weights != 0, axis=0)
     return idx[:, keep], weights[:, keep]
+
+
+def _edge_rows(in_len: int, out_len: int, scale: float, kernel: InterpKernel, antialias: bool) -> np.ndarray:
+    """Output indices whose taps (with non-zero weight) reach past the input's ends."""
+    idx, weights = _taps(in_len, out_len, scale, kernel, antialias)
+    outside = ((idx < 0) | (idx >= in_len)) & (weights != 0)
+    return np.nonzero(outside.any(axis=1))[0]
 
 
 def _round_half_away(x: torch.Tensor) -> torch.Tensor:
@@ -237,6 +252,8 @@ def imresize(
     in_size = (int(x.shape[-2]), int(x.shape[-1]))
     sc, out = output_size(in_size, scale, size)
     kernel = INTERP_KERNELS[method]
+    if not quantize and _fused_ok(x, in_size, sc, out, method, antialias):
+        return _resize_fused(x, in_size, sc, out, method, antialias, boundary)
     plans = None if quantize else _fast_plans(x, in_size, sc, out, method, antialias)
     if plans is not None:
         return _resize_fast(x, in_size, sc, out, method, boundary, plans)
@@ -257,13 +274,15 @@ def imresize(
     return y
 
 
-# The fast path. torch's antialiased bicubic/bilinear (PIL-style) uses the same
+# The fast paths. torch's antialiased bicubic/bilinear (PIL-style) uses the same
 # kernels as MATLAB (Keys a = -0.5 / triangle, stretched by 1/s when shrinking,
 # weights normalised) and the same pixel-centre mapping when the scale factor is
 # passed through unchanged. It differs only at the border, where it truncates
-# the kernel instead of mirroring. So: mirror-pad by P input pixels, with P·s an
-# integer so the output grid shifts by a whole J = P·s pixels, resize with the
-# fused kernel, crop. Checked equal to the generic path in float64 (tests).
+# the kernel instead of mirroring. So (1) when torch's output size is MATLAB's
+# (n·s whole), resize with the fused kernel and redo the few border rows/columns
+# tap by tap; (2) otherwise, for rational s, mirror-pad by P input pixels with
+# P·s an integer (the output grid shifts by a whole J = P·s pixels), resize with
+# the fused kernel and crop. Both equal the generic path in float64 (tests).
 _FAST_MODES = {"cubic": "bicubic", "linear": "bilinear"}
 _MAX_PERIOD = 64
 
@@ -287,6 +306,66 @@ def _axis_plan(n: int, s: float, out: int, width: float) -> tuple[int, int, int]
 
 
 _Plan = tuple[int, int, int]
+
+
+def _fused_ok(
+    x: torch.Tensor, in_size: tuple[int, int], sc: tuple[float, float], out: tuple[int, int],
+    method: str, antialias: bool,
+) -> bool:
+    """The fused kernel alone gives MATLAB's interior when its output size is MATLAB's.
+
+    torch sizes the output ``floor(n·s)``, MATLAB ``ceil(n·s)``: equal when ``n·s`` is whole.
+    """
+    if method not in _FAST_MODES or x.dtype not in (torch.float32, torch.float64):
+        return False
+    if not antialias and min(sc) < 1:
+        return False  # torch's non-antialiased bicubic uses a = -0.75
+    return all(math.floor(in_size[a] * sc[a]) == out[a] and out[a] > 8 for a in (0, 1))
+
+
+@functools.lru_cache(maxsize=256)
+def _edge_plan(
+    in_len: int, out_len: int, scale: float, method: str, antialias: bool, boundary: Boundary
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights of one axis and its border outputs; memoised (a pure function of its arguments,
+    and training calls it with the same few sizes thousands of times)."""
+    kernel = INTERP_KERNELS[method]
+    idx, w = resize_weights(in_len, out_len, scale, kernel, antialias, boundary)
+    return idx, w, _edge_rows(in_len, out_len, scale, kernel, antialias)
+
+
+def _gathered_pass(x: torch.Tensor, dim: int, idx: np.ndarray, weights: np.ndarray) -> torch.Tensor:
+    """``_resize_axis`` for a few outputs: gather the input lines they touch once, then sum taps."""
+    needed, local = np.unique(idx, return_inverse=True)
+    sub = x.index_select(dim, torch.as_tensor(needed, device=x.device))
+    return _resize_axis(sub, dim, local.reshape(idx.shape), weights)
+
+
+def _resize_fused(
+    x: torch.Tensor, in_size: tuple[int, int], sc: tuple[float, float], out: tuple[int, int],
+    method: str, antialias: bool, boundary: Boundary,
+) -> torch.Tensor:
+    """Fused resize of the whole image, then the few border rows/columns redone exactly.
+
+    Only outputs whose taps leave the image differ (torch truncates the kernel there,
+    MATLAB mirrors); the resize is separable, so those rows are ``R_h[rows]·X·R_wᵀ`` and
+    those columns ``R_h·X·R_w[cols]ᵀ``, each a thin strip computed tap by tap.
+    """
+    lead = x.shape[:-2]
+    x4 = x.reshape(-1, 1, *in_size) if x.dim() != 4 else x
+    y = F.interpolate(
+        x4, scale_factor=sc, mode=_FAST_MODES[method], antialias=True, recompute_scale_factor=False,
+        align_corners=False,
+    )
+    ih, wh, rows = _edge_plan(in_size[0], out[0], sc[0], method, antialias, boundary)
+    iw, ww, cols = _edge_plan(in_size[1], out[1], sc[1], method, antialias, boundary)
+    if rows.size:
+        strip = _resize_axis(_gathered_pass(x4, 2, ih[rows], wh[rows]), 3, iw, ww)
+        y.index_copy_(2, torch.as_tensor(rows, device=y.device), strip)
+    if cols.size:
+        strip = _resize_axis(_gathered_pass(x4, 3, iw[cols], ww[cols]), 2, ih, wh)
+        y.index_copy_(3, torch.as_tensor(cols, device=y.device), strip)
+    return y.reshape(*lead, *out) if x.dim() != 4 else y
 
 
 def _fast_plans(
