@@ -194,16 +194,21 @@ def _add_upscale(sub: Any) -> None:
     p.add_argument("--no-back-projection", action="store_true", help="skip back-projection (for noisy inputs)")
     p.add_argument("--gradual", type=int, metavar="N", help="reach a single target in N equal steps")
     p.add_argument("--max-iterations", type=int, metavar="N", help="training iterations per step at most")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, crops and noise (default 0)")
-    p.add_argument("--device", default="auto", help=_DEVICE_HELP)
+    _add_run_options(p, seed_help="seed of weights, crops and noise (default 0)")
     p.add_argument("--save-curves", action="store_true", help="also write <out>_curves.png (loss, error, learning rate)")
     p.add_argument(
         "--set", action="append", metavar="FIELD=VALUE",
         help="override any Config field, e.g. crop_size=96, allow_rotation=false, back_projection_iters=6,8, "
         "gradual_pattern=0.5x0.5,1x1 (repeatable; applied last)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_upscale)
+
+
+def _add_run_options(p: argparse.ArgumentParser, *, seed_help: str = "seed (default 0)") -> None:
+    """``--seed``, ``--device`` and ``-q``: shared by every command that trains something."""
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--device", default="auto", help=_DEVICE_HELP)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
 def _add_resize(sub: Any) -> None:
@@ -290,9 +295,7 @@ def _add_kernel(sub: Any) -> None:
     e.add_argument("-s", "--scale", type=float, default=2.0, metavar="S", help="SR factor (default 2; ×4 composes ×2)")
     e.add_argument("-o", "--output", required=True, metavar="FILE", help="kernel file (.mat/.npy/.txt/.csv/.png)")
     e.add_argument("--iterations", type=int, default=3000, metavar="N", help="training iterations (authors: 3000)")
-    e.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    e.add_argument("--device", default="auto", help=_DEVICE_HELP)
-    e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_run_options(e)
     e.set_defaults(handler=_cmd_kernel_estimate)
 
 
@@ -306,11 +309,9 @@ def _add_demo(sub: Any) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default="fast", help="ZSSR preset (default fast)")
     p.add_argument("--scale", type=float, default=2.0, metavar="S", help="SR factor (default 2)")
     p.add_argument("--out-dir", default="zssr-demo", metavar="DIR", help="output folder (default ./zssr-demo)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--max-iterations", type=int, metavar="N", help="training iterations at most")
     p.add_argument("--image", choices=sorted(_DEMO_CROPS), default="astronaut", help="photo (default astronaut)")
-    p.add_argument("--device", default="auto", help=_DEVICE_HELP)
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_run_options(p)
     p.set_defaults(handler=_cmd_demo)
 
 
