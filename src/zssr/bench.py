@@ -695,8 +695,8 @@ def prepare_inputs(
 
 
 @dataclass(frozen=True)
-class Record:
-    """One scored result: (condition, method, image, seed) → PSNR/SSIM and cost."""
+class _Where:
+    """The column (condition) and row (method) of a result in the tables."""
 
     dataset: str
     scale: float
@@ -704,6 +704,12 @@ class Record:
     variant: str
     data_seed: int
     method: str
+
+
+@dataclass(frozen=True)
+class Record(_Where):
+    """One scored result: (condition, method, image, seed) → PSNR/SSIM and cost."""
+
     image: str
     seed: int
     psnr: float
@@ -845,15 +851,9 @@ def _run_tasks(tasks: list[_Task], jobs: int, progress: bool) -> list[Record]:
 
 
 @dataclass(frozen=True)
-class SummaryRow:
+class SummaryRow(_Where):
     """One table cell: a method on a condition, averaged over images, then over seeds."""
 
-    dataset: str
-    scale: float
-    degradation: str
-    variant: str
-    data_seed: int
-    method: str
     images: int
     seeds: int
     psnr: float
