@@ -64,6 +64,7 @@ def make_son(
     """
     son = degrade(father, sf, kernel, size)
     if noise_std > 0:
+        # Drawn on the CPU generator so a seed gives the same noise on every device.
         noise = torch.randn(son.shape, generator=generator, dtype=son.dtype, device="cpu").to(son.device)
         son = (son + noise_std * noise).clamp(0.0, 1.0)
     return son

@@ -251,6 +251,15 @@ def shave(image: np.ndarray, n: int | Sequence[int]) -> np.ndarray:
 _shave = shave  # ``evaluate`` has a parameter of the same name
 
 
+def _prepared_pair(reference: np.ndarray, test: np.ndarray, data_range: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """The checked data range and both images as float64 arrays of one shape (psnr and ssim)."""
+    peak = _check_data_range(data_range)
+    ref = _as_prepared(reference, "reference")
+    tst = _as_prepared(test, "test")
+    _check_same_shape(ref, tst)
+    return peak, ref, tst
+
+
 def psnr(reference: np.ndarray, test: np.ndarray, *, data_range: float = 255.0) -> float:
     """Peak signal-to-noise ratio ``10·log10(data_range² / MSE)`` in dB.
 
@@ -273,10 +282,7 @@ def psnr(reference: np.ndarray, test: np.ndarray, *, data_range: float = 255.0) 
     Shape:
         ``H×W(×C)`` and ``H×W(×C)`` → scalar.
     """
-    peak = _check_data_range(data_range)
-    ref = _as_prepared(reference, "reference")
-    tst = _as_prepared(test, "test")
-    _check_same_shape(ref, tst)
+    peak, ref, tst = _prepared_pair(reference, test, data_range)
     mse = float(np.mean((ref - tst) ** 2))
     if mse == 0.0:
         return math.inf
@@ -308,10 +314,7 @@ def ssim(reference: np.ndarray, test: np.ndarray, *, data_range: float = 255.0) 
     Shape:
         ``H×W(×C)`` and ``H×W(×C)`` → scalar.
     """
-    L = _check_data_range(data_range)
-    ref = _as_prepared(reference, "reference")
-    tst = _as_prepared(test, "test")
-    _check_same_shape(ref, tst)
+    L, ref, tst = _prepared_pair(reference, test, data_range)
     if ref.shape[0] < _SSIM_WIN or ref.shape[1] < _SSIM_WIN:
         raise ShapeError(
             f"ssim needs images of at least {_SSIM_WIN}×{_SSIM_WIN} (its window), got {ref.shape[:2]}"
