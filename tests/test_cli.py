@@ -319,6 +319,44 @@ def test_upscale_kernel_auto_estimates_saves_and_uses_the_kernel(tmp_path: Path,
     assert (tmp_path / "b_kernel.png").is_file()
 
 
+def test_kernel_flags_reach_the_estimator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--kernel-restarts / --no-width-correction (upscale) and --restarts (kernel estimate) are passed on."""
+    import zssr.estimate as est
+
+    calls: list[dict[str, object]] = []
+    real = est.estimate_kernel
+
+    def spy(*args: object, **kwargs: object) -> est.KernelEstimate:
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(est, "estimate_kernel", spy)
+    source = _png8(tmp_path / "a.png", 88, 88)
+    code, _, _ = _run(capsys, "upscale", source, "-s", "2", "--kernel", "auto", "--kernel-iterations", "3",
+                      "--kernel-restarts", "0", "--no-width-correction", "--max-iterations", "2",
+                      "-o", tmp_path / "b.png", "--device", "cpu", "--quiet")
+    assert code == 0
+    code, _, _ = _run(capsys, "kernel", "estimate", source, "-o", tmp_path / "k.mat", "--iterations", "3",
+                      "--restarts", "1", "--device", "cpu", "--quiet")
+    assert code == 0
+    assert [(c["restarts"], c["width_correction"]) for c in calls] == [(0, False), (1, True)]
+
+
+@pytest.mark.parametrize("argv", [("upscale", "-s", "2", "--kernel", "auto", "--kernel-restarts", "-1", "-o", "b.png"),
+                                  ("kernel", "estimate", "-o", "k.mat", "--restarts", "-1")])
+def test_negative_kernel_restarts_are_a_one_line_usage_error(
+    argv: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _png8(tmp_path / "a.png", 88, 88)
+    args = [a if a not in ("b.png", "k.mat") else tmp_path / a for a in argv]
+    args.insert(2 if argv[0] == "kernel" else 1, source)
+    code, _, err = _run(capsys, *args)
+    _assert_usage_error(code, err, contains="restarts")
+    assert not (tmp_path / "b.png").exists() and not (tmp_path / "k.mat").exists()
+
+
 def test_every_config_field_can_be_set_from_the_command_line() -> None:
     """Each field's value, written as on the command line, parses back to itself."""
 
@@ -459,6 +497,23 @@ def test_kernel_estimate_on_too_small_image_is_a_usage_error(tmp_path: Path, cap
     before = _tree(tmp_path)
     code, _, err = _run(capsys, "kernel", "estimate", source, "-o", tmp_path / "k.mat", "--iterations", "2", "--quiet")
     _assert_usage_error(code, err, contains="84")
+    assert _tree(tmp_path) == before
+
+
+def test_kernel_auto_folder_with_a_too_small_image_fails_before_writing_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The size check runs for every input up front, not when the folder run reaches that image."""
+    pytest.importorskip("zssr.estimate")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _png8(folder / "a.png", 88, 88)
+    _png8(folder / "b.png", 60, 88)
+    before = _tree(tmp_path)
+    code, _, err = _run(capsys, "upscale", folder, "-s", "2", "--kernel", "auto", "--kernel-iterations", "2",
+                        "--max-iterations", "2", "--out-dir", tmp_path / "out", "--quiet")
+    _assert_usage_error(code, err, contains="b.png")
+    assert "84" in err and "kernel auto" in err
     assert _tree(tmp_path) == before
 
 

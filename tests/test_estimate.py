@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -15,12 +16,14 @@ from zssr.estimate import (
     KERNEL_SIZE,
     LOSS_NAMES,
     MIN_SIZE,
+    WIDTH_CORRECTION,
     KernelEstimate,
     _bicubic_half_taps,
     _bicubic_target,
     _build_networks,
     _crop_probabilities,
     _gradient_map,
+    _rescale_kernel,
     _trim_zero_border,
     estimate_kernel,
 )
@@ -162,26 +165,29 @@ def test_default_3000_iterations_beat_bicubic_on_known_anisotropic_kernel() -> N
 
 def test_result_is_a_normalised_float64_cpu_kernel(small_lr: torch.Tensor) -> None:
     calls: list[tuple[int, tuple[int, ...]]] = []
-    est = estimate_kernel(small_lr, iterations=SHORT, callback=lambda i, k: calls.append((i, tuple(k.shape))))
+    est = estimate_kernel(
+        small_lr, iterations=SHORT, restarts=0, callback=lambda i, k: calls.append((i, tuple(k.shape)))
+    )
     assert isinstance(est, KernelEstimate)
     k = est.kernel
     assert k.dtype == torch.float64 and k.device.type == "cpu" and k.dim() == 2
     assert float(k.sum()) == pytest.approx(1.0, abs=1e-12)
     assert float(k.min()) >= 0.0
     # Even square, centre of mass near the geometric centre (module Convention).
-    assert k.shape[0] == k.shape[1] and k.shape[0] % 2 == 0 and k.shape[0] <= KERNEL_SIZE + 1
+    # (The width correction resamples G's 14×14 onto a grid 2/√3 larger.)
+    assert k.shape[0] == k.shape[1] and k.shape[0] % 2 == 0 and k.shape[0] <= 2 * math.ceil(WIDTH_CORRECTION * 7) + 2
     r, c = _centre_of_mass(k.numpy())
     assert abs(r - (k.shape[0] - 1) / 2) < 1.0 and abs(c - (k.shape[1] - 1) / 2) < 1.0
-    assert est.factor == 2.0 and est.iterations == SHORT and est.seconds > 0
+    assert est.factor == 2.0 and est.iterations == SHORT and est.seconds > 0 and est.seeds == (0,)
     assert set(est.losses) == set(LOSS_NAMES)
     assert all(len(v) == SHORT and all(math.isfinite(x) for x in v) for v in est.losses.values())
     assert calls == [(i, (KERNEL_SIZE, KERNEL_SIZE)) for i in range(1, SHORT + 1)]
 
 
 def test_same_seed_gives_identical_kernel(small_lr: torch.Tensor) -> None:
-    a = estimate_kernel(small_lr, iterations=SHORT, seed=7)
-    b = estimate_kernel(small_lr, iterations=SHORT, seed=7)
-    c = estimate_kernel(small_lr, iterations=SHORT, seed=8)
+    a = estimate_kernel(small_lr, iterations=SHORT, seed=7, restarts=0)
+    b = estimate_kernel(small_lr, iterations=SHORT, seed=7, restarts=0)
+    c = estimate_kernel(small_lr, iterations=SHORT, seed=8, restarts=0)
     assert torch.equal(a.kernel, b.kernel)
     assert a.losses == b.losses
     assert not torch.equal(a.kernel, c.kernel)
@@ -303,3 +309,97 @@ def test_unreliable_estimate_falls_back_to_bicubic_zssr_in_the_harness(monkeypat
     out = bench._zssr_estimated_kernel_method(request)
     assert calls == [("ideal", None, {"max_iterations": 5})]
     assert out.info["kernel_fallback"] is True
+
+
+# ----------------------------------------------------------------------------- width correction & restarts
+
+
+def test_even_stretch_scales_covariance_and_keeps_the_even_grid_convention() -> None:
+    """The width correction: covariance × s², centre of mass at the geometric centre of an even grid."""
+    g = gaussian_kernel(13, 1.3, 0.8, 0.4).numpy()
+    k = np.pad(g, ((0, 1), (0, 1)))  # 14×14, centre of mass (6, 6): off-centre by half a pixel
+    out = _rescale_kernel(k, WIDTH_CORRECTION, even=True)
+    assert out.shape[0] == out.shape[1] and out.shape[0] % 2 == 0
+    assert out.sum() == pytest.approx(1.0) and out.min() >= 0
+    r, c = _centre_of_mass(out)
+    assert r == pytest.approx((out.shape[0] - 1) / 2, abs=0.02)
+    assert c == pytest.approx((out.shape[1] - 1) / 2, abs=0.02)
+    # Covariance × s²; bilinear pull-back adds at most the tent's 1/6 px² per axis before the stretch.
+    want, got = WIDTH_CORRECTION**2 * _covariance(k), _covariance(out)
+    assert np.all(np.diag(want) - 1e-3 <= np.diag(got))
+    assert np.all(np.diag(got) <= np.diag(want) + WIDTH_CORRECTION**2 / 6)
+    assert got[0, 1] == pytest.approx(want[0, 1], abs=0.03)
+
+
+def test_width_correction_widens_the_same_estimate_by_two_over_root_three(small_lr: torch.Tensor) -> None:
+    on = estimate_kernel(small_lr, iterations=SHORT, seed=3, restarts=0)
+    off = estimate_kernel(small_lr, iterations=SHORT, seed=3, restarts=0, width_correction=False)
+    assert on.spread == off.spread  # the reliability test sees the uncorrected kernel
+    ratio = np.trace(_covariance(on.kernel.numpy())) / np.trace(_covariance(off.kernel.numpy()))
+    assert 4 / 3 * 0.95 < ratio < 4 / 3 * 1.15
+
+
+def _fake_train(degenerate_seeds: set[int]):
+    """A stand-in for KernelGAN's loop: a compact blur, or a kernel split across the corners."""
+    compact = gaussian_kernel(13, 1.2, 1.2, 0.0).numpy()
+    split = np.zeros((13, 13))
+    split[0, 0] = split[0, 12] = split[12, 0] = split[12, 12] = 0.25
+    seen: list[int] = []
+
+    def train(image, iterations, seed, dev, progress, callback):
+        seen.append(seed)
+        return (split if seed in degenerate_seeds else compact).copy(), {n: [0.0] * iterations for n in LOSS_NAMES}
+
+    return train, seen
+
+
+def test_a_degenerate_estimate_is_retried_with_the_next_seed(monkeypatch, small_lr: torch.Tensor) -> None:
+    import zssr.estimate as est
+
+    train, seen = _fake_train({5})
+    monkeypatch.setattr(est, "_train", train)
+    out = estimate_kernel(small_lr, iterations=10, seed=5)
+    assert seen == [5, 6] and out.seeds == (5, 6)
+    assert out.reliable and out.iterations == 20
+
+
+def test_restarts_stop_after_the_budget_and_report_the_failure(monkeypatch, small_lr: torch.Tensor) -> None:
+    import zssr.estimate as est
+
+    train, seen = _fake_train({0, 1, 2, 3})
+    monkeypatch.setattr(est, "_train", train)
+    out = estimate_kernel(small_lr, iterations=10, seed=0, restarts=2)
+    assert seen == [0, 1, 2] and not out.reliable
+    seen.clear()
+    assert not estimate_kernel(small_lr, iterations=10, seed=0, restarts=0).reliable
+    assert seen == [0]
+
+
+@pytest.mark.parametrize("restarts", [-1, 1.5, True, "2"])
+def test_bad_restarts_raise_config_error(restarts: object, small_lr: torch.Tensor) -> None:
+    with pytest.raises(ConfigError, match="restarts"):
+        estimate_kernel(small_lr, iterations=1, restarts=restarts)  # type: ignore[arg-type]
+
+
+def test_harness_passes_kernel_options_and_rejects_a_non_boolean_width_correction(monkeypatch):
+    import zssr.bench as bench
+    import zssr.estimate as est
+
+    seen = {}
+
+    def fake(image, factor, **kwargs):
+        seen.update(kwargs)
+        return est.KernelEstimate(torch.ones(1, 1, dtype=torch.float64), factor, 1, 0.0, {}, seeds=(0,))
+
+    monkeypatch.setattr(est, "estimate_kernel", fake)
+    monkeypatch.setattr(bench, "_zssr", lambda *a: bench.MethodOutput(sr=np.zeros((4, 4, 3), np.float32)))
+    request = bench.MethodInput(
+        lr=np.zeros((90, 90, 3), np.float32), scale=2.0, kernel=None, seed=0, device="cpu",
+        options={"restarts": 0, "width_correction": False}, image="x",
+    )
+    out = bench._zssr_estimated_kernel_method(request)
+    assert seen["restarts"] == 0 and seen["width_correction"] is False and out.info["kernel_seeds"] == [0]
+    with pytest.raises(ConfigError, match="width_correction"):
+        bench._zssr_estimated_kernel_method(
+            dataclasses.replace(request, options={"width_correction": "yes"})
+        )

@@ -240,18 +240,24 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     """ZSSR given a KernelGAN kernel estimated from the LR alone (Table 2's blind row).
 
     The paper used Michaeli & Irani's estimator [14]; KernelGAN is the authors'
-    later replacement. Options: ``iterations=`` (KernelGAN, default 3000), then as ``zssr``.
+    later replacement. Options: ``iterations=`` (KernelGAN, default 3000), ``restarts=``
+    and ``width_correction=`` (as :func:`~zssr.estimate.estimate_kernel`), then as ``zssr``.
     An estimate that is not :attr:`~zssr.estimate.KernelEstimate.reliable` is not used:
     the image gets bicubic-kernel ZSSR with the ``ideal`` preset, as ``zssr upscale
     --kernel auto`` does (recorded as ``kernel_fallback`` in the result's info).
     """
-    from .estimate import estimate_kernel
+    from .estimate import RESTARTS, estimate_kernel
 
     opts = dict(request.options)
     iterations = opts.pop("iterations", 3000)
+    restarts = opts.pop("restarts", RESTARTS)
+    width_correction = opts.pop("width_correction", True)
+    if not isinstance(width_correction, bool):
+        raise ConfigError(f"option width_correction must be true or false, got {width_correction!r}")
     device = resolve_device(request.device)
     estimate = estimate_kernel(
         to_tensor(request.lr), request.scale, iterations=iterations, seed=request.seed, device=device,
+        restarts=restarts, width_correction=width_correction,
     )
     kernel = estimate.kernel.numpy()
     if estimate.reliable:
@@ -262,6 +268,7 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     info = {
         **out.info, "kernel_iterations": estimate.iterations, "kernel_seconds": estimate.seconds,
         "kernel_spread": estimate.spread, "kernel_fallback": not estimate.reliable,
+        "kernel_seeds": list(estimate.seeds),
     }
     return MethodOutput(sr=out.sr, iterations=out.iterations, kernel=kernel, info=info)
 

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from .config import PRESET_DOCS, PRESETS, Config, resolve_config
-from .errors import ConfigError, ImageReadError, ImageWriteError, KernelError, ScaleError, ZSSRError
+from .errors import ConfigError, ImageReadError, ImageWriteError, KernelError, ScaleError, ShapeError, ZSSRError
 from .io import IMAGE_SUFFIXES, Picture, collect_inputs, output_path_for, read_image, to_array, to_tensor, write_image
 from .kernels import (
     align_kernel,
@@ -52,7 +52,7 @@ from .kernels import (
     save_kernel,
 )
 from .metrics import evaluate
-from .pipeline import TqdmProgress, UpscaleResult, parse_scale, plan_steps, resolve_device, upscale_tensor
+from .pipeline import MIN_INPUT_SIDE, TqdmProgress, UpscaleResult, parse_scale, plan_steps, resolve_device, upscale_tensor
 from .resize import INTERP_KERNELS, imresize, output_size
 
 __all__ = ["build_parser", "main", "parse_override"]
@@ -190,6 +190,10 @@ def _add_upscale(sub: Any) -> None:
     )
     p.add_argument("--kernel-iterations", type=int, default=3000, metavar="N",
                    help="KernelGAN iterations for --kernel auto (authors: 3000)")
+    p.add_argument("--kernel-restarts", type=int, default=2, metavar="N",
+                   help="for --kernel auto: seeds to retry after a degenerate estimate (default 2)")
+    p.add_argument("--no-width-correction", action="store_true",
+                   help="for --kernel auto: use KernelGAN's kernel as is, without the 2/sqrt(3) widening")
     p.add_argument("--noise-std", type=float, metavar="F", help="std of the noise added to the LR sons (real preset: 0.0125)")
     p.add_argument("--no-back-projection", action="store_true", help="skip back-projection (for noisy inputs)")
     p.add_argument("--gradual", type=int, metavar="N", help="reach a single target in N equal steps")
@@ -295,6 +299,10 @@ def _add_kernel(sub: Any) -> None:
     e.add_argument("-s", "--scale", type=float, default=2.0, metavar="S", help="SR factor (default 2; ×4 composes ×2)")
     e.add_argument("-o", "--output", required=True, metavar="FILE", help="kernel file (.mat/.npy/.txt/.csv/.png)")
     e.add_argument("--iterations", type=int, default=3000, metavar="N", help="training iterations (authors: 3000)")
+    e.add_argument("--restarts", type=int, default=2, metavar="N",
+                   help="seeds to retry after a degenerate estimate (default 2)")
+    e.add_argument("--no-width-correction", action="store_true",
+                   help="keep KernelGAN's kernel as is, without the 2/sqrt(3) widening (see zssr.estimate)")
     _add_run_options(e)
     e.set_defaults(handler=_cmd_kernel_estimate)
 
@@ -407,10 +415,16 @@ def _plan_jobs(inputs: Sequence[str], output: str | None, out_dir: str | None) -
     return list(zip(sources, targets))
 
 
-def _check_readable(sources: Iterable[Path]) -> None:
-    """Decode every input once before any output is written (raises ImageReadError)."""
+def _check_readable(sources: Iterable[Path], *, min_side: int = MIN_INPUT_SIDE, why: str = "") -> None:
+    """Decode every input once before any output is written, and check its size.
+
+    A folder run fails on its first bad file before training anything, rather than
+    hours later with earlier outputs already written (raises ImageReadError/ShapeError).
+    """
     for source in sources:
-        read_image(source)
+        h, w = read_image(source).color.shape[:2]
+        if min(h, w) < min_side:
+            raise ShapeError(f"{source}: image must be at least {min_side}×{min_side} pixels{why}, got {h}×{w}")
 
 
 def _resize_alpha(alpha: np.ndarray | None, scale: tuple[float, float], size: tuple[int, int]) -> np.ndarray | None:
@@ -550,7 +564,7 @@ def _cmd_resize(args: argparse.Namespace) -> int:
             raise ScaleError(f"--kernel only downscales: --scale must be < 1 (<= 1 on one axis), got {args.scale!r}")
     jobs = _plan_jobs(args.inputs, args.output, args.out_dir)
     sources = [source for source, _ in jobs]
-    _check_readable(sources)  # all or nothing: a bad file in a folder stops the run before any write
+    _check_readable(sources, min_side=1)  # all or nothing: a bad file in a folder stops the run before any write
     for source, target in jobs:
         picture = read_image(source)
         color, alpha = _resize_picture(picture, scale, size, kernel, args.method, not args.no_antialias)
@@ -774,7 +788,7 @@ def _cmd_kernel_estimate(args: argparse.Namespace) -> int:
     picture = read_image(source)
     estimate = estimate_kernel(
         to_tensor(picture.color), args.scale, iterations=args.iterations, seed=args.seed, device=device,
-        progress=not args.quiet,
+        progress=not args.quiet, restarts=args.restarts, width_correction=not args.no_width_correction,
     )
     save_kernel(estimate.kernel, out)
     if picture_path is not None:
@@ -782,6 +796,9 @@ def _cmd_kernel_estimate(args: argparse.Namespace) -> int:
     written = f"{out}" + (f" and {picture_path}" if picture_path is not None else "")
     print(f"{written}: ×{args.scale:g} KernelGAN kernel, {_describe_kernel(estimate.kernel)}, "
           f"{estimate.iterations} iterations in {estimate.seconds:.1f} s")
+    if not estimate.reliable:
+        print(f"zssr: warning: {source}: the estimated kernel is degenerate ({estimate.spread:.0%} of its mass far "
+              f"from its centre, seeds {', '.join(map(str, estimate.seeds))}); do not use it", file=sys.stderr)
     return 0
 
 
@@ -830,6 +847,8 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             raise ScaleError(f"--kernel auto needs the same factor on both axes, got final step {steps[-1]}")
         if args.kernel_iterations < 1:
             raise ConfigError(f"--kernel-iterations must be >= 1, got {args.kernel_iterations}")
+        if args.kernel_restarts < 0:
+            raise ConfigError(f"--kernel-restarts must be >= 0, got {args.kernel_restarts}")
         estimate_kernel = _load_estimator()
     elif args.kernel is not None:
         fixed_kernels[-1] = align_kernel(_load_kernel(args.kernel), steps[-1])
@@ -842,7 +861,12 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         if auto_kernel:
             extras += [_sibling(target, "_kernel.mat"), _sibling(target, "_kernel.png")]
     _check_not_inputs([t for _, t in jobs] + extras, sources)
-    _check_readable(sources)  # a non-image in a folder fails now, not after hours of training
+    if auto_kernel:
+        from .estimate import MIN_SIZE as kernel_min_side
+
+        _check_readable(sources, min_side=max(MIN_INPUT_SIDE, kernel_min_side), why=" for --kernel auto (KernelGAN)")
+    else:
+        _check_readable(sources)
 
     # STEP 2 - one image at a time: (estimate the kernel,) train, super-resolve, write.
     progress = _progress_factory(args.quiet)
@@ -853,6 +877,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         if estimate_kernel is not None:
             estimate = estimate_kernel(
                 x, steps[-1][0], iterations=args.kernel_iterations, seed=args.seed, device=device, progress=not args.quiet,
+                restarts=args.kernel_restarts, width_correction=not args.no_width_correction,
             )
             if args.out_dir is not None:
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,9 @@ Convention:
     13-grid centre. The returned ×2 kernel is ``k13`` with one zero row and column
     appended at the bottom/right: 14×14 with its centre of mass at the geometric
     centre, as ``bicubic_kernel(2)`` (8×8, centre 3.5): the *unaligned* convention
-    of ``zssr.kernels``. Equal all-zero margins are then cropped (lossless), so it
-    is an even square of side ≤ 14. No sub-pixel shift is applied here (KernelGAN's
+    of ``zssr.kernels``. The width correction (``WIDTH_CORRECTION``) resamples it
+    about its centre of mass onto a larger even grid, keeping that convention. Equal
+    all-zero margins are then cropped (lossless), so it is an even square. No sub-pixel shift is applied here (KernelGAN's
     own ``kernel_shift`` is left to ``align_kernel(k, 2)`` at use time; for this
     kernel that is an integer shift plus the small residual of G's centring, so a
     second interpolation is avoided).
@@ -81,6 +82,13 @@ BOUNDARY_PENALTY = 30.0
 DEGENERATE_SPREAD = 0.2
 SPREAD_RADIUS = 4.5
 N_FILTERING = 40  # post-processing keeps taps above 0.75 × the (N+1)-th largest
+# *ours*: G's kernel is the blur that makes LR↓ look like LR, not the blur that made LR
+# from HR. For Gaussian blurs of a sharp image those differ by a factor √3/2 in width
+# (LR's blur σ/2 in its own pixels; σ'² + σ²/4 = 4·σ²/4 ⇒ σ' = (√3/2)·σ), so the ×2
+# estimate is stretched by 2/√3 (covariance × 4/3). Derived, not fitted; measured in
+# benchmarks/results/kernel_width_correction.md.
+WIDTH_CORRECTION = 2.0 / math.sqrt(3.0)
+RESTARTS = 2  # *ours*: fresh seeds tried after a degenerate estimate (see KernelEstimate.reliable)
 NOISE_REAL = 2.0 / 255.0  # 1/255 on the [0,1] scale, added to D's real crops (data.py)
 NOISE_FAKE = 1.0 / 255.0  # added on the working [-1,1] scale to G's output in D's step (kernelGAN.py)
 
@@ -107,8 +115,11 @@ class KernelEstimate:
         iterations: training iterations run (G and D step each).
         seconds: wall-clock time of the estimate.
         losses: per-iteration values of each loss term (unweighted), keys ``LOSS_NAMES``.
-        spread: :func:`spread_mass` of the ×2 kernel; above ``DEGENERATE_SPREAD`` the
-            estimate is a known KernelGAN failure (see :attr:`reliable`).
+        spread: :func:`spread_mass` of the ×2 kernel (before the width correction); above
+            ``DEGENERATE_SPREAD`` the estimate is a known KernelGAN failure (see :attr:`reliable`).
+        seeds: the seeds trained, in order; more than one when a degenerate estimate was
+            retried (``restarts``). ``kernel``, ``losses`` and ``spread`` are the last one's;
+            ``iterations`` and ``seconds`` count all of them.
     """
 
     kernel: torch.Tensor
@@ -117,6 +128,7 @@ class KernelEstimate:
     seconds: float
     losses: dict[str, list[float]] = field(default_factory=dict)
     spread: float = 0.0
+    seeds: tuple[int, ...] = ()
 
     @property
     def reliable(self) -> bool:
@@ -400,19 +412,21 @@ def _trim_zero_border(k: np.ndarray) -> np.ndarray:
     return k[m : k.shape[0] - m, m : k.shape[1] - m]
 
 
-def _rescale_kernel(k: np.ndarray, s: float) -> np.ndarray:
-    """Stretch a kernel spatially by ``s`` about its centre of mass; result centred on an odd grid.
+def _rescale_kernel(k: np.ndarray, s: float, *, even: bool = False) -> np.ndarray:
+    """Stretch a kernel spatially by ``s`` about its centre of mass.
 
-    ``s ≥ 1``: bilinear pull-back sampling. ``s < 1``: bilinear splatting (keeps the mass
-    where sampling would miss it). Negative taps are clipped, the result sums to 1.
+    The centre of mass lands on the centre of an odd grid, or with ``even`` (``s ≥ 1``
+    only) on the geometric centre of an even grid: the unaligned ×2 convention of this
+    module. ``s ≥ 1``: bilinear pull-back sampling. ``s < 1``: bilinear splatting (keeps
+    the mass where sampling would miss it). Negative taps are clipped, the result sums to 1.
     """
     n0, n1 = k.shape
     ci, cj = ndimage.center_of_mass(k)
     reach = max(ci, cj, n0 - 1 - ci, n1 - 1 - cj)
     half = int(math.ceil(s * reach)) + 1
-    m = 2 * half + 1
+    m = 2 * half + (0 if even and s >= 1.0 else 1)
     if s >= 1.0:
-        p = np.arange(m, dtype=np.float64) - half
+        p = np.arange(m, dtype=np.float64) - (m - 1) / 2.0
         rows, cols = np.meshgrid(ci + p / s, cj + p / s, indexing="ij")
         out = ndimage.map_coordinates(k, [rows, cols], order=1, mode="constant", cval=0.0)
     else:
@@ -494,12 +508,18 @@ def estimate_kernel(
     device: str | torch.device | None = None,
     progress: bool = False,
     callback: Callback | None = None,
+    restarts: int = RESTARTS,
+    width_correction: bool = True,
 ) -> KernelEstimate:
     """Estimate the image's SR kernel with KernelGAN (trained on the image alone).
 
     The GAN is always trained at ×2 (the authors' only stable setting, anchors §1):
 
-    - ``factor == 2``: G's kernel, filtered (``N_FILTERING``) and renormalised.
+    - ``factor == 2``: G's kernel, filtered (``N_FILTERING``) and renormalised, then
+      (``width_correction``, ours) stretched by ``WIDTH_CORRECTION`` = 2/√3: G learns the
+      blur that maps LR to LR↓, which for a Gaussian blur of a sharp image is √3/2 as wide
+      as the blur that made LR from HR (see the constant). Measured: Table 2 protocol,
+      ``benchmarks/results/kernel_width_correction.md``.
     - ``factor == 4``: ``zssr.kernels.compose_x4`` of the ×2 kernel (k2 convolved with k2
       dilated by 2: exact if the ×4 degradation is two ×2 steps, KernelGAN's way, #52).
     - any other ``factor >= 1`` (×3, ×1.5, …): the ×2 kernel stretched about its centre
@@ -519,6 +539,10 @@ def estimate_kernel(
         progress: show a tqdm bar on stderr.
         callback: called after every iteration as ``callback(done, kernel)`` with G's raw
             current 13×13 kernel (detached, on ``device``).
+        restarts: how many more seeds (``seed + 1``, ``seed + 2``, …) to train when an
+            estimate is degenerate (not :attr:`KernelEstimate.reliable`); KernelGAN's
+            failures on periodic content depend on the seed. 0 trains once.
+        width_correction: apply the 2/√3 stretch described above (default on).
 
     Returns:
         A :class:`KernelEstimate`; ``kernel`` is float64 on the CPU and sums to 1.
@@ -531,8 +555,8 @@ def estimate_kernel(
     Raises:
         ShapeError: ``image`` is not 1×C×H×W with C in (1, 3), or smaller than 84×84.
         ScaleError: ``factor`` is not a finite number >= 1.
-        ConfigError: ``iterations`` < 1, a negative or non-integer ``seed``, or an
-            unusable ``device``.
+        ConfigError: ``iterations`` < 1, a negative or non-integer ``seed`` or
+            ``restarts``, or an unusable ``device``.
         KernelError: training diverged (no positive mass left in the kernel).
     """
     f = _check_factor(factor)
@@ -541,6 +565,8 @@ def estimate_kernel(
         raise ConfigError(f"iterations must be a positive integer, got {iterations!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise ConfigError(f"seed must be a non-negative integer or None, got {seed!r}")
+    if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 0:
+        raise ConfigError(f"restarts must be a non-negative integer, got {restarts!r}")
     dev = _check_device(device, image)
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
@@ -555,16 +581,27 @@ def estimate_kernel(
     threads = torch.get_num_threads()
     if dev.type == "cpu":
         torch.set_num_threads(1)
+    seeds: list[int] = []
     try:
         with torch.enable_grad(), torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True):
-            k_raw, losses = _train(image, int(iterations), int(seed), dev, progress, callback)
+            for attempt in range(int(restarts) + 1):
+                seeds.append(int(seed) + attempt)
+                k_raw, losses = _train(image, int(iterations), seeds[-1], dev, progress, callback)
+                # G's 13×13 kernel has its centre of mass near (6.5, 6.5); one zero row and
+                # column at the bottom/right make that the geometric centre of a 14×14 grid
+                # (module Convention).
+                k2 = np.pad(_filter_negligible(k_raw), ((0, 1), (0, 1)))
+                spread = spread_mass(k2)
+                if spread <= DEGENERATE_SPREAD:
+                    break
     finally:
         torch.set_num_threads(threads)
-    # G's 13×13 kernel has its centre of mass near (6.5, 6.5); one zero row and column
-    # at the bottom/right make that the geometric centre of a 14×14 grid (module Convention).
-    k2 = np.pad(_filter_negligible(k_raw), ((0, 1), (0, 1)))
+    if width_correction:
+        k2 = _rescale_kernel(k2, WIDTH_CORRECTION, even=True)
     kernel = torch.as_tensor(_trim_zero_border(_kernel_for_factor(k2, f)), dtype=torch.float64)
-    return KernelEstimate(kernel, f, int(iterations), time.perf_counter() - start, losses, spread=spread_mass(k2))
+    return KernelEstimate(
+        kernel, f, int(iterations) * len(seeds), time.perf_counter() - start, losses, spread=spread, seeds=tuple(seeds),
+    )
 
 
 def _train(
