@@ -9,14 +9,17 @@ Two parts, one report (``benchmarks/results/kernel_width_correction.md``):
    the true LR (RGB, [0, 1], whole image). Higher = closer to the true kernel's effect.
    Other stretch factors are listed for context only: 2/√3 is derived
    (``zssr.estimate.WIDTH_CORRECTION``), not picked from this table.
-2. **Table 2 with the new estimator** (optional, ``--table2 RUN``): a ``zssr bench`` run
-   of ``zssr+estimated-kernel`` with the current defaults (correction on, 2 restarts),
-   on the same inputs (data seed 0; identical bicubic PSNRs confirm it), compared with the
-   GPU run's reference rows (bicubic-kernel ZSSR ``ideal`` and true-kernel ZSSR).
+2. **Table 2 rows** (optional, ``--run LABEL=DIR``, repeatable): CPU ``zssr bench`` runs
+   of ``zssr+estimated-kernel`` (with and without the correction), on the same inputs
+   (data seed 0; identical bicubic PSNRs are checked), against the GPU run's reference
+   rows (bicubic-kernel ZSSR ``ideal``, true-kernel ZSSR) and its old 3000-iteration row.
+3. **What decides ZSSR's gain** (with ``--run``): for every ZSSR run given an estimate,
+   the estimate's width along the true kernel's minor and major axes against the share
+   of the bicubic-kernel → true-kernel gap it recovered.
 
 Usage:
     python benchmarks/kernel_width_correction.py [--data-root ../shared/data] \
-        [--table2 bench-runs/t2_cpu]
+        [--run "2/√3 correction + restarts=bench-runs/t2_cpu_corrected" --run "restarts (default)=bench-runs/t2_cpu"]
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ def _csv(path: Path) -> dict[tuple[str, str], dict[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-root", default="../shared/data")
-    parser.add_argument("--table2", type=Path, help="a zssr bench output folder with zssr+estimated-kernel results")
+    parser.add_argument("--run", action="append", default=[], metavar="LABEL=DIR",
+                        help="a zssr bench output folder with zssr+estimated-kernel results (repeatable)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as cache:
@@ -68,6 +72,7 @@ def main() -> None:
             i.name: (to_tensor(read_image(i.hr).color).double(), to_tensor(read_image(i.lr).color).double())
             for i in inputs
         }
+        truth = {i.name: load_kernel(i.kernel).numpy() for i in inputs}
     names = sorted(pairs)
     lines = result_header("KernelGAN width correction (2/√3) and restarts, Set14 ×2 (Table 2 inputs)")
 
@@ -101,54 +106,133 @@ def main() -> None:
               "|---|---|---|---|"]
     lines += [f"| {n} | " + " | ".join(per_image[n]) + " |" for n in names]
 
-    # PART 2 - Table 2 with the new estimator.
-    if args.table2 is not None:
+    # PART 2 - Table 2 rows of CPU runs of the estimator, against the GPU run's reference rows.
+    if args.run:
         gpu = _csv(GPU / "table2_set14" / "results.csv")
-        new: dict[tuple[str, str], dict] = {}
-        for path in sorted((args.table2 / "runs").glob("*/*/*.json")):
-            record = json.loads(path.read_text(encoding="utf-8"))
-            new[(record["method"], record["image"])] = record
-        label = next(m for m, _ in new if m.startswith("zssr+estimated-kernel"))
         ideal = {n: float(gpu[("zssr:preset=ideal", n)]["psnr"]) for n in names}
         true = {n: float(gpu[("zssr+true-kernel:preset=kernel", n)]["psnr"]) for n in names}
-        old = {n: float(gpu[("zssr+estimated-kernel:iterations=3000,preset=kernel", n)]["psnr"]) for n in names}
-        done = [n for n in names if (label, n) in new]
-        est = {n: float(new[(label, n)]["psnr"]) for n in done}
-        same_inputs = all(
-            ("bicubic", n) in new and abs(float(new[("bicubic", n)]["psnr"]) - float(gpu[("bicubic", n)]["psnr"])) < 1e-5
-            for n in done
-        )
-        m_ideal, m_true = statistics.fmean(ideal[n] for n in done), statistics.fmean(true[n] for n in done)
-        m_est, m_old = statistics.fmean(est.values()), statistics.fmean(old[n] for n in done)
+        before = {  # the GPU 3000-iteration row with the degenerate-kernel safeguard (table2_safeguard.md)
+            n: float(gpu[("zssr+estimated-kernel:iterations=3000,preset=kernel", n)]["psnr"])
+            if spread_mass(load_kernel(GPU / RUNS[3000] / "kernels" / f"it3000_{n}_seed0_kernel.mat")) <= DEGENERATE_SPREAD
+            else ideal[n]
+            for n in names
+        }
+        runs: dict[str, tuple[Path, dict[str, dict]]] = {}
+        for spec in args.run:
+            label, _, folder = spec.partition("=")
+            records = {}
+            for path in sorted((Path(folder) / "runs").glob("*/*/*.json")):
+                record = json.loads(path.read_text(encoding="utf-8"))
+                if record["method"] == "bicubic":
+                    if abs(record["psnr"] - float(gpu[("bicubic", record["image"])]["psnr"])) > 1e-5:
+                        raise SystemExit(f"{path}: bicubic PSNR differs from the GPU run: not the same inputs")
+                elif record["method"].startswith("zssr+estimated-kernel"):
+                    records[record["image"]] = record
+            runs[label] = (Path(folder), records)
 
-        def share(m: float) -> str:
-            return f"{(m - m_ideal) / (m_true - m_ideal):.0%}"
+        def share(values: dict[str, float], done: list[str]) -> str:
+            m_i, m_t = statistics.fmean(ideal[n] for n in done), statistics.fmean(true[n] for n in done)
+            return f"{(statistics.fmean(values[n] for n in done) - m_i) / (m_t - m_i):.0%}"
 
         lines += [
             "",
-            f"## 2. Table 2 (Set14 ×2, {len(done)}/{len(names)} images) with the new estimator",
+            "## 2. Table 2 (Set14 ×2, 3000 KernelGAN iterations): CPU runs of the estimator",
             "",
-            f"New row: `{label}` from `{args.table2}` (this machine's CPU run); reference rows from the "
-            "GPU run `results/gpu_h200/table2_set14` (same inputs"
-            + (": every bicubic PSNR identical" if same_inputs else "") + ").",
+            "Each row is a `zssr bench ... --method zssr+estimated-kernel:preset=kernel,iterations=3000` run on "
+            "this machine's CPU (folders below), on the GPU run's inputs (data seed 0; every bicubic PSNR "
+            "identical, checked). Reference rows and \"before\" come from `results/gpu_h200/table2_set14`, "
+            "averaged over the same images. KernelGAN's CPU and GPU numerics differ, so the same seed gives "
+            "a different estimate on each.",
             "",
-            "| row | mean Y-PSNR | share of the bicubic-kernel → true-kernel gap |",
-            "|---|---|---|",
-            f"| ZSSR, bicubic kernel (`ideal`, GPU) | {m_ideal:.2f} | 0% |",
-            f"| ZSSR + KernelGAN 3000 it, before (GPU, raw) | {m_old:.2f} | {share(m_old)} |",
-            f"| **ZSSR + KernelGAN 3000 it, width correction + restarts (CPU)** | **{m_est:.2f}** | **{share(m_est)}** |",
-            f"| ZSSR, true kernel (`kernel`, GPU) | {m_true:.2f} | 100% |",
-            "",
-            "| image | bicubic-kernel ZSSR | before | now | seeds | spread | fallback | true kernel |",
+            "| estimator | run folder | images | bicubic-kernel ZSSR | before (GPU) | this run | true kernel | "
+            "share of the gap: before → this run |",
             "|---|---|---|---|---|---|---|---|",
         ]
-        for n in done:
-            info = new[(label, n)]["info"]
+        for label, (folder, records) in runs.items():
+            done = sorted(records)
+            if not done:
+                continue
+            est = {n: float(records[n]["psnr"]) for n in done}
             lines.append(
-                f"| {n} | {ideal[n]:.2f} | {old[n]:.2f} | {est[n]:.2f} | {info['kernel_seeds']} | "
-                f"{info['kernel_spread']:.3f} | {'yes' if info['kernel_fallback'] else 'no'} | {true[n]:.2f} |"
+                f"| {label} | `{folder}` | {len(done)} | {statistics.fmean(ideal[n] for n in done):.2f} | "
+                f"{statistics.fmean(before[n] for n in done):.2f} | **{statistics.fmean(est.values()):.2f}** | "
+                f"{statistics.fmean(true[n] for n in done):.2f} | {share(before, done)} → **{share(est, done)}** |"
             )
+        lines += [
+            "",
+            "| image | bicubic-kernel ZSSR | before (GPU) | " + " | ".join(runs) + " | true kernel |",
+            "|---|---|---|" + "---|" * len(runs) + "---|",
+        ]
+        for n in names:
+            cells = []
+            for _, records in runs.values():
+                r = records.get(n)
+                if r is None:
+                    cells.append("–")
+                else:
+                    info = r["info"]
+                    note = "fallback" if info["kernel_fallback"] else f"seeds {info['kernel_seeds']}"
+                    cells.append(f"{r['psnr']:.2f} ({note})")
+            lines.append(f"| {n} | {ideal[n]:.2f} | {before[n]:.2f} | " + " | ".join(cells) + f" | {true[n]:.2f} |")
+        lines += _axis_analysis(names, truth, ideal, true, runs)
     write_result(HERE / "results" / "kernel_width_correction.md", lines)
+
+
+def _axis_ratios(kernel: np.ndarray, true: np.ndarray) -> tuple[float, float]:
+    """The estimate's std along the true kernel's minor and major axes, over the true std there."""
+    def cov(k: np.ndarray) -> np.ndarray:
+        k = k / k.sum()
+        y, x = np.indices(k.shape)
+        cy, cx = (k * y).sum(), (k * x).sum()
+        return np.array([[(k * (y - cy) ** 2).sum(), (k * (y - cy) * (x - cx)).sum()],
+                         [(k * (y - cy) * (x - cx)).sum(), (k * (x - cx) ** 2).sum()]])
+
+    w, v = np.linalg.eigh(cov(true))
+    c = cov(kernel)
+    minor, major = (math.sqrt(float(v[:, i] @ c @ v[:, i]) / float(w[i])) for i in range(2))
+    return minor, major
+
+
+def _axis_analysis(
+    names: list[str], truth: dict[str, np.ndarray], ideal: dict[str, float], true: dict[str, float],
+    runs: dict[str, tuple[Path, dict[str, dict]]],
+) -> list[str]:
+    """Every ZSSR run given a (non-degenerate) estimate: gap share against the estimate's per-axis width error."""
+    gpu = {**_csv(GPU / RUNS[3000] / "results.csv"), **_csv(GPU / RUNS[250] / "results.csv")}
+    rows = []
+    for its, folder in RUNS.items():
+        for n in names:
+            k = load_kernel(GPU / folder / "kernels" / f"it{its}_{n}_seed0_kernel.mat").numpy()
+            if spread_mass(k) > DEGENERATE_SPREAD:
+                continue
+            z = float(gpu[(f"zssr+estimated-kernel:iterations={its},preset=kernel", n)]["psnr"])
+            rows.append((n, f"GPU {its} it", *_axis_ratios(k, truth[n]), (z - ideal[n]) / (true[n] - ideal[n])))
+    for label, (folder, records) in runs.items():
+        for n, record in records.items():
+            if record["info"]["kernel_fallback"]:
+                continue
+            k = load_kernel(next((folder / "runs").glob(f"*/*/{n}_seed0_kernel.mat"))).numpy()
+            z = record["psnr"]
+            rows.append((n, f"CPU {label}", *_axis_ratios(k, truth[n]), (z - ideal[n]) / (true[n] - ideal[n])))
+    groups = {"minor-axis ratio ≤ 1.15": [r for r in rows if r[2] <= 1.15], "> 1.15": [r for r in rows if r[2] > 1.15]}
+    lines = [
+        "",
+        "## 3. What decides the gain: the estimate's width along each axis of the true kernel",
+        "",
+        "For every ZSSR run above given a non-degenerate estimate: the estimate's standard deviation along "
+        "the true kernel's minor and major axes divided by the true one (1 = right), and the share of the "
+        "bicubic-kernel → true-kernel gap that run recovered.",
+        "",
+        "| group | runs | mean minor ratio | mean major ratio | mean share of the gap |",
+        "|---|---|---|---|---|",
+    ]
+    for label, group in groups.items():
+        if group:
+            lines.append(f"| {label} | {len(group)} | {statistics.fmean(r[2] for r in group):.2f} | "
+                         f"{statistics.fmean(r[3] for r in group):.2f} | {statistics.fmean(r[4] for r in group):.0%} |")
+    lines += ["", "| image | estimate | minor ratio | major ratio | share of the gap |", "|---|---|---|---|---|"]
+    lines += [f"| {r[0]} | {r[1]} | {r[2]:.2f} | {r[3]:.2f} | {r[4]:+.0%} |" for r in sorted(rows, key=lambda r: r[2])]
+    return lines
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import argparse
 import csv
 import io
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -383,3 +385,45 @@ def test_kernel_methods_run_and_the_estimated_kernel_is_saved_beside_its_output(
     assert float(kernel.sum()) == pytest.approx(1.0)
     info = json.loads(stem.with_suffix(".json").read_text())["info"]
     assert info["kernel_iterations"] == 2 and info["preset"] == "fast" and record.iterations == 3
+
+
+def test_workers_exit_when_the_bench_process_is_killed(tmp_path: Path) -> None:
+    """A `kill` of the parent must not leave pool workers training (and writing) on their own."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    if not hasattr(os, "getppid") or sys.platform == "win32":
+        pytest.skip("needs POSIX signals")
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent(f"""
+        import multiprocessing, os, sys, time
+        from concurrent.futures import ProcessPoolExecutor
+        from zssr.bench import _init_worker
+
+        if __name__ == "__main__":
+            ctx = multiprocessing.get_context("spawn")
+            pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker, initargs=(1, 0.1))
+            pid = pool.submit(os.getpid).result()
+            pool.submit(time.sleep, 120)
+            print(pid, flush=True)
+            time.sleep(120)
+    """))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(worker, signal.SIGKILL)
+            pytest.fail("the worker outlived its parent by 10 s")
+    finally:
+        parent.kill()

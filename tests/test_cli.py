@@ -322,7 +322,7 @@ def test_upscale_kernel_auto_estimates_saves_and_uses_the_kernel(tmp_path: Path,
 def test_kernel_flags_reach_the_estimator(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """--kernel-restarts / --no-width-correction (upscale) and --restarts (kernel estimate) are passed on."""
+    """--kernel-restarts / --width-correction (upscale) and --restarts (kernel estimate) are passed on."""
     import zssr.estimate as est
 
     calls: list[dict[str, object]] = []
@@ -335,13 +335,13 @@ def test_kernel_flags_reach_the_estimator(
     monkeypatch.setattr(est, "estimate_kernel", spy)
     source = _png8(tmp_path / "a.png", 88, 88)
     code, _, _ = _run(capsys, "upscale", source, "-s", "2", "--kernel", "auto", "--kernel-iterations", "3",
-                      "--kernel-restarts", "0", "--no-width-correction", "--max-iterations", "2",
+                      "--kernel-restarts", "0", "--width-correction", "--max-iterations", "2",
                       "-o", tmp_path / "b.png", "--device", "cpu", "--quiet")
     assert code == 0
     code, _, _ = _run(capsys, "kernel", "estimate", source, "-o", tmp_path / "k.mat", "--iterations", "3",
                       "--restarts", "1", "--device", "cpu", "--quiet")
     assert code == 0
-    assert [(c["restarts"], c["width_correction"]) for c in calls] == [(0, False), (1, True)]
+    assert [(c["restarts"], c["width_correction"]) for c in calls] == [(0, True), (1, False)]
 
 
 @pytest.mark.parametrize("argv", [("upscale", "-s", "2", "--kernel", "auto", "--kernel-restarts", "-1", "-o", "b.png"),

@@ -174,8 +174,7 @@ def test_result_is_a_normalised_float64_cpu_kernel(small_lr: torch.Tensor) -> No
     assert float(k.sum()) == pytest.approx(1.0, abs=1e-12)
     assert float(k.min()) >= 0.0
     # Even square, centre of mass near the geometric centre (module Convention).
-    # (The width correction resamples G's 14×14 onto a grid 2/√3 larger.)
-    assert k.shape[0] == k.shape[1] and k.shape[0] % 2 == 0 and k.shape[0] <= 2 * math.ceil(WIDTH_CORRECTION * 7) + 2
+    assert k.shape[0] == k.shape[1] and k.shape[0] % 2 == 0 and k.shape[0] <= KERNEL_SIZE + 1
     r, c = _centre_of_mass(k.numpy())
     assert abs(r - (k.shape[0] - 1) / 2) < 1.0 and abs(c - (k.shape[1] - 1) / 2) < 1.0
     assert est.factor == 2.0 and est.iterations == SHORT and est.seconds > 0 and est.seeds == (0,)
@@ -332,8 +331,8 @@ def test_even_stretch_scales_covariance_and_keeps_the_even_grid_convention() -> 
 
 
 def test_width_correction_widens_the_same_estimate_by_two_over_root_three(small_lr: torch.Tensor) -> None:
-    on = estimate_kernel(small_lr, iterations=SHORT, seed=3, restarts=0)
-    off = estimate_kernel(small_lr, iterations=SHORT, seed=3, restarts=0, width_correction=False)
+    on = estimate_kernel(small_lr, iterations=SHORT, seed=3, restarts=0, width_correction=True)
+    off = estimate_kernel(small_lr, iterations=SHORT, seed=3, restarts=0)
     assert on.spread == off.spread  # the reliability test sees the uncorrected kernel
     ratio = np.trace(_covariance(on.kernel.numpy())) / np.trace(_covariance(off.kernel.numpy()))
     assert 4 / 3 * 0.95 < ratio < 4 / 3 * 1.15
@@ -395,10 +394,10 @@ def test_harness_passes_kernel_options_and_rejects_a_non_boolean_width_correctio
     monkeypatch.setattr(bench, "_zssr", lambda *a: bench.MethodOutput(sr=np.zeros((4, 4, 3), np.float32)))
     request = bench.MethodInput(
         lr=np.zeros((90, 90, 3), np.float32), scale=2.0, kernel=None, seed=0, device="cpu",
-        options={"restarts": 0, "width_correction": False}, image="x",
+        options={"restarts": 0, "width_correction": True}, image="x",
     )
     out = bench._zssr_estimated_kernel_method(request)
-    assert seen["restarts"] == 0 and seen["width_correction"] is False and out.info["kernel_seeds"] == [0]
+    assert seen["restarts"] == 0 and seen["width_correction"] is True and out.info["kernel_seeds"] == [0]
     with pytest.raises(ConfigError, match="width_correction"):
         bench._zssr_estimated_kernel_method(
             dataclasses.replace(request, options={"width_correction": "yes"})

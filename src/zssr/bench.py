@@ -45,6 +45,7 @@ import os
 import re
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
@@ -251,7 +252,7 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     opts = dict(request.options)
     iterations = opts.pop("iterations", 3000)
     restarts = opts.pop("restarts", RESTARTS)
-    width_correction = opts.pop("width_correction", True)
+    width_correction = opts.pop("width_correction", False)
     if not isinstance(width_correction, bool):
         raise ConfigError(f"option width_correction must be true or false, got {width_correction!r}")
     device = resolve_device(request.device)
@@ -766,9 +767,22 @@ def _load_record(task: _Task) -> Record | None:
         return None
 
 
-def _init_worker(threads: int) -> None:
-    """Each of ``jobs`` workers gets ``cpu_count // jobs`` torch threads so they do not oversubscribe."""
+def _init_worker(threads: int, poll_seconds: float = 1.0) -> None:
+    """Each of ``jobs`` workers gets ``cpu_count // jobs`` torch threads so they do not oversubscribe.
+
+    A worker also exits when its parent is gone: a ``kill`` of the ``zssr bench`` process
+    (not a Ctrl-C, which reaches the whole process group) would otherwise leave orphan
+    workers training for minutes and writing results into a run that was stopped.
+    """
     torch.set_num_threads(threads)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="zssr-parent-watch", daemon=True).start()
 
 
 def _execute(task: _Task) -> Record:

@@ -192,8 +192,9 @@ def _add_upscale(sub: Any) -> None:
                    help="KernelGAN iterations for --kernel auto (authors: 3000)")
     p.add_argument("--kernel-restarts", type=int, default=2, metavar="N",
                    help="for --kernel auto: seeds to retry after a degenerate estimate (default 2)")
-    p.add_argument("--no-width-correction", action="store_true",
-                   help="for --kernel auto: use KernelGAN's kernel as is, without the 2/sqrt(3) widening")
+    p.add_argument("--width-correction", action="store_true",
+                   help="for --kernel auto: widen KernelGAN's kernel by 2/sqrt(3) (closer to the true blur, "
+                   "but ZSSR usually does worse with it; see zssr.estimate)")
     p.add_argument("--noise-std", type=float, metavar="F", help="std of the noise added to the LR sons (real preset: 0.0125)")
     p.add_argument("--no-back-projection", action="store_true", help="skip back-projection (for noisy inputs)")
     p.add_argument("--gradual", type=int, metavar="N", help="reach a single target in N equal steps")
@@ -301,8 +302,9 @@ def _add_kernel(sub: Any) -> None:
     e.add_argument("--iterations", type=int, default=3000, metavar="N", help="training iterations (authors: 3000)")
     e.add_argument("--restarts", type=int, default=2, metavar="N",
                    help="seeds to retry after a degenerate estimate (default 2)")
-    e.add_argument("--no-width-correction", action="store_true",
-                   help="keep KernelGAN's kernel as is, without the 2/sqrt(3) widening (see zssr.estimate)")
+    e.add_argument("--width-correction", action="store_true",
+                   help="widen the kernel by 2/sqrt(3): closer to the true blur (LR re-synthesis), "
+                   "but not the better kernel to give ZSSR (see zssr.estimate)")
     _add_run_options(e)
     e.set_defaults(handler=_cmd_kernel_estimate)
 
@@ -788,7 +790,7 @@ def _cmd_kernel_estimate(args: argparse.Namespace) -> int:
     picture = read_image(source)
     estimate = estimate_kernel(
         to_tensor(picture.color), args.scale, iterations=args.iterations, seed=args.seed, device=device,
-        progress=not args.quiet, restarts=args.restarts, width_correction=not args.no_width_correction,
+        progress=not args.quiet, restarts=args.restarts, width_correction=args.width_correction,
     )
     save_kernel(estimate.kernel, out)
     if picture_path is not None:
@@ -877,7 +879,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         if estimate_kernel is not None:
             estimate = estimate_kernel(
                 x, steps[-1][0], iterations=args.kernel_iterations, seed=args.seed, device=device, progress=not args.quiet,
-                restarts=args.kernel_restarts, width_correction=not args.no_width_correction,
+                restarts=args.kernel_restarts, width_correction=args.width_correction,
             )
             if args.out_dir is not None:
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ Convention:
     13-grid centre. The returned ×2 kernel is ``k13`` with one zero row and column
     appended at the bottom/right: 14×14 with its centre of mass at the geometric
     centre, as ``bicubic_kernel(2)`` (8×8, centre 3.5): the *unaligned* convention
-    of ``zssr.kernels``. The width correction (``WIDTH_CORRECTION``) resamples it
+    of ``zssr.kernels``. The optional width correction (``WIDTH_CORRECTION``) resamples it
     about its centre of mass onto a larger even grid, keeping that convention. Equal
     all-zero margins are then cropped (lossless), so it is an even square. No sub-pixel shift is applied here (KernelGAN's
     own ``kernel_shift`` is left to ``align_kernel(k, 2)`` at use time; for this
@@ -82,11 +82,13 @@ BOUNDARY_PENALTY = 30.0
 DEGENERATE_SPREAD = 0.2
 SPREAD_RADIUS = 4.5
 N_FILTERING = 40  # post-processing keeps taps above 0.75 × the (N+1)-th largest
-# *ours*: G's kernel is the blur that makes LR↓ look like LR, not the blur that made LR
-# from HR. For Gaussian blurs of a sharp image those differ by a factor √3/2 in width
-# (LR's blur σ/2 in its own pixels; σ'² + σ²/4 = 4·σ²/4 ⇒ σ' = (√3/2)·σ), so the ×2
-# estimate is stretched by 2/√3 (covariance × 4/3). Derived, not fitted; measured in
-# benchmarks/results/kernel_width_correction.md.
+# *ours*, opt-in: G's kernel is the blur that makes LR↓ look like LR, not the blur that
+# made LR from HR. For Gaussian blurs of a sharp image those differ by a factor √3/2 in
+# width (LR's blur σ/2 in its own pixels; σ'² + σ²/4 = 4·σ²/4 ⇒ σ' = (√3/2)·σ), so the
+# ×2 estimate can be stretched by 2/√3 (covariance × 4/3). That brings the kernel closer
+# to the true degradation (LR re-synthesis +3.5 dB on Set14) but makes *ZSSR* worse:
+# KernelGAN under-estimates anisotropy, the stretch over-widens the true minor axis, and
+# ZSSR given a too-wide kernel over-sharpens (benchmarks/results/kernel_width_correction.md).
 WIDTH_CORRECTION = 2.0 / math.sqrt(3.0)
 RESTARTS = 2  # *ours*: fresh seeds tried after a degenerate estimate (see KernelEstimate.reliable)
 NOISE_REAL = 2.0 / 255.0  # 1/255 on the [0,1] scale, added to D's real crops (data.py)
@@ -509,17 +511,18 @@ def estimate_kernel(
     progress: bool = False,
     callback: Callback | None = None,
     restarts: int = RESTARTS,
-    width_correction: bool = True,
+    width_correction: bool = False,
 ) -> KernelEstimate:
     """Estimate the image's SR kernel with KernelGAN (trained on the image alone).
 
     The GAN is always trained at ×2 (the authors' only stable setting, anchors §1):
 
-    - ``factor == 2``: G's kernel, filtered (``N_FILTERING``) and renormalised, then
-      (``width_correction``, ours) stretched by ``WIDTH_CORRECTION`` = 2/√3: G learns the
-      blur that maps LR to LR↓, which for a Gaussian blur of a sharp image is √3/2 as wide
-      as the blur that made LR from HR (see the constant). Measured: Table 2 protocol,
-      ``benchmarks/results/kernel_width_correction.md``.
+    - ``factor == 2``: G's kernel, filtered (``N_FILTERING``) and renormalised; with
+      ``width_correction`` (ours, off by default) stretched by ``WIDTH_CORRECTION`` = 2/√3:
+      G learns the blur that maps LR to LR↓, which for a Gaussian blur of a sharp image is
+      √3/2 as wide as the blur that made LR from HR (see the constant). The stretched kernel
+      is closer to the true one, but ZSSR does worse with it
+      (``benchmarks/results/kernel_width_correction.md``).
     - ``factor == 4``: ``zssr.kernels.compose_x4`` of the ×2 kernel (k2 convolved with k2
       dilated by 2: exact if the ×4 degradation is two ×2 steps, KernelGAN's way, #52).
     - any other ``factor >= 1`` (×3, ×1.5, …): the ×2 kernel stretched about its centre
@@ -542,7 +545,8 @@ def estimate_kernel(
         restarts: how many more seeds (``seed + 1``, ``seed + 2``, …) to train when an
             estimate is degenerate (not :attr:`KernelEstimate.reliable`); KernelGAN's
             failures on periodic content depend on the seed. 0 trains once.
-        width_correction: apply the 2/√3 stretch described above (default on).
+        width_correction: apply the 2/√3 stretch described above: for the kernel itself,
+            not for feeding ZSSR.
 
     Returns:
         A :class:`KernelEstimate`; ``kernel`` is float64 on the CPU and sums to 1.
