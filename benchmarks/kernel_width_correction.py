@@ -81,7 +81,7 @@ def main() -> None:
         "## 1. Re-synthesis PSNR of the GPU runs' estimates (dB; higher = closer to the true kernel)",
         "",
         f"Degenerate estimates (spread mass > {DEGENERATE_SPREAD}) are left out. Column **{WIDTH_CORRECTION:.3f}** "
-        "is the correction now applied; the others are context, not candidates.",
+        "is the optional correction (`--width-correction`); the others are context, not candidates.",
         "",
         "| KernelGAN iterations | estimates | " + " | ".join(
             f"**×{s:.3f}**" if s == WIDTH_CORRECTION else f"×{s:g}" for s in STRETCHES) + " | better with 2/√3 |",
