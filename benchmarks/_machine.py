@@ -1,7 +1,8 @@
-"""Describe the machine a benchmark ran on (recorded beside every result)."""
+"""Shared by the benchmark scripts: the machine a result ran on, and result files in and out."""
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 import platform
@@ -57,3 +58,9 @@ def write_result(path: Path, lines: list[str]) -> None:
     text = "\n".join(lines) + "\n"
     path.write_text(text, encoding="utf-8")
     print(text, end="")
+
+
+def read_results_csv(path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    """A ``zssr bench`` ``results.csv`` keyed by (method label, image)."""
+    with path.open(newline="", encoding="utf-8") as f:
+        return {(r["method"], r["image"]): r for r in csv.DictReader(f)}

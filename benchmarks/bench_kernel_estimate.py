@@ -23,19 +23,19 @@ import torch
 
 from _machine import result_header, write_result
 from zssr.bench import prepare_inputs, resolve_dataset
-from zssr.estimate import _filter_negligible, _trim_zero_border, estimate_kernel
-from zssr.io import read_image, to_tensor
+from zssr.estimate import _trim_zero_border, _x2_kernel, estimate_kernel
+from zssr.io import read_image, to_array, to_tensor
 from zssr.kernels import align_kernel, downscale, load_kernel
+from zssr.metrics import psnr, shave
 from zssr.resize import imresize
 
 SNAPSHOTS = (250, 500, 750, 1000, 1500, 2000, 3000)
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor, border: int = 8) -> float:
-    a = torch.round(a.clamp(0, 1) * 255)[..., border:-border, border:-border]
-    b = torch.round(b.clamp(0, 1) * 255)[..., border:-border, border:-border]
-    mse = float(((a - b) ** 2).mean())
-    return 10 * np.log10(255.0**2 / mse) if mse > 0 else float("inf")
+    """RGB PSNR of two [0, 1] images as 8-bit values, ``border`` pixels ignored."""
+    a8, b8 = (np.round(np.clip(to_array(t), 0, 1) * 255) for t in (a, b))
+    return psnr(shave(a8, border), shave(b8, border))
 
 
 def _resynth(hr: torch.Tensor, kernel: torch.Tensor | None, size) -> torch.Tensor:
@@ -46,8 +46,7 @@ def _resynth(hr: torch.Tensor, kernel: torch.Tensor | None, size) -> torch.Tenso
 
 def _postprocess(raw: np.ndarray) -> torch.Tensor:
     """The estimator's own post-processing of G's raw 13×13 kernel (filter, centre, trim)."""
-    k = np.pad(_filter_negligible(raw), ((0, 1), (0, 1)))
-    return torch.as_tensor(_trim_zero_border(k), dtype=torch.float64)
+    return torch.as_tensor(_trim_zero_border(_x2_kernel(raw)), dtype=torch.float64)
 
 
 def main() -> None:

@@ -15,19 +15,17 @@ Writes benchmarks/results/fast_vs_ideal.md.
 
 from __future__ import annotations
 
-import csv
 import statistics
 import sys
 from pathlib import Path
 
-from _machine import result_header, write_result
+from _machine import read_results_csv, result_header, write_result
 
 HERE = Path(__file__).parent
 
 
 def _rows(path: Path, method: str) -> dict[str, dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return {r["image"]: r for r in csv.DictReader(f) if r["method"] == method}
+    return {image: row for (m, image), row in read_results_csv(path).items() if m == method}
 
 
 def main() -> None:

@@ -25,7 +25,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import statistics
@@ -36,25 +35,21 @@ import numpy as np
 import torch
 
 from _machine import result_header, write_result
+from table2_safeguard import RUNS, gpu_results, with_safeguard
 from zssr.bench import prepare_inputs, resolve_dataset
 from zssr.estimate import DEGENERATE_SPREAD, WIDTH_CORRECTION, _rescale_kernel, spread_mass
-from zssr.io import read_image, to_tensor
+from zssr.io import read_image, to_array, to_tensor
 from zssr.kernels import align_kernel, downscale, load_kernel
+from zssr.metrics import psnr
 
 HERE = Path(__file__).parent
 GPU = HERE / "results" / "gpu_h200"
-RUNS = {250: "table2_set14_kernelgan_iterations", 500: "table2_set14_kernelgan_iterations", 3000: "table2_set14"}
 STRETCHES = (1.0, 1.1, WIDTH_CORRECTION, 1.2, 1.3)
 
 
 def _resynthesis_psnr(hr: torch.Tensor, lr: torch.Tensor, kernel: np.ndarray) -> float:
     made = downscale(hr, align_kernel(torch.as_tensor(kernel), 2), 2)
-    return float(10.0 * math.log10(1.0 / float(((made - lr) ** 2).mean())))
-
-
-def _csv(path: Path) -> dict[tuple[str, str], dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return {(r["method"], r["image"]): r for r in csv.DictReader(f)}
+    return psnr(to_array(lr), to_array(made), data_range=1.0)
 
 
 def main() -> None:
@@ -108,15 +103,11 @@ def main() -> None:
 
     # PART 2 - Table 2 rows of CPU runs of the estimator, against the GPU run's reference rows.
     if args.run:
-        gpu = _csv(GPU / "table2_set14" / "results.csv")
+        gpu = gpu_results()
         ideal = {n: float(gpu[("zssr:preset=ideal", n)]["psnr"]) for n in names}
         true = {n: float(gpu[("zssr+true-kernel:preset=kernel", n)]["psnr"]) for n in names}
-        before = {  # the GPU 3000-iteration row with the degenerate-kernel safeguard (table2_safeguard.md)
-            n: float(gpu[("zssr+estimated-kernel:iterations=3000,preset=kernel", n)]["psnr"])
-            if spread_mass(load_kernel(GPU / RUNS[3000] / "kernels" / f"it3000_{n}_seed0_kernel.mat")) <= DEGENERATE_SPREAD
-            else ideal[n]
-            for n in names
-        }
+        # the GPU 3000-iteration row with the degenerate-kernel safeguard (table2_safeguard.md)
+        before = {n: with_safeguard(gpu, ideal, 3000, n)[2] for n in names}
         runs: dict[str, tuple[Path, dict[str, dict]]] = {}
         for spec in args.run:
             label, _, folder = spec.partition("=")
@@ -174,7 +165,7 @@ def main() -> None:
                     note = "fallback" if info["kernel_fallback"] else f"seeds {info['kernel_seeds']}"
                     cells.append(f"{r['psnr']:.2f} ({note})")
             lines.append(f"| {n} | {ideal[n]:.2f} | {before[n]:.2f} | " + " | ".join(cells) + f" | {true[n]:.2f} |")
-        lines += _axis_analysis(names, truth, ideal, true, runs)
+        lines += _axis_analysis(names, truth, ideal, true, gpu, runs)
     write_result(HERE / "results" / "kernel_width_correction.md", lines)
 
 
@@ -195,10 +186,9 @@ def _axis_ratios(kernel: np.ndarray, true: np.ndarray) -> tuple[float, float]:
 
 def _axis_analysis(
     names: list[str], truth: dict[str, np.ndarray], ideal: dict[str, float], true: dict[str, float],
-    runs: dict[str, tuple[Path, dict[str, dict]]],
+    gpu: dict[tuple[str, str], dict[str, str]], runs: dict[str, tuple[Path, dict[str, dict]]],
 ) -> list[str]:
     """Every ZSSR run given a (non-degenerate) estimate: gap share against the estimate's per-axis width error."""
-    gpu = {**_csv(GPU / RUNS[3000] / "results.csv"), **_csv(GPU / RUNS[250] / "results.csv")}
     rows = []
     for its, folder in RUNS.items():
         for n in names:

@@ -14,24 +14,36 @@ Writes benchmarks/results/gpu_h200/table2_safeguard.md.
 
 from __future__ import annotations
 
-import csv
 import statistics
 from pathlib import Path
 
-from _machine import command_line
+from _machine import command_line, read_results_csv
 from zssr.estimate import DEGENERATE_SPREAD, spread_mass
 from zssr.kernels import load_kernel
 
 ROOT = Path(__file__).parent / "results" / "gpu_h200"
 
 
-def _rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return {(r["method"], r["image"]): r for r in csv.DictReader(f)}
+#: KernelGAN iteration count → the GPU run folder holding its results and kernels.
+RUNS = {250: "table2_set14_kernelgan_iterations", 500: "table2_set14_kernelgan_iterations", 3000: "table2_set14"}
+
+
+def gpu_results() -> dict[tuple[str, str], dict[str, str]]:
+    """Every row of the GPU Table 2 runs, keyed by (method label, image)."""
+    return {k: v for folder in sorted(set(RUNS.values())) for k, v in read_results_csv(ROOT / folder / "results.csv").items()}
+
+
+def with_safeguard(
+    runs: dict[tuple[str, str], dict[str, str]], ideal: dict[str, float], its: int, image: str
+) -> tuple[float, float, float]:
+    """(raw PSNR, spread mass, PSNR with the safeguard) of one GPU estimated-kernel result."""
+    raw = float(runs[(f"zssr+estimated-kernel:iterations={its},preset=kernel", image)]["psnr"])
+    spread = spread_mass(load_kernel(ROOT / RUNS[its] / "kernels" / f"it{its}_{image}_seed0_kernel.mat").numpy())
+    return raw, spread, raw if spread <= DEGENERATE_SPREAD else ideal[image]
 
 
 def main() -> None:
-    runs = {**_rows(ROOT / "table2_set14" / "results.csv"), **_rows(ROOT / "table2_set14_kernelgan_iterations" / "results.csv")}
+    runs = gpu_results()
     images = sorted({image for _, image in runs})
     ideal = {i: float(runs[("zssr:preset=ideal", i)]["psnr"]) for i in images}
     true = {i: float(runs[("zssr+true-kernel:preset=kernel", i)]["psnr"]) for i in images}
@@ -50,15 +62,13 @@ def main() -> None:
     detail = ["", "| image | bicubic | ZSSR bicubic kernel | " + " | ".join(f"est@{n} (spread)" for n in (250, 500, 3000)) + " | true kernel |",
               "|---|---|---|---|---|---|---|"]
     per_image: dict[str, list[str]] = {i: [] for i in images}
-    for its, folder in ((250, "table2_set14_kernelgan_iterations"), (500, "table2_set14_kernelgan_iterations"), (3000, "table2_set14")):
-        label = f"zssr+estimated-kernel:iterations={its},preset=kernel"
+    for its in RUNS:
         raw, safe, rejected = [], [], []
         for i in images:
-            p = float(runs[(label, i)]["psnr"])
-            spread = spread_mass(load_kernel(ROOT / folder / "kernels" / f"it{its}_{i}_seed0_kernel.mat").numpy())
+            p, spread, kept = with_safeguard(runs, ideal, its, i)
             keep = spread <= DEGENERATE_SPREAD
             raw.append(p)
-            safe.append(p if keep else ideal[i])
+            safe.append(kept)
             if not keep:
                 rejected.append(i)
             per_image[i].append(f"{p:.2f} ({spread:.2f})" + ("" if keep else f" → {ideal[i]:.2f}"))

@@ -405,6 +405,15 @@ def _filter_negligible(k: np.ndarray, n: int = N_FILTERING) -> np.ndarray:
     return out / s
 
 
+def _x2_kernel(k_raw: np.ndarray) -> np.ndarray:
+    """G's raw 13×13 kernel → the ×2 estimate: filtered, then on a 14×14 grid.
+
+    G's centre of mass sits near (6.5, 6.5); one zero row and column at the bottom/right
+    make that the geometric centre of the 14×14 grid (module Convention).
+    """
+    return np.pad(_filter_negligible(k_raw), ((0, 1), (0, 1)))
+
+
 def _trim_zero_border(k: np.ndarray) -> np.ndarray:
     """Drop all-zero rows/columns in equal numbers from opposite sides (lossless, keeps the centre)."""
     nz_r, nz_c = np.flatnonzero(k.any(axis=1)), np.flatnonzero(k.any(axis=0))
@@ -591,10 +600,7 @@ def estimate_kernel(
             for attempt in range(int(restarts) + 1):
                 seeds.append(int(seed) + attempt)
                 k_raw, losses = _train(image, int(iterations), seeds[-1], dev, progress, callback)
-                # G's 13×13 kernel has its centre of mass near (6.5, 6.5); one zero row and
-                # column at the bottom/right make that the geometric centre of a 14×14 grid
-                # (module Convention).
-                k2 = np.pad(_filter_negligible(k_raw), ((0, 1), (0, 1)))
+                k2 = _x2_kernel(k_raw)
                 spread = spread_mass(k2)
                 if spread <= DEGENERATE_SPREAD:
                     break
