@@ -52,14 +52,17 @@ MINOR_LIMIT = 1.15
 RULES = ("seed 0", "narrowest minor", "smallest area", "medoid")
 
 
-def own_widths(kernel: np.ndarray) -> tuple[float, float]:
-    """The kernel's own minor and major standard deviations (px): sqrt of its covariance eigenvalues."""
+def covariance(kernel: np.ndarray) -> np.ndarray:
+    """The 2×2 covariance (px², rows then columns) of a kernel read as a distribution."""
     k = kernel / kernel.sum()
     y, x = np.indices(k.shape)
-    cy, cx = (k * y).sum(), (k * x).sum()
-    c = np.array([[(k * (y - cy) ** 2).sum(), (k * (y - cy) * (x - cx)).sum()],
-                  [(k * (y - cy) * (x - cx)).sum(), (k * (x - cx) ** 2).sum()]])
-    lo, hi = np.linalg.eigvalsh(c)
+    dy, dx = y - (k * y).sum(), x - (k * x).sum()
+    return np.array([[(k * dy * dy).sum(), (k * dy * dx).sum()], [(k * dy * dx).sum(), (k * dx * dx).sum()]])
+
+
+def own_widths(kernel: np.ndarray) -> tuple[float, float]:
+    """The kernel's own minor and major standard deviations (px): sqrt of its covariance eigenvalues."""
+    lo, hi = np.linalg.eigvalsh(covariance(kernel))
     return math.sqrt(max(lo, 0.0)), math.sqrt(max(hi, 0.0))
 
 
@@ -82,15 +85,8 @@ def choose(candidates: list[dict], rule: str) -> dict:
 
 def axis_ratios(kernel: np.ndarray, true: np.ndarray) -> tuple[float, float]:
     """The estimate's std along the true kernel's minor and major axes, over the true std there."""
-    def cov(k: np.ndarray) -> np.ndarray:
-        k = k / k.sum()
-        y, x = np.indices(k.shape)
-        cy, cx = (k * y).sum(), (k * x).sum()
-        return np.array([[(k * (y - cy) ** 2).sum(), (k * (y - cy) * (x - cx)).sum()],
-                         [(k * (y - cy) * (x - cx)).sum(), (k * (x - cx) ** 2).sum()]])
-
-    w, v = np.linalg.eigh(cov(true))
-    c = cov(kernel)
+    w, v = np.linalg.eigh(covariance(true))
+    c = covariance(kernel)
     minor, major = (math.sqrt(float(v[:, i] @ c @ v[:, i]) / float(w[i])) for i in range(2))
     return minor, major
 

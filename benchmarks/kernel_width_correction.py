@@ -26,30 +26,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from _machine import result_header, write_result
+from kernel_seed_selection import axis_ratios, resynthesis_psnr
 from table2_safeguard import RUNS, gpu_results, with_safeguard
 from zssr.bench import prepare_inputs, resolve_dataset
 from zssr.estimate import DEGENERATE_SPREAD, WIDTH_CORRECTION, _rescale_kernel, spread_mass
-from zssr.io import read_image, to_array, to_tensor
-from zssr.kernels import align_kernel, downscale, load_kernel
-from zssr.metrics import psnr
+from zssr.io import read_image, to_tensor
+from zssr.kernels import load_kernel
 
 HERE = Path(__file__).parent
 GPU = HERE / "results" / "gpu_h200"
 STRETCHES = (1.0, 1.1, WIDTH_CORRECTION, 1.2, 1.3)
-
-
-def _resynthesis_psnr(hr: torch.Tensor, lr: torch.Tensor, kernel: np.ndarray) -> float:
-    made = downscale(hr, align_kernel(torch.as_tensor(kernel), 2), 2)
-    return psnr(to_array(lr), to_array(made), data_range=1.0)
 
 
 def main() -> None:
@@ -91,7 +84,7 @@ def main() -> None:
                 per_image[name].append("degenerate")
                 continue
             hr, lr = pairs[name]
-            row = [_resynthesis_psnr(hr, lr, k if s == 1.0 else _rescale_kernel(k, s, even=True)) for s in STRETCHES]
+            row = [resynthesis_psnr(hr, lr, k if s == 1.0 else _rescale_kernel(k, s, even=True)) for s in STRETCHES]
             table.append(row)
             per_image[name].append(f"{row[0]:.1f} → {row[STRETCHES.index(WIDTH_CORRECTION)]:.1f}")
         means = np.mean(table, axis=0)
@@ -169,21 +162,6 @@ def main() -> None:
     write_result(HERE / "results" / "kernel_width_correction.md", lines)
 
 
-def _axis_ratios(kernel: np.ndarray, true: np.ndarray) -> tuple[float, float]:
-    """The estimate's std along the true kernel's minor and major axes, over the true std there."""
-    def cov(k: np.ndarray) -> np.ndarray:
-        k = k / k.sum()
-        y, x = np.indices(k.shape)
-        cy, cx = (k * y).sum(), (k * x).sum()
-        return np.array([[(k * (y - cy) ** 2).sum(), (k * (y - cy) * (x - cx)).sum()],
-                         [(k * (y - cy) * (x - cx)).sum(), (k * (x - cx) ** 2).sum()]])
-
-    w, v = np.linalg.eigh(cov(true))
-    c = cov(kernel)
-    minor, major = (math.sqrt(float(v[:, i] @ c @ v[:, i]) / float(w[i])) for i in range(2))
-    return minor, major
-
-
 def _axis_analysis(
     names: list[str], truth: dict[str, np.ndarray], ideal: dict[str, float], true: dict[str, float],
     gpu: dict[tuple[str, str], dict[str, str]], runs: dict[str, tuple[Path, dict[str, dict]]],
@@ -196,14 +174,14 @@ def _axis_analysis(
             if spread_mass(k) > DEGENERATE_SPREAD:
                 continue
             z = float(gpu[(f"zssr+estimated-kernel:iterations={its},preset=kernel", n)]["psnr"])
-            rows.append((n, f"GPU {its} it", *_axis_ratios(k, truth[n]), (z - ideal[n]) / (true[n] - ideal[n])))
+            rows.append((n, f"GPU {its} it", *axis_ratios(k, truth[n]), (z - ideal[n]) / (true[n] - ideal[n])))
     for label, (folder, records) in runs.items():
         for n, record in records.items():
             if record["info"]["kernel_fallback"]:
                 continue
             k = load_kernel(next((folder / "runs").glob(f"*/*/{n}_seed0_kernel.mat"))).numpy()
             z = record["psnr"]
-            rows.append((n, f"CPU {label}", *_axis_ratios(k, truth[n]), (z - ideal[n]) / (true[n] - ideal[n])))
+            rows.append((n, f"CPU {label}", *axis_ratios(k, truth[n]), (z - ideal[n]) / (true[n] - ideal[n])))
     groups = {"minor-axis ratio ≤ 1.15": [r for r in rows if r[2] <= 1.15], "> 1.15": [r for r in rows if r[2] > 1.15]}
     lines = [
         "",

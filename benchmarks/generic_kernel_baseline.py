@@ -1,0 +1,89 @@
+"""How much of Table 2's blind gain is image-specific? ZSSR given one fixed, generic kernel.
+
+KernelGAN's estimates on the held-out photos all have about the same size, whatever
+the true kernel (``results/kernel_seed_selection_heldout.md``: own minor/major standard
+deviation 1.2/1.5 px for true kernels from 0.7 to 2.2 px). So this script runs Table 2's
+blind row with *no estimation*: every image gets the same isotropic Gaussian, σ = 1.33 px
+on a 14×14 grid (the median geometric-mean width of those 27 held-out estimates; not
+fitted to Set14), through the harness's ``zssr+true-kernel`` method with that kernel in
+place of the true one (``kernel`` preset, seed 0, data seed 0: the inputs of every other
+Table 2 run). Compare its share of the bicubic-kernel → true-kernel gap with
+KernelGAN's (``results/kernel_width_correction.md``).
+
+Usage (from the repository root; about an hour on 2 CPU cores):
+    PYTHONPATH=src python benchmarks/generic_kernel_baseline.py --data-root ../shared/data \
+        --out bench-runs/t2_generic --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+from _machine import read_results_csv, result_header, write_result  # noqa: E402
+from table2_safeguard import gpu_results  # noqa: E402
+from zssr.bench import METHODS, MethodInput, MethodOutput, run_benchmark  # noqa: E402
+from zssr.kernels import gaussian_kernel  # noqa: E402
+
+KERNELGAN_RUN = HERE / "results" / "cpu_table2_kernelgan" / "default"
+KERNELGAN_LABEL = "zssr+estimated-kernel:iterations=3000,preset=kernel"
+GENERIC_LABEL = "zssr+generic-kernel:preset=kernel"
+
+SIGMA = 1.33  # px; median sqrt(minor·major) of the held-out KernelGAN estimates
+SIZE = 14  # even grid, centre at 6.5: the convention of zssr.estimate's ×2 kernels
+
+
+def generic_kernel_method(request: MethodInput) -> MethodOutput:
+    """``zssr+true-kernel`` with the fixed generic kernel instead of the image's true one."""
+    kernel = gaussian_kernel(SIZE, SIGMA, SIGMA).numpy()
+    out = METHODS["zssr+true-kernel"](dataclasses.replace(request, kernel=kernel))
+    return dataclasses.replace(out, kernel=kernel, info={**out.info, "generic_sigma": SIGMA})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-root", default="../shared/data")
+    parser.add_argument("--out", default="bench-runs/t2_generic")
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    registry = {**METHODS, "zssr+generic-kernel": generic_kernel_method}
+    run_benchmark(
+        ["Set14"], out=args.out, degradations=["gaussian-kernel"], data_root=args.data_root,
+        methods=["bicubic", GENERIC_LABEL], registry=registry, jobs=args.jobs, progress=True,
+    )
+    write_result(HERE / "results" / "generic_kernel_baseline.md", report(Path(args.out)))
+
+
+def report(out: Path) -> list[str]:
+    """Generic-kernel row against the GPU reference rows and the CPU KernelGAN row, per image and as gap shares."""
+    gpu, mine, kgan = gpu_results(), read_results_csv(out / "results.csv"), read_results_csv(KERNELGAN_RUN / "results.csv")
+    names = sorted(n for (m, n) in mine if m == GENERIC_LABEL)
+    for n in names:  # same inputs as every other Table 2 run
+        if abs(float(mine[("bicubic", n)]["psnr"]) - float(gpu[("bicubic", n)]["psnr"])) > 1e-5:
+            raise SystemExit(f"{n}: bicubic PSNR differs from the GPU run: not the same inputs")
+    rows = {
+        "bicubic-kernel ZSSR (GPU, reference)": {n: float(gpu[("zssr:preset=ideal", n)]["psnr"]) for n in names},
+        "KernelGAN estimate, default estimator (CPU)": {n: float(kgan[(KERNELGAN_LABEL, n)]["psnr"]) for n in names},
+        f"generic isotropic Gaussian σ = {SIGMA} (CPU, this run)": {n: float(mine[(GENERIC_LABEL, n)]["psnr"]) for n in names},
+        "true kernel (GPU, reference)": {n: float(gpu[("zssr+true-kernel:preset=kernel", n)]["psnr"]) for n in names},
+    }
+    low, high = rows["bicubic-kernel ZSSR (GPU, reference)"], rows["true kernel (GPU, reference)"]
+    lines = result_header("Table 2 blind row without estimation: ZSSR given one generic kernel (Set14 ×2)")
+    lines += [f"Run folder: `{out}` ({len(names)} images; `kernel` preset, seed 0, data seed 0).", "",
+              "| row | mean Y-PSNR | share of the gap (mean of per-image totals) |", "|---|---|---|"]
+    for label, v in rows.items():
+        mean = sum(v.values()) / len(v)
+        share = (mean - sum(low.values()) / len(low)) / (sum(high.values()) / len(high) - sum(low.values()) / len(low))
+        lines.append(f"| {label} | {mean:.2f} | {share:.0%} |")
+    lines += ["", "| image | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
+    lines += [f"| {n} | " + " | ".join(f"{v[n]:.2f}" for v in rows.values()) + " |" for n in names]
+    return lines
+
+
+if __name__ == "__main__":
+    main()
