@@ -10,6 +10,9 @@ place of the true one (``kernel`` preset, seed 0, data seed 0: the inputs of eve
 Table 2 run). Compare its share of the bicubic-kernel → true-kernel gap with
 KernelGAN's (``results/kernel_width_correction.md``).
 
+Finished per-image results in ``--out`` are reused, so running the command again only
+rewrites the report.
+
 Usage (from the repository root; about an hour on 2 CPU cores):
     PYTHONPATH=src python benchmarks/generic_kernel_baseline.py --data-root ../shared/data \
         --out bench-runs/t2_generic --jobs 2
@@ -25,10 +28,13 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
+import numpy as np  # noqa: E402
+
 from _machine import read_results_csv, result_header, write_result  # noqa: E402
+from kernel_seed_selection import own_widths  # noqa: E402
 from table2_safeguard import gpu_results  # noqa: E402
 from zssr.bench import METHODS, MethodInput, MethodOutput, run_benchmark  # noqa: E402
-from zssr.kernels import gaussian_kernel  # noqa: E402
+from zssr.kernels import gaussian_kernel, load_kernel  # noqa: E402
 
 KERNELGAN_RUN = HERE / "results" / "cpu_table2_kernelgan" / "default"
 KERNELGAN_LABEL = "zssr+estimated-kernel:iterations=3000,preset=kernel"
@@ -82,6 +88,19 @@ def report(out: Path) -> list[str]:
         lines.append(f"| {label} | {mean:.2f} | {share:.0%} |")
     lines += ["", "| image | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
     lines += [f"| {n} | " + " | ".join(f"{v[n]:.2f}" for v in rows.values()) + " |" for n in names]
+
+    # Does KernelGAN's estimate follow the true kernel on Set14? (the CPU run's committed kernels)
+    condition = next((out / "inputs").iterdir())
+    true_w = np.array([own_widths(load_kernel(condition / f"{n}_kernel.mat").numpy()) for n in names])
+    folder = KERNELGAN_RUN / "runs" / condition.name / KERNELGAN_LABEL.replace(":", "@")
+    est_w = np.array([own_widths(load_kernel(folder / f"{n}_seed0_kernel.mat").numpy()) for n in names])
+    lines += ["", f"## Does the KernelGAN estimate follow the true kernel? (the same {len(names)} images, CPU default run)", "",
+              "| kernels | own minor σ: range (std) | r with truth | own major σ: range (std) | r with truth |",
+              "|---|---|---|---|---|"]
+    for label, w in (("true", true_w), ("KernelGAN estimate", est_w)):
+        r = [float(np.corrcoef(true_w[:, a], w[:, a])[0, 1]) for a in (0, 1)]
+        lines.append(f"| {label} | {w[:, 0].min():.2f}–{w[:, 0].max():.2f} ({w[:, 0].std():.2f}) | {r[0]:+.2f} "
+                     f"| {w[:, 1].min():.2f}–{w[:, 1].max():.2f} ({w[:, 1].std():.2f}) | {r[1]:+.2f} |")
     return lines
 
 
