@@ -548,9 +548,10 @@ def estimate_kernel(
         iterations: training iterations (authors: 3000); lr ÷10 every 750.
         seed: seeds weights, crops and noise; ``None`` draws a fresh seed.
         device: where to train; default the image's device.
-        progress: show a tqdm bar on stderr.
+        progress: show a tqdm bar on stderr, one per seed trained (labelled with the seed).
         callback: called after every iteration as ``callback(done, kernel)`` with G's raw
-            current 13×13 kernel (detached, on ``device``).
+            current 13×13 kernel (detached, on ``device``); ``done`` counts from 1 again
+            for each restarted seed.
         restarts: how many more seeds (``seed + 1``, ``seed + 2``, …) to train when an
             estimate is degenerate (not :attr:`KernelEstimate.reliable`); KernelGAN's
             failures on periodic content depend on the seed. 0 trains once.
@@ -663,7 +664,7 @@ def _train(
     lam_bic, lam_cent, lam_sparse = LAMBDA_BICUBIC_START, 0.0, 0.0
     similar, streak = False, 0
 
-    for it in tqdm(range(iterations), disable=not progress, desc="KernelGAN", unit="it", leave=False):
+    for it in tqdm(range(iterations), disable=not progress, desc=f"KernelGAN seed {seed}", unit="it", leave=False):
         gt, gl = g_corners[it]
         dt, dl = d_corners[it]
         g_in = work[0, :, gt : gt + CROP, gl : gl + CROP].unsqueeze(1)  # C×1×64×64: channels as batch
