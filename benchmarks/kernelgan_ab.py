@@ -46,6 +46,7 @@ VARIANTS = {
     "no-lr-decay": {"LR_STEP": 10**9},
     "no-noise": {"NOISE_REAL": 0.0, "NOISE_FAKE": 0.0},
     "no-priors": {"LAMBDA_BICUBIC_START": 0.0, "LAMBDA_SPARSE": 0.0, "LAMBDA_CENTRALIZED": 0.0},
+    "noise-accumulates": {"NOISE_ACCUMULATES": True},
 }
 
 

@@ -137,7 +137,7 @@ _PROTOCOLS: dict[str, str] = {
     "bicubic": "MATLAB bicubic upscale of RGB, Y scored (paper's row: Y-channel upscale; ≤ 0.04 dB apart)",
     "zssr": "ZSSR on RGB, Y scored (as the paper)",
     "zssr+true-kernel": "ZSSR given the true kernel, Y scored",
-    "zssr+estimated-kernel": "ZSSR given a KernelGAN kernel, Y scored",
+    "zssr+estimated-kernel": "ZSSR given a kernel estimated from the LR (KernelGAN or cross-scale), Y scored",
 }
 
 _TITLES: dict[str, str] = {
@@ -241,8 +241,9 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     """ZSSR given a KernelGAN kernel estimated from the LR alone (Table 2's blind row).
 
     The paper used Michaeli & Irani's estimator [14]; KernelGAN is the authors'
-    later replacement. Options: ``iterations=`` (KernelGAN, default 3000), ``restarts=``
-    and ``width_correction=`` (as :func:`~zssr.estimate.estimate_kernel`), then as ``zssr``.
+    later replacement. Options: ``estimator=`` (``kernelgan``, default, or ``crossscale``:
+    :func:`~zssr.crossscale.estimate_kernel_crossscale`), ``iterations=`` (KernelGAN, default
+    3000), ``restarts=`` (KernelGAN) and ``width_correction=`` (both), then as ``zssr``.
     An estimate that is not :attr:`~zssr.estimate.KernelEstimate.reliable` is not used:
     the image gets bicubic-kernel ZSSR with the ``ideal`` preset, as ``zssr upscale
     --kernel auto`` does (recorded as ``kernel_fallback`` in the result's info).
@@ -250,16 +251,24 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     from .estimate import RESTARTS, estimate_kernel
 
     opts = dict(request.options)
+    estimator = opts.pop("estimator", "kernelgan")
     iterations = opts.pop("iterations", 3000)
     restarts = opts.pop("restarts", RESTARTS)
     width_correction = opts.pop("width_correction", False)
     if not isinstance(width_correction, bool):
         raise ConfigError(f"option width_correction must be true or false, got {width_correction!r}")
-    device = resolve_device(request.device)
-    estimate = estimate_kernel(
-        to_tensor(request.lr), request.scale, iterations=iterations, seed=request.seed, device=device,
-        restarts=restarts, width_correction=width_correction,
-    )
+    if estimator == "crossscale":
+        from .crossscale import estimate_kernel_crossscale
+
+        estimate = estimate_kernel_crossscale(to_tensor(request.lr), request.scale, width_correction=width_correction)
+    elif estimator == "kernelgan":
+        device = resolve_device(request.device)
+        estimate = estimate_kernel(
+            to_tensor(request.lr), request.scale, iterations=iterations, seed=request.seed, device=device,
+            restarts=restarts, width_correction=width_correction,
+        )
+    else:
+        raise ConfigError(f"option estimator must be kernelgan or crossscale, got {estimator!r}")
     kernel = estimate.kernel.numpy()
     if estimate.reliable:
         out = _zssr(request, opts, "kernel", kernel)

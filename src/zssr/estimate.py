@@ -93,6 +93,10 @@ WIDTH_CORRECTION = 2.0 / math.sqrt(3.0)
 RESTARTS = 2  # *ours*: fresh seeds tried after a degenerate estimate (see KernelEstimate.reliable)
 NOISE_REAL = 2.0 / 255.0  # 1/255 on the [0,1] scale, added to D's real crops (data.py)
 NOISE_FAKE = 1.0 / 255.0  # added on the working [-1,1] scale to G's output in D's step (kernelGAN.py)
+# The authors' DataGenerator adds D's noise to a numpy *view* of the image (``crop_im +=``),
+# so the noise stays in the image: it piles up where D's crops fall (the edges) and G's
+# later crops read it too.
+NOISE_ACCUMULATES = False
 
 LOSS_NAMES: tuple[str, ...] = (
     "g_adversarial",
@@ -667,8 +671,11 @@ def _train(
     for it in tqdm(range(iterations), disable=not progress, desc=f"KernelGAN seed {seed}", unit="it", leave=False):
         gt, gl = g_corners[it]
         dt, dl = d_corners[it]
-        g_in = work[0, :, gt : gt + CROP, gl : gl + CROP].unsqueeze(1)  # C×1×64×64: channels as batch
+        g_in = work[0, :, gt : gt + CROP, gl : gl + CROP].unsqueeze(1).clone()  # C×1×64×64: channels as batch
         real = work[:, :, dt : dt + D_CROP, dl : dl + D_CROP]
+        if NOISE_ACCUMULATES:
+            real += NOISE_REAL * torch.randn(real.shape, generator=noise_gen, device=dev)
+            real = real.clone()
 
         # G step: fool D, stay near bicubic early on, keep the kernel a plausible kernel.
         for p in d_params:
@@ -696,7 +703,8 @@ def _train(
             k_now = g_net.kernel()
             fake = F.conv2d(g_in, k_now[None, None], stride=2).transpose(0, 1)
             fake = fake + NOISE_FAKE * torch.randn(fake.shape, generator=noise_gen, device=dev)
-            real = real + NOISE_REAL * torch.randn(real.shape, generator=noise_gen, device=dev)
+            if not NOISE_ACCUMULATES:
+                real = real + NOISE_REAL * torch.randn(real.shape, generator=noise_gen, device=dev)
         loss_d = 0.5 * ((1.0 - d_net(real)).mean() + d_net(fake).mean())
         loss_d.backward()
         opt_d.step()
