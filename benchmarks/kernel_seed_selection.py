@@ -196,8 +196,20 @@ def main() -> None:
 
 
 def _responsiveness(names: list[str], per: dict[str, list[dict]], truth: dict[str, np.ndarray]) -> list[str]:
-    """Does the estimate follow the true kernel? Own widths of truth and estimate across images, and their correlation."""
-    true_w = np.array([own_widths(truth[n]) for n in names])
+    """Does the estimate follow the true kernel? (:func:`tracking_table` of each seed's estimates.)"""
+    seeds = sorted({r["seed"] for rs in per.values() for r in rs})
+    estimates = {
+        f"estimate, seed {s}": np.array([own_widths(next(r for r in per[n] if r["seed"] == s)["kernel"]) for n in names])
+        for s in seeds
+    }
+    return tracking_table(np.array([own_widths(truth[n]) for n in names]), estimates)
+
+
+def tracking_table(true_w: np.ndarray, estimates: dict[str, np.ndarray]) -> list[str]:
+    """Own minor/major σ of the truth and of each estimator across images: range, spread, correlation.
+
+    ``true_w`` and each value of ``estimates``: ``N×2`` arrays of :func:`own_widths`, same image order.
+    """
     lines = ["", "## Does the estimate follow the true kernel?", "",
              "Own minor and major standard deviation (px) of the true kernel and of the estimates, across images: "
              "range, spread (std over images) and Pearson correlation with the truth.", "",
@@ -212,10 +224,7 @@ def _responsiveness(names: list[str], per: dict[str, list[dict]], truth: dict[st
         return f"| {label} | " + " | ".join(cells) + " |"
 
     lines.append(row("true", true_w))
-    seeds = sorted({r["seed"] for rs in per.values() for r in rs})
-    for s in seeds:
-        est = np.array([own_widths(next(r for r in per[n] if r["seed"] == s)["kernel"]) for n in names])
-        lines.append(row(f"estimate, seed {s}", est))
+    lines += [row(label, w) for label, w in estimates.items()]
     return lines
 
 

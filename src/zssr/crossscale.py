@@ -23,7 +23,8 @@ sharp scene that is √3/2 as wide as the blur that made LR from HR
 It measures the *blur*, so it is only as good as the assumptions: sharp underlying
 edges, little noise (noise flattens the lag ratios: the fit then reads a sharp
 kernel), and a blur close to Gaussian. Held-out check:
-``benchmarks/results/crossscale_heldout.md``.
+``benchmarks/results/crossscale_tracking.md``; Table 2 with it:
+``benchmarks/results/gpu_h100_crossscale/``.
 """
 
 from __future__ import annotations
