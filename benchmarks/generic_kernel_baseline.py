@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 
 from _machine import read_results_csv, result_header, write_result  # noqa: E402
-from kernel_seed_selection import own_widths  # noqa: E402
+from kernel_seed_selection import own_widths, tracking_table  # noqa: E402
 from table2_safeguard import gpu_results  # noqa: E402
 from zssr.bench import METHODS, MethodInput, MethodOutput, run_benchmark  # noqa: E402
 from zssr.kernels import gaussian_kernel, load_kernel  # noqa: E402
@@ -94,13 +94,8 @@ def report(out: Path) -> list[str]:
     true_w = np.array([own_widths(load_kernel(condition / f"{n}_kernel.mat").numpy()) for n in names])
     folder = KERNELGAN_RUN / "runs" / condition.name / KERNELGAN_LABEL.replace(":", "@")
     est_w = np.array([own_widths(load_kernel(folder / f"{n}_seed0_kernel.mat").numpy()) for n in names])
-    lines += ["", f"## Does the KernelGAN estimate follow the true kernel? (the same {len(names)} images, CPU default run)", "",
-              "| kernels | own minor σ: range (std) | r with truth | own major σ: range (std) | r with truth |",
-              "|---|---|---|---|---|"]
-    for label, w in (("true", true_w), ("KernelGAN estimate", est_w)):
-        r = [float(np.corrcoef(true_w[:, a], w[:, a])[0, 1]) for a in (0, 1)]
-        lines.append(f"| {label} | {w[:, 0].min():.2f}–{w[:, 0].max():.2f} ({w[:, 0].std():.2f}) | {r[0]:+.2f} "
-                     f"| {w[:, 1].min():.2f}–{w[:, 1].max():.2f} ({w[:, 1].std():.2f}) | {r[1]:+.2f} |")
+    title = f"Does the KernelGAN estimate follow the true kernel? (the same {len(names)} images, CPU default run)"
+    lines += tracking_table(true_w, {"KernelGAN estimate": est_w}, title)
     return lines
 
 

@@ -205,12 +205,14 @@ def _responsiveness(names: list[str], per: dict[str, list[dict]], truth: dict[st
     return tracking_table(np.array([own_widths(truth[n]) for n in names]), estimates)
 
 
-def tracking_table(true_w: np.ndarray, estimates: dict[str, np.ndarray]) -> list[str]:
+def tracking_table(
+    true_w: np.ndarray, estimates: dict[str, np.ndarray], title: str = "Does the estimate follow the true kernel?"
+) -> list[str]:
     """Own minor/major σ of the truth and of each estimator across images: range, spread, correlation.
 
     ``true_w`` and each value of ``estimates``: ``N×2`` arrays of :func:`own_widths`, same image order.
     """
-    lines = ["", "## Does the estimate follow the true kernel?", "",
+    lines = ["", f"## {title}", "",
              "Own minor and major standard deviation (px) of the true kernel and of the estimates, across images: "
              "range, spread (std over images) and Pearson correlation with the truth.", "",
              "| kernels | minor: range | minor: std | minor: r | major: range | major: std | major: r |",

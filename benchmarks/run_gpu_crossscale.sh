@@ -17,6 +17,9 @@ BUDGET_S=${BUDGET_S:-420}
 LIMIT=${LIMIT:-}
 export PYTHONPATH=${PYTHONPATH:-}:$(pwd)/src
 export PYTHONUNBUFFERED=1
+# Several bench processes share the machine: without this each takes every core (run 1 of
+# results/gpu_h100_crossscale oversubscribed 16 cores ~6× and finished little).
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} MKL_NUM_THREADS=${MKL_NUM_THREADS:-2}
 mkdir -p "$RUNS"
 lim=${LIMIT:+--limit $LIMIT}
 bench() { timeout "$BUDGET_S" python3 -m zssr bench --quiet --device "$DEVICE" --data-root "$ZSSR_DATA" $lim "$@"; }

@@ -402,3 +402,16 @@ def test_harness_passes_kernel_options_and_rejects_a_non_boolean_width_correctio
         bench._zssr_estimated_kernel_method(
             dataclasses.replace(request, options={"width_correction": "yes"})
         )
+
+
+def test_authors_accumulating_d_noise_changes_the_run_but_not_the_input(monkeypatch, small_lr: torch.Tensor) -> None:
+    """NOISE_ACCUMULATES (a diagnostic of the authors' in-place noise) trains on a private copy."""
+    import zssr.estimate as est
+
+    before = small_lr.clone()
+    plain = estimate_kernel(small_lr, iterations=SHORT, restarts=0)
+    monkeypatch.setattr(est, "NOISE_ACCUMULATES", True)
+    piled = estimate_kernel(small_lr, iterations=SHORT, restarts=0)
+    assert torch.equal(small_lr, before)
+    assert not torch.equal(plain.kernel, piled.kernel)
+    assert float(piled.kernel.sum()) == pytest.approx(1.0, abs=1e-12)
