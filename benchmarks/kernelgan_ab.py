@@ -12,7 +12,9 @@ and 1.91 px.
 ``--variants`` reruns it with parts of KernelGAN switched off, by setting
 ``zssr.estimate`` constants in each worker (diagnostics, not options of the tool):
 ``no-lr-decay`` (no ÷10 every 750 iterations), ``no-noise`` (no noise on D's inputs),
-``no-priors`` (bicubic, sparsity and centralized weights 0; sum-to-1 and boundaries stay).
+``no-priors`` (bicubic, sparsity and centralized weights 0; sum-to-1 and boundaries stay),
+``noise-accumulates`` (the authors' in-place D noise, which piles up in the image:
+``zssr.estimate.NOISE_ACCUMULATES``).
 
 Usage (from the repository root; about 5 minutes per variant on 2 CPU cores):
     PYTHONPATH=src python benchmarks/kernelgan_ab.py
