@@ -27,9 +27,9 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from _machine import read_results_csv, result_header, write_result  # noqa: E402
+from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN  # noqa: E402
 
 GPU_RUN = HERE / "results" / "gpu_h100_crossscale" / "table2_set14"
-KERNELGAN_RUN = HERE / "results" / "cpu_table2_kernelgan" / "default"
 CONDITION = "Set14_x2_gaussian-kernel-div2krk_seed0"
 ROWS = {  # label → (method folder in runs/, method label in results.csv for KernelGAN)
     "bicubic-kernel ZSSR (`ideal`)": "zssr@preset=ideal",
@@ -38,7 +38,6 @@ ROWS = {  # label → (method folder in runs/, method label in results.csv for K
     "cross-scale estimate ×2/√3": "zssr+estimated-kernel@estimator=crossscale,preset=kernel,width_correction=true",
     "true kernel": "zssr+true-kernel@preset=kernel",
 }
-KERNELGAN_LABEL = "zssr+estimated-kernel:iterations=3000,preset=kernel"
 
 
 def _records(run: Path, folder: str) -> dict[str, tuple[float, str]]:

@@ -32,12 +32,10 @@ import numpy as np  # noqa: E402
 
 from _machine import read_results_csv, result_header, write_result  # noqa: E402
 from kernel_seed_selection import own_widths, tracking_table  # noqa: E402
-from table2_safeguard import gpu_results  # noqa: E402
-from zssr.bench import METHODS, MethodInput, MethodOutput, run_benchmark  # noqa: E402
+from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN, check_same_inputs, gpu_results, run_set14_table2  # noqa: E402
+from zssr.bench import METHODS, MethodInput, MethodOutput  # noqa: E402
 from zssr.kernels import gaussian_kernel, load_kernel  # noqa: E402
 
-KERNELGAN_RUN = HERE / "results" / "cpu_table2_kernelgan" / "default"
-KERNELGAN_LABEL = "zssr+estimated-kernel:iterations=3000,preset=kernel"
 GENERIC_LABEL = "zssr+generic-kernel:preset=kernel"
 
 SIGMA = 1.33  # px; median sqrt(minor·major) of the held-out KernelGAN estimates
@@ -58,10 +56,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     registry = {**METHODS, "zssr+generic-kernel": generic_kernel_method}
-    run_benchmark(
-        ["Set14"], out=args.out, degradations=["gaussian-kernel"], data_root=args.data_root,
-        methods=["bicubic", GENERIC_LABEL], registry=registry, jobs=args.jobs, progress=True,
-    )
+    run_set14_table2(args.out, ["bicubic", GENERIC_LABEL], registry, data_root=args.data_root, jobs=args.jobs)
     write_result(HERE / "results" / "generic_kernel_baseline.md", report(Path(args.out)))
 
 
@@ -69,9 +64,7 @@ def report(out: Path) -> list[str]:
     """Generic-kernel row against the GPU reference rows and the CPU KernelGAN row, per image and as gap shares."""
     gpu, mine, kgan = gpu_results(), read_results_csv(out / "results.csv"), read_results_csv(KERNELGAN_RUN / "results.csv")
     names = sorted(n for (m, n) in mine if m == GENERIC_LABEL)
-    for n in names:  # same inputs as every other Table 2 run
-        if abs(float(mine[("bicubic", n)]["psnr"]) - float(gpu[("bicubic", n)]["psnr"])) > 1e-5:
-            raise SystemExit(f"{n}: bicubic PSNR differs from the GPU run: not the same inputs")
+    check_same_inputs(mine, names)  # the inputs of every other Table 2 run
     rows = {
         "bicubic-kernel ZSSR (GPU, reference)": {n: float(gpu[("zssr:preset=ideal", n)]["psnr"]) for n in names},
         "KernelGAN estimate, default estimator (CPU)": {n: float(kgan[(KERNELGAN_LABEL, n)]["psnr"]) for n in names},

@@ -32,12 +32,10 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from _machine import read_results_csv, result_header, write_result  # noqa: E402
-from table2_safeguard import gpu_results  # noqa: E402
-from zssr.bench import METHODS, MethodInput, MethodOutput, run_benchmark  # noqa: E402
+from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN, check_same_inputs, gpu_results, run_set14_table2  # noqa: E402
+from zssr.bench import METHODS, MethodInput, MethodOutput  # noqa: E402
 from zssr.kernels import load_kernel  # noqa: E402
 
-KERNELGAN_RUN = HERE / "results" / "cpu_table2_kernelgan" / "default"
-KERNELGAN_LABEL = "zssr+estimated-kernel:iterations=3000,preset=kernel"
 AS_IS = "augment_as_is_probability=1.0,augment_no_interpolate_probability=0.0,preset=kernel"
 TRUE_LABEL = f"zssr+true-kernel:{AS_IS}"
 SAVED_LABEL = f"zssr+saved-kernelgan:{AS_IS}"
@@ -59,11 +57,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     registry = {**METHODS, "zssr+saved-kernelgan": saved_kernelgan_method}
-    run_benchmark(
-        ["Set14"], out=args.out, degradations=["gaussian-kernel"], data_root=args.data_root,
-        methods=["bicubic", TRUE_LABEL, SAVED_LABEL], registry=registry, jobs=args.jobs, progress=True,
-        images=args.images.split(","),
-    )
+    run_set14_table2(args.out, ["bicubic", TRUE_LABEL, SAVED_LABEL], registry, data_root=args.data_root,
+                     jobs=args.jobs, images=args.images.split(","))
     write_result(HERE / "results" / "kernelgan_zssr_config.md", report(Path(args.out)))
 
 
@@ -71,9 +66,7 @@ def report(out: Path) -> list[str]:
     """Per image and mean: bicubic-kernel ZSSR, KernelGAN and true kernel, with the kernel preset and with fathers as-is."""
     gpu, mine, kgan = gpu_results(), read_results_csv(out / "results.csv"), read_results_csv(KERNELGAN_RUN / "results.csv")
     names = sorted(n for (m, n) in mine if m == SAVED_LABEL and (TRUE_LABEL, n) in mine)
-    for n in names:  # same inputs as every other Table 2 run
-        if abs(float(mine[("bicubic", n)]["psnr"]) - float(gpu[("bicubic", n)]["psnr"])) > 1e-5:
-            raise SystemExit(f"{n}: bicubic PSNR differs from the GPU run: not the same inputs")
+    check_same_inputs(mine, names)  # the inputs of every other Table 2 run
     cols = {
         "bicubic-kernel ZSSR, `ideal` (GPU ref.)": {n: float(gpu[("zssr:preset=ideal", n)]["psnr"]) for n in names},
         "KernelGAN, `kernel` (CPU)": {n: float(kgan[(KERNELGAN_LABEL, n)]["psnr"]) for n in names},

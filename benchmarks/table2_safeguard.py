@@ -28,6 +28,30 @@ ROOT = Path(__file__).parent / "results" / "gpu_h200"
 RUNS = {250: "table2_set14_kernelgan_iterations", 500: "table2_set14_kernelgan_iterations", 3000: "table2_set14"}
 
 
+#: The CPU Table 2 run of the default KernelGAN estimator (restarts), and its method label.
+KERNELGAN_RUN = Path(__file__).parent / "results" / "cpu_table2_kernelgan" / "default"
+KERNELGAN_LABEL = "zssr+estimated-kernel:iterations=3000,preset=kernel"
+
+
+def check_same_inputs(mine: dict[tuple[str, str], dict[str, str]], names: list[str]) -> None:
+    """Stop unless every image's bicubic PSNR equals the GPU run's: the same Table 2 inputs."""
+    gpu = gpu_results()
+    for n in names:
+        if abs(float(mine[("bicubic", n)]["psnr"]) - float(gpu[("bicubic", n)]["psnr"])) > 1e-5:
+            raise SystemExit(f"{n}: bicubic PSNR differs from the GPU run: not the same inputs")
+
+
+def run_set14_table2(out: str, methods: list[str], registry: dict, *, data_root: str, jobs: int,
+                     images: list[str] | None = None) -> None:
+    """Extra Table 2 rows on the GPU runs' inputs (Set14 ×2, gaussian-kernel, data seed 0), resumable."""
+    from zssr.bench import run_benchmark
+
+    run_benchmark(
+        ["Set14"], out=out, degradations=["gaussian-kernel"], data_root=data_root, methods=methods,
+        registry=registry, jobs=jobs, progress=True, images=images,
+    )
+
+
 def gpu_results() -> dict[tuple[str, str], dict[str, str]]:
     """Every row of the GPU Table 2 runs, keyed by (method label, image)."""
     return {k: v for folder in sorted(set(RUNS.values())) for k, v in read_results_csv(ROOT / folder / "results.csv").items()}
