@@ -4,15 +4,15 @@ The H100 session (``results/gpu_h100_crossscale/README.md``) ran, on Table 2's i
 (DIV2KRK-recipe kernels, data seed 0, ZSSR seed 0), bicubic-kernel ZSSR (``ideal``),
 true-kernel ZSSR and ZSSR given the cross-scale estimate (``kernel`` preset, with and
 without the 2/√3 width correction), but ran out of device time before every image was
-done. Cells run later on the CPU can be added with ``--cpu`` (a ``zssr bench --out``
-folder; none were for the committed report: the row's result was already clear and the
-CPU time went to other runs). This script reads the per-image JSON records,
+done. The missing cells of the uncorrected row and of bicubic-kernel ZSSR were run later on
+the CPU and are added with ``--cpu`` (that run's ``zssr bench --out`` folder; the commands
+are in ``results/gpu_h100_crossscale/README.md``). This script reads the per-image JSON records,
 sets KernelGAN's CPU row (``results/cpu_table2_kernelgan/default``) beside them, and
 reports means and shares of the bicubic-kernel → true-kernel gap over the images each
 row has, labelling every cell's device.
 
 Usage (from the repository root; reads results only, seconds):
-    python benchmarks/crossscale_table2.py [--cpu FOLDER]
+    python benchmarks/crossscale_table2.py --cpu bench-runs/h100_xs_completion
 """
 
 from __future__ import annotations

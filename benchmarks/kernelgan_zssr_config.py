@@ -15,8 +15,8 @@ retrained), and sets them beside the ``kernel``-preset rows of the earlier runs.
 Finished per-image results in ``--out`` are reused, so running the command again only
 rewrites the report.
 
-Usage (from the repository root; about 10 minutes per image on 2 CPU cores):
-    PYTHONPATH=src python benchmarks/kernelgan_zssr_config.py --images baboon,barbara,bridge,coastguard \
+Usage (from the repository root; about 25 minutes per image on 2 CPU cores):
+    PYTHONPATH=src python benchmarks/kernelgan_zssr_config.py --images baboon,barbara \
         --data-root ../shared/data --out bench-runs/kgan_zssr_config --jobs 2
 """
 
@@ -51,7 +51,7 @@ def saved_kernelgan_method(request: MethodInput) -> MethodOutput:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", default="baboon,barbara,bridge,coastguard")
+    parser.add_argument("--images", default="baboon,barbara", help="comma-separated Set14 names")
     parser.add_argument("--data-root", default="../shared/data")
     parser.add_argument("--out", default="bench-runs/kgan_zssr_config")
     parser.add_argument("--jobs", type=int, default=2)
