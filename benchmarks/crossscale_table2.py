@@ -5,14 +5,14 @@ The H100 session (``results/gpu_h100_crossscale/README.md``) ran, on Table 2's i
 true-kernel ZSSR and ZSSR given the cross-scale estimate (``kernel`` preset, with and
 without the 2/√3 width correction), but ran out of device time before every image was
 done. The missing cells of the uncorrected row and of bicubic-kernel ZSSR were run later on
-the CPU and are added with ``--cpu`` (that run's ``zssr bench --out`` folder; the commands
-are in ``results/gpu_h100_crossscale/README.md``). This script reads the per-image JSON records,
+the CPU; ``--cpu`` reads their records (default: the committed copy,
+``results/gpu_h100_crossscale/cpu_completion``; commands in that folder's README). This script reads the per-image JSON records,
 sets KernelGAN's CPU row (``results/cpu_table2_kernelgan/default``) beside them, and
 reports means and shares of the bicubic-kernel → true-kernel gap over the images each
 row has, labelling every cell's device.
 
 Usage (from the repository root; reads results only, seconds):
-    python benchmarks/crossscale_table2.py --cpu bench-runs/h100_xs_completion
+    python benchmarks/crossscale_table2.py
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def _records(run: Path, folder: str) -> dict[str, tuple[float, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cpu", default=None, help="a CPU zssr bench --out folder with missing cells")
+    parser.add_argument("--cpu", default=str(GPU_RUN.parent / "cpu_completion"),
+                        help="a CPU zssr bench --out folder with the missing cells")
     args = parser.parse_args()
     rows: dict[str, dict[str, tuple[float, str]]] = {}
     for label, folder in ROWS.items():
