@@ -238,7 +238,7 @@ def _zssr_true_kernel_method(request: MethodInput) -> MethodOutput:
 
 
 def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
-    """ZSSR given a KernelGAN kernel estimated from the LR alone (Table 2's blind row).
+    """ZSSR given a kernel estimated from the LR alone (Table 2's blind row), KernelGAN by default.
 
     The paper used Michaeli & Irani's estimator [14]; KernelGAN is the authors'
     later replacement. Options: ``estimator=`` (``kernelgan``, default, or ``crossscale``:

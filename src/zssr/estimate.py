@@ -95,7 +95,8 @@ NOISE_REAL = 2.0 / 255.0  # 1/255 on the [0,1] scale, added to D's real crops (d
 NOISE_FAKE = 1.0 / 255.0  # added on the working [-1,1] scale to G's output in D's step (kernelGAN.py)
 # The authors' DataGenerator adds D's noise to a numpy *view* of the image (``crop_im +=``),
 # so the noise stays in the image: it piles up where D's crops fall (the edges) and G's
-# later crops read it too.
+# later crops read it too. A diagnostic switch, off: it does not make the estimates follow
+# the blur (benchmarks/results/kernelgan_ab_noise.md), and the authors' later forks drop it.
 NOISE_ACCUMULATES = False
 
 LOSS_NAMES: tuple[str, ...] = (
@@ -671,9 +672,10 @@ def _train(
     for it in tqdm(range(iterations), disable=not progress, desc=f"KernelGAN seed {seed}", unit="it", leave=False):
         gt, gl = g_corners[it]
         dt, dl = d_corners[it]
-        g_in = work[0, :, gt : gt + CROP, gl : gl + CROP].unsqueeze(1).clone()  # C×1×64×64: channels as batch
+        g_in = work[0, :, gt : gt + CROP, gl : gl + CROP].unsqueeze(1)  # C×1×64×64: channels as batch
         real = work[:, :, dt : dt + D_CROP, dl : dl + D_CROP]
-        if NOISE_ACCUMULATES:
+        if NOISE_ACCUMULATES:  # G's crop is read first, as in the authors' __getitem__
+            g_in = g_in.clone()
             real += NOISE_REAL * torch.randn(real.shape, generator=noise_gen, device=dev)
             real = real.clone()
 
