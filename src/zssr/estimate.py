@@ -96,7 +96,8 @@ NOISE_FAKE = 1.0 / 255.0  # added on the working [-1,1] scale to G's output in D
 # The authors' DataGenerator adds D's noise to a numpy *view* of the image (``crop_im +=``),
 # so the noise stays in the image: it piles up where D's crops fall (the edges) and G's
 # later crops read it too. A diagnostic switch, off: it does not make the estimates follow
-# the blur (benchmarks/results/kernelgan_ab_noise.md); some derived repositories copy the crop instead.
+# the blur (benchmarks/results/kernelgan_ab_noise.md); some derived repositories copy the
+# crop instead.
 NOISE_ACCUMULATES = False
 
 LOSS_NAMES: tuple[str, ...] = (
