@@ -36,24 +36,16 @@ sys.path.insert(0, str(HERE))
 
 from _machine import result_header, write_result  # noqa: E402
 from kernel_seed_selection import _heldout_folder, axis_ratios, own_widths, tracking_table  # noqa: E402
+from kernelgan_ab import PHOTOS as AB_PHOTOS, SIGMAS as AB_SIGMAS, blurred_lr  # noqa: E402
 from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402
 from zssr.crossscale import estimate_kernel_crossscale  # noqa: E402
 from zssr.io import read_image, to_tensor  # noqa: E402
-from zssr.kernels import align_kernel, downscale, gaussian_kernel, load_kernel  # noqa: E402
-
-AB_PHOTOS = ("astronaut", "coffee", "camera")
-AB_SIGMAS = (0.6, 1.3, 2.2)
-
+from zssr.kernels import load_kernel  # noqa: E402
 
 def _ab_one(job: tuple[str, float]) -> tuple[str, float, float, float, float]:
-    import skimage.data
-
     name, sigma = job
     torch.set_num_threads(1)
-    img = getattr(skimage.data, name)().astype(np.float64) / 255.0
-    hr = torch.from_numpy(img[..., None] if img.ndim == 2 else img).permute(2, 0, 1)[None]
-    lr = (downscale(hr, align_kernel(gaussian_kernel(13, sigma, sigma), 2), 2) * 255.0).round() / 255.0
-    est = estimate_kernel_crossscale(lr.float(), 2)
+    est = estimate_kernel_crossscale(blurred_lr(name, sigma), 2)
     return (name, sigma, *own_widths(est.kernel.numpy()), est.seconds)
 
 

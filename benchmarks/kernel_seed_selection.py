@@ -97,12 +97,17 @@ def resynthesis_psnr(hr: torch.Tensor, lr: torch.Tensor, kernel: np.ndarray) -> 
     return psnr(to_array(lr), to_array(made), data_range=1.0)
 
 
-def _heldout_folder(folder: Path) -> Path:
+def photo(name: str) -> np.ndarray:
+    """A scikit-image sample photo as float64 in [0, 1] (H×W or H×W×3)."""
     import skimage.data
 
+    return getattr(skimage.data, name)().astype(np.float64) / 255.0
+
+
+def _heldout_folder(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name in HELDOUT:
-        write_image(folder / f"{name}.png", getattr(skimage.data, name)().astype(np.float32) / 255.0)
+        write_image(folder / f"{name}.png", photo(name).astype(np.float32))
     return folder
 
 

@@ -30,14 +30,13 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from _machine import result_header, write_result  # noqa: E402
-from kernel_seed_selection import own_widths  # noqa: E402
+from kernel_seed_selection import own_widths, photo  # noqa: E402
 import zssr.estimate as estimate  # noqa: E402
 from zssr.kernels import align_kernel, downscale, gaussian_kernel  # noqa: E402
 
@@ -52,17 +51,20 @@ VARIANTS = {
 }
 
 
-def _one(job: tuple[str, float, str]) -> tuple[str, float, str, float, float]:
-    import skimage.data
+def blurred_lr(name: str, sigma: float) -> torch.Tensor:
+    """The check's input: photo ``name`` blurred by an isotropic σ, ×2 down, 8-bit; 1×C×H×W float32."""
+    img = photo(name)
+    hr = torch.from_numpy(img[..., None] if img.ndim == 2 else img).permute(2, 0, 1)[None]
+    lr = (downscale(hr, align_kernel(gaussian_kernel(13, sigma, sigma), 2), 2) * 255.0).round() / 255.0
+    return lr.float()
 
+
+def _one(job: tuple[str, float, str]) -> tuple[str, float, str, float, float]:
     name, sigma, variant = job
     for constant, value in VARIANTS[variant].items():
         setattr(estimate, constant, value)
     torch.set_num_threads(1)
-    img = getattr(skimage.data, name)().astype(np.float64) / 255.0
-    hr = torch.from_numpy(img[..., None] if img.ndim == 2 else img).permute(2, 0, 1)[None]
-    lr = (downscale(hr, align_kernel(gaussian_kernel(13, sigma, sigma), 2), 2) * 255.0).round() / 255.0
-    est = estimate.estimate_kernel(lr.float(), 2, iterations=3000, seed=0, restarts=0)
+    est = estimate.estimate_kernel(blurred_lr(name, sigma), 2, iterations=3000, seed=0, restarts=0)
     lo, hi = own_widths(est.kernel.numpy())
     return name, sigma, variant, lo, hi
 

@@ -32,8 +32,8 @@ sys.path.insert(0, str(HERE))
 
 from _machine import result_header, write_result  # noqa: E402
 import zssr.estimate as E  # noqa: E402
-from zssr.kernels import align_kernel, downscale, gaussian_kernel  # noqa: E402
-from zssr.resize import imresize  # noqa: E402
+from kernelgan_ab import blurred_lr  # noqa: E402
+from zssr.kernels import gaussian_kernel  # noqa: E402
 
 TRUE_SIGMAS = (0.6, 2.2)
 G_SIGMAS = (0.3, 0.6, 0.9, 1.2, 1.5, 1.9, 2.4)
@@ -41,25 +41,11 @@ G_SIGMAS = (0.3, 0.6, 0.9, 1.2, 1.5, 1.9, 2.4)
 
 def _d_loss(job: tuple[str, float, float, int, bool]) -> tuple[float, float, float]:
     """Mean D loss over the last 200 of ``iterations`` steps against G fixed at σ'."""
-    import skimage.data
-
     name, sigma, g_sigma, iterations, no_bn = job
     torch.set_num_threads(1)
-    img = getattr(skimage.data, name)().astype(np.float64) / 255.0
-    hr = torch.from_numpy(img[..., None] if img.ndim == 2 else img).permute(2, 0, 1)[None]
-    lr = ((downscale(hr, align_kernel(gaussian_kernel(13, sigma, sigma), 2), 2) * 255.0).round() / 255.0).float()
-    # The data side of estimate._train: shave, even size, [-1, 1], crops from the authors' maps (seed 0).
-    x = lr[..., E.MARGIN : -E.MARGIN, E.MARGIN : -E.MARGIN]
-    h, w = (x.shape[-2] // 2) * 2, (x.shape[-1] // 2) * 2
-    x = x[..., :h, :w]
-    work, c = x * 2.0 - 1.0, int(x.shape[1])
-    gray = E._luma(x)
-    small = imresize(torch.as_tensor(gray)[None, None], 0.5)[0, 0].numpy()
-    small_map = np.kron(E._gradient_map(small), np.ones((2, 2)))[:h, :w]
-    rng = np.random.default_rng(0)
-    g_corners = E._crop_corners(E._crop_probabilities(small_map, E.CROP), (h, w), E.CROP, iterations, rng).tolist()
-    d_corners = E._crop_corners(E._crop_probabilities(E._gradient_map(gray), E.D_CROP), (h, w), E.D_CROP, iterations, rng)
-    d_corners = d_corners.tolist()
+    # The data side of estimate._train: [-1, 1] working image and the authors' crops (seed 0).
+    work, g_corners, d_corners = E._training_data(blurred_lr(name, sigma), iterations, 0, torch.device("cpu"))
+    c = int(work.shape[1])
     kernel = gaussian_kernel(E.KERNEL_SIZE, g_sigma, g_sigma).float()[None, None]
     _, d = E._build_networks(c, 0)
     if no_bn:

@@ -148,3 +148,7 @@ def test_harness_selects_the_estimator_and_rejects_unknown_names(monkeypatch) ->
     assert seen == {"width_correction": True, "factor": 2.0} and out.info["kernel_fallback"] is False
     with pytest.raises(ConfigError, match="estimator"):
         bench._zssr_estimated_kernel_method(dataclasses.replace(request, options={"estimator": "magic"}))
+    with pytest.raises(ConfigError, match="iterations"):
+        bench._zssr_estimated_kernel_method(
+            dataclasses.replace(request, options={"estimator": "crossscale", "iterations": 500})
+        )

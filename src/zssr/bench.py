@@ -260,6 +260,10 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     if estimator == "crossscale":
         from .crossscale import estimate_kernel_crossscale
 
+        unused = sorted({"iterations", "restarts"} & set(request.options))
+        if unused:
+            raise ConfigError(f"option(s) {', '.join(unused)} are KernelGAN's; estimator=crossscale does not train")
+
         estimate = estimate_kernel_crossscale(to_tensor(request.lr), request.scale, width_correction=width_correction)
     elif estimator == "kernelgan":
         device = resolve_device(request.device)

@@ -80,10 +80,16 @@ def lag_statistics(gray: np.ndarray) -> np.ndarray:
     return np.asarray(out)
 
 
-def _kernel(params: np.ndarray) -> torch.Tensor:
-    """(log σ_y, log σ_x, θ) → a Gaussian on an odd grid reaching 3σ (σ clipped to ``SIGMA_RANGE``)."""
+def _sigmas(params: np.ndarray) -> tuple[float, float]:
+    """(log σ_y, log σ_x, …) → (σ_y, σ_x) clipped to ``SIGMA_RANGE``."""
     lo, hi = math.log(SIGMA_RANGE[0]), math.log(SIGMA_RANGE[1])
     sy, sx = (math.exp(min(max(float(p), lo), hi)) for p in params[:2])
+    return sy, sx
+
+
+def _kernel(params: np.ndarray) -> torch.Tensor:
+    """(log σ_y, log σ_x, θ) → a Gaussian on an odd grid reaching 3σ (σ clipped to ``SIGMA_RANGE``)."""
+    sy, sx = _sigmas(params)
     size = 2 * math.ceil(3.0 * max(sy, sx)) + 1
     return gaussian_kernel(size, sy, sx, float(params[2]))
 
@@ -151,8 +157,7 @@ def estimate_kernel_crossscale(
         return KernelEstimate(identity, f, 0, time.perf_counter() - start, {"mismatch": []})
     gray = _luma(image[..., MARGIN:-MARGIN, MARGIN:-MARGIN])
     params, mismatch, count = _fit(gray)
-    lo, hi = math.log(SIGMA_RANGE[0]), math.log(SIGMA_RANGE[1])
-    sy, sx = (math.exp(min(max(float(p), lo), hi)) for p in params[:2])
+    sy, sx = _sigmas(params)
     if width_correction:
         sy, sx = sy * WIDTH_CORRECTION, sx * WIDTH_CORRECTION
     size = max(8, 2 * math.ceil(3.5 * max(sy, sx)))  # even grid: centre between taps, as KernelGAN's 14×14

@@ -621,6 +621,29 @@ def estimate_kernel(
     )
 
 
+def _training_data(
+    image: torch.Tensor, iterations: int, seed: int, dev: torch.device
+) -> tuple[torch.Tensor, list[list[int]], list[list[int]]]:
+    """The working image and all crop corners (G's, then D's) of a KernelGAN run.
+
+    The image: border shaved, H and W made even (G subsamples by 2), moved to KernelGAN's
+    working range [-1, 1] (its im2tensor; the loss thresholds and noise levels are in these
+    units). Crops, all drawn up front from ``seed``: D's real crops where the LR image has
+    edges; G's where the image's own ×1/2 version has edges (its gradient map,
+    nearest-neighbour upsampled back), as in the authors' create_prob_maps.
+    """
+    img = image.detach()[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
+    h, w = (int(img.shape[-2]) // 2) * 2, (int(img.shape[-1]) // 2) * 2
+    img = img[..., :h, :w].to(dev, torch.float32)
+    gray = _luma(img)
+    small = imresize(torch.as_tensor(gray)[None, None], 0.5)[0, 0].numpy()
+    small_map = np.kron(_gradient_map(small), np.ones((2, 2)))[:h, :w]
+    rng = np.random.default_rng(seed)
+    g_corners = _crop_corners(_crop_probabilities(small_map, CROP), (h, w), CROP, iterations, rng)
+    d_corners = _crop_corners(_crop_probabilities(_gradient_map(gray), D_CROP), (h, w), D_CROP, iterations, rng)
+    return img * 2.0 - 1.0, g_corners.tolist(), d_corners.tolist()
+
+
 def _train(
     image: torch.Tensor,
     iterations: int,
@@ -630,25 +653,9 @@ def _train(
     callback: Callback | None,
 ) -> tuple[np.ndarray, dict[str, list[float]]]:
     """KernelGAN's training loop; returns G's final raw kernel (float64) and the loss curves."""
-    # STEP 1 - the image: shave the border, make H and W even (G subsamples by 2),
-    # move to KernelGAN's working range [-1, 1] (its im2tensor; the loss thresholds
-    # and noise levels are in these units).
-    img = image.detach()[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
-    h, w = (int(img.shape[-2]) // 2) * 2, (int(img.shape[-1]) // 2) * 2
-    img = img[..., :h, :w].to(dev, torch.float32)
-    work = img * 2.0 - 1.0
-    c = int(img.shape[1])
-
-    # STEP 2 - crop positions, all drawn up front. D's real crops: where the LR image
-    # has edges. G's crops: where the image's own ×1/2 version has edges (its gradient
-    # map, nearest-neighbour upsampled back), as in the authors' create_prob_maps.
-    gray = _luma(img)
-    small = imresize(torch.as_tensor(gray)[None, None], 0.5)[0, 0].numpy()
-    small_map = np.kron(_gradient_map(small), np.ones((2, 2)))[:h, :w]
-    rng = np.random.default_rng(seed)
-    g_corners = _crop_corners(_crop_probabilities(small_map, CROP), (h, w), CROP, iterations, rng)
-    d_corners = _crop_corners(_crop_probabilities(_gradient_map(gray), D_CROP), (h, w), D_CROP, iterations, rng)
-    g_corners, d_corners = g_corners.tolist(), d_corners.tolist()
+    # STEP 1-2 - the working image and every crop position.
+    work, g_corners, d_corners = _training_data(image, iterations, seed, dev)
+    c = int(work.shape[1])
 
     # STEP 3 - networks, optimisers, fixed tensors.
     g_net, d_net = _build_networks(c, seed)
