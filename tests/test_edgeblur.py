@@ -1,0 +1,127 @@
+"""The edge-profile kernel estimator: zssr.edgeblur."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from test_crossscale import _lr, _photo, _widths
+from zssr.edgeblur import MAX_ELONGATION, edge_blur, estimate_kernel_edges, kernel_from_covariance
+from zssr.errors import ConfigError, ScaleError, ShapeError, ZSSRError
+from zssr.estimate import KernelEstimate
+
+
+@pytest.fixture(scope="module")
+def astronaut_hr() -> torch.Tensor:
+    return _photo()[..., :320, 96:416]
+
+
+def _variances(k: torch.Tensor) -> tuple[float, float]:
+    """Variance of a kernel along rows (vertical) and along columns (horizontal)."""
+    a = k.numpy() / float(k.sum())
+    y, x = np.indices(a.shape)
+    return float((a * (y - (a * y).sum()) ** 2).sum()), float((a * (x - (a * x).sum()) ** 2).sum())
+
+
+def test_estimate_follows_the_true_blur(astronaut_hr: torch.Tensor) -> None:
+    """A wider blur gives a wider kernel, near the true size (KernelGAN's does not: kernelgan_ab.md).
+
+    Measured (dev CPU, this crop; deterministic): own σ minor/major 0.63/0.94, 1.04/1.31,
+    1.63/2.15 px for true isotropic σ = 0.6 / 1.3 / 2.2 px (calibration 0.85 included).
+    """
+    sizes = []
+    for sigma in (0.6, 1.3, 2.2):
+        lo, hi = _widths(estimate_kernel_edges(_lr(astronaut_hr, sigma, sigma)).kernel)
+        sizes.append(math.sqrt(lo * hi))
+        assert 0.6 * sigma < sizes[-1] < 1.4 * sigma
+    assert sizes[0] < sizes[1] < sizes[2]
+
+
+def test_estimate_finds_the_long_axis_and_caps_the_elongation(astronaut_hr: torch.Tensor) -> None:
+    """True σ 0.8 px along rows and 2.2 px along columns (variance ratio 7.6), and the transpose."""
+    for (sy, sx), long_is_cols in (((0.8, 2.2), True), ((2.2, 0.8), False)):
+        v_rows, v_cols = _variances(estimate_kernel_edges(_lr(astronaut_hr, sy, sx)).kernel)
+        assert (v_cols > 1.4 * v_rows) if long_is_cols else (v_rows > 1.4 * v_cols)
+        assert max(v_rows, v_cols) / min(v_rows, v_cols) <= MAX_ELONGATION**2 * 1.05
+
+
+def test_result_is_a_deterministic_normalised_even_kernel(astronaut_hr: torch.Tensor) -> None:
+    lr = _lr(astronaut_hr, 1.0, 1.5, 0.4)
+    a, b = estimate_kernel_edges(lr), estimate_kernel_edges(lr)
+    assert isinstance(a, KernelEstimate) and torch.equal(a.kernel, b.kernel)
+    k = a.kernel
+    assert k.dtype == torch.float64 and k.shape[0] == k.shape[1] and k.shape[0] % 2 == 0
+    assert float(k.sum()) == pytest.approx(1.0, abs=1e-12) and float(k.min()) >= 0.0
+    assert a.reliable and a.seconds >= 0.0
+
+
+def test_kernel_from_covariance_has_that_covariance() -> None:
+    cov = np.array([[1.2, 0.5], [0.5, 2.0]])
+    k = kernel_from_covariance(cov).numpy()
+    y, x = np.indices(k.shape)
+    dy, dx = y - (k * y).sum(), x - (k * x).sum()
+    got = np.array([[(k * dy * dy).sum(), (k * dy * dx).sum()], [(k * dy * dx).sum(), (k * dx * dx).sum()]])
+    np.testing.assert_allclose(got, cov, atol=1e-3)
+    assert k.shape[0] % 2 == 0 and (k * y).sum() == pytest.approx((k.shape[0] - 1) / 2)
+
+
+def test_factor_four_composes_and_factor_one_is_identity(astronaut_hr: torch.Tensor) -> None:
+    lr = _lr(astronaut_hr, 1.2, 1.2)
+    x2, x4 = estimate_kernel_edges(lr), estimate_kernel_edges(lr, 4)
+    assert _widths(x4.kernel)[0] > 1.8 * _widths(x2.kernel)[0]  # √5 for an exact ×2 cascade
+    assert torch.equal(estimate_kernel_edges(lr, 1).kernel, torch.ones(1, 1, dtype=torch.float64))
+
+
+def test_noise_reads_sharp_not_blurred() -> None:
+    """Failing narrow is the safe side: ZSSR given a too-wide kernel loses far more (kernel_width_correction.md)."""
+    rng = np.random.default_rng(0)
+    lo, hi = _widths(estimate_kernel_edges(torch.from_numpy(rng.random((1, 1, 120, 120))).float()).kernel)
+    assert hi < 0.8
+
+
+def test_flat_image_raises_a_clear_error() -> None:
+    with pytest.raises(ZSSRError, match="too few edges"):
+        estimate_kernel_edges(torch.full((1, 3, 100, 100), 0.5))
+    with pytest.raises(ZSSRError, match="too few edges"):
+        edge_blur(np.zeros((60, 60)))
+
+
+@pytest.mark.parametrize(
+    ("image", "factor", "error"),
+    [
+        (torch.zeros(1, 3, 50, 50), 2, ShapeError),
+        (np.zeros((100, 100)), 2, ShapeError),
+        (torch.rand(1, 3, 100, 100), 0.5, ScaleError),
+        (torch.rand(1, 3, 100, 100), float("nan"), ScaleError),
+    ],
+)
+def test_bad_arguments_raise_typed_errors(image: object, factor: float, error: type) -> None:
+    with pytest.raises(error):
+        estimate_kernel_edges(image, factor)
+
+
+def test_harness_runs_the_edge_estimator_and_rejects_training_options(monkeypatch) -> None:
+    import zssr.bench as bench
+    import zssr.edgeblur as eb
+
+    seen = {}
+
+    def fake(image, factor, **kwargs):
+        seen.update(kwargs, factor=factor)
+        return KernelEstimate(torch.ones(1, 1, dtype=torch.float64), factor, 0, 0.0, {})
+
+    monkeypatch.setattr(eb, "estimate_kernel_edges", fake)
+    monkeypatch.setattr(bench, "_zssr", lambda *a: bench.MethodOutput(sr=np.zeros((4, 4, 3), np.float32)))
+    request = bench.MethodInput(
+        lr=np.zeros((90, 90, 3), np.float32), scale=2.0, kernel=None, seed=0, device="cpu",
+        options={"estimator": "edges"}, image="x",
+    )
+    out = bench._zssr_estimated_kernel_method(request)
+    assert seen == {"factor": 2.0} and out.info["kernel_fallback"] is False
+    for option in ({"iterations": 500}, {"restarts": 1}, {"width_correction": True}):
+        with pytest.raises(ConfigError, match=next(iter(option))):
+            bench._zssr_estimated_kernel_method(dataclasses.replace(request, options={"estimator": "edges", **option}))
