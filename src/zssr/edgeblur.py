@@ -52,13 +52,15 @@ CALIBRATION = 0.75  # dev median ratio along the true minor axis 0.94: just belo
 FLOOR_VARIANCE = 0.05**2  # px²: a measured variance is never below a near-delta
 
 
-def _edge_points(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _edge_points(
+    gray: np.ndarray, derivative_sigma: float, reblur_sigma: float, top_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Blur variance along the normal (LR px²) and normal angle in [0, π) at the strongest edge maxima."""
-    gy = ndimage.gaussian_filter(gray, DERIVATIVE_SIGMA, order=(1, 0), mode="nearest")
-    gx = ndimage.gaussian_filter(gray, DERIVATIVE_SIGMA, order=(0, 1), mode="nearest")
-    blurred = ndimage.gaussian_filter(gray, REBLUR_SIGMA, mode="nearest")
-    by = ndimage.gaussian_filter(blurred, DERIVATIVE_SIGMA, order=(1, 0), mode="nearest")
-    bx = ndimage.gaussian_filter(blurred, DERIVATIVE_SIGMA, order=(0, 1), mode="nearest")
+    gy = ndimage.gaussian_filter(gray, derivative_sigma, order=(1, 0), mode="nearest")
+    gx = ndimage.gaussian_filter(gray, derivative_sigma, order=(0, 1), mode="nearest")
+    blurred = ndimage.gaussian_filter(gray, reblur_sigma, mode="nearest")
+    by = ndimage.gaussian_filter(blurred, derivative_sigma, order=(1, 0), mode="nearest")
+    bx = ndimage.gaussian_filter(blurred, derivative_sigma, order=(0, 1), mode="nearest")
     mag, mag_blurred = np.hypot(gy, gx), np.hypot(by, bx)
     angle = np.arctan2(gy, gx) % np.pi
     # non-maximum suppression along the normal, quantised to the 4 grid directions
@@ -70,27 +72,37 @@ def _edge_points(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ahead = padded[1 + oy : 1 + oy + h, 1 + ox : 1 + ox + w]
         behind = padded[1 - oy : 1 - oy + h, 1 - ox : 1 - ox + w]
         maxima |= (sector == k) & (mag >= ahead) & (mag > behind)
-    edge = int(math.ceil(3 * REBLUR_SIGMA))  # the re-blur reads past the border there
+    edge = int(math.ceil(3 * reblur_sigma))  # the re-blur reads past the border there
     maxima[:edge], maxima[-edge:], maxima[:, :edge], maxima[:, -edge:] = False, False, False, False
     maxima &= mag > 0
     if maxima.sum() < MIN_POINTS:
         raise ZSSRError("image has too few edges to estimate a kernel from")
-    strong = maxima & (mag >= np.quantile(mag[maxima], 1.0 - TOP_FRACTION))
+    strong = maxima & (mag >= np.quantile(mag[maxima], 1.0 - top_fraction))
     ratio = mag[strong] / np.maximum(mag_blurred[strong], 1e-12)
     keep = ratio > 1.0 + 1e-6  # a ratio ≤ 1 is no step edge (noise, or a gradient that rises on re-blur)
     if keep.sum() < MIN_POINTS:
         raise ZSSRError("image has too few edges to estimate a kernel from")
-    variance = REBLUR_SIGMA**2 / (ratio[keep] ** 2 - 1.0) - DERIVATIVE_SIGMA**2
+    variance = reblur_sigma**2 / (ratio[keep] ** 2 - 1.0) - derivative_sigma**2
     return variance, angle[strong][keep]
 
 
-def edge_blur(gray: np.ndarray) -> np.ndarray:
+def edge_blur(
+    gray: np.ndarray,
+    *,
+    derivative_sigma: float = DERIVATIVE_SIGMA,
+    reblur_sigma: float = REBLUR_SIGMA,
+    top_fraction: float = TOP_FRACTION,
+    max_elongation: float = MAX_ELONGATION,
+) -> np.ndarray:
     """The blur covariance (LR px², rows then columns) measured at a grey image's strongest edges.
+
+    The keywords exist for the parameter sweep (``benchmarks/edgeblur_tracking.py``); the
+    defaults are the committed choice.
 
     Raises:
         ZSSRError: too few edges (a flat or nearly flat image).
     """
-    variance, angle = _edge_points(np.asarray(gray, dtype=np.float64))
+    variance, angle = _edge_points(np.asarray(gray, dtype=np.float64), derivative_sigma, reblur_sigma, top_fraction)
     size = max(float(np.median(variance)), FLOOR_VARIANCE)
     rows, values, weights = [], [], []
     which = np.minimum((angle / np.pi * ANGLE_BINS).astype(int), ANGLE_BINS - 1)
@@ -108,7 +120,7 @@ def edge_blur(gray: np.ndarray) -> np.ndarray:
     cyy, cyx, cxx = np.linalg.lstsq(np.asarray(rows) * wts[:, None], np.asarray(values) * wts, rcond=None)[0]
     lam, vec = np.linalg.eigh(np.array([[cyy, cyx], [cyx, cxx]]))
     lam = np.maximum(lam, FLOOR_VARIANCE)
-    elongation = min(math.sqrt(lam[1] / lam[0]), MAX_ELONGATION)
+    elongation = min(math.sqrt(lam[1] / lam[0]), max_elongation)
     return vec @ np.diag([size / elongation, size * elongation]) @ vec.T
 
 
