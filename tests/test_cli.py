@@ -261,8 +261,8 @@ def test_kernel_show_and_compose(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_kernel_estimate_writes_kernel_and_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("zssr.estimate")
     source = _png8(tmp_path / "lr.png", 96, 96)
-    code, out, _ = _run(capsys, "kernel", "estimate", source, "-s", "2", "--iterations", "5", "-o", tmp_path / "k.mat",
-                        "--device", "cpu", "--quiet")
+    code, out, _ = _run(capsys, "kernel", "estimate", source, "-s", "2", "--estimator", "kernelgan", "--iterations", "5",
+                        "-o", tmp_path / "k.mat", "--device", "cpu", "--quiet")
     assert code == 0, out
     k = load_kernel(tmp_path / "k.mat")
     assert k.dim() == 2 and float(k.sum()) == pytest.approx(1.0)
@@ -310,13 +310,56 @@ def test_upscale_explicit_anisotropic_steps_and_kernel_file_picks_kernel_preset(
 def test_upscale_kernel_auto_estimates_saves_and_uses_the_kernel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("zssr.estimate")
     source = _png8(tmp_path / "a.png", 88, 88)
-    code, out, _ = _run(capsys, "upscale", source, "-s", "2", "--kernel", "auto", "--kernel-iterations", "5",
-                        "--max-iterations", "2", "-o", tmp_path / "b.png", "--device", "cpu", "--quiet")
+    code, out, _ = _run(capsys, "upscale", source, "-s", "2", "--kernel", "auto", "--estimator", "kernelgan",
+                        "--kernel-iterations", "5", "--max-iterations", "2", "-o", tmp_path / "b.png", "--device", "cpu",
+                        "--quiet")
     assert code == 0
     assert "preset kernel" in out
     assert read_image(tmp_path / "b.png").color.shape == (176, 176, 3)
     assert float(load_kernel(tmp_path / "b_kernel.mat").sum()) == pytest.approx(1.0)
     assert (tmp_path / "b_kernel.png").is_file()
+
+
+def test_kernel_auto_defaults_to_the_edge_estimator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The default (Table 2: 57% of the gap vs KernelGAN's 45%, edgeblur_table2.md) runs without training."""
+    from skimage import data
+
+    from zssr.edgeblur import estimate_kernel_edges
+
+    source = tmp_path / "a.png"
+    write_image(source, data.astronaut()[:96, 160:256] / 255.0, bit_depth=8)
+    code, out, _ = _run(capsys, "upscale", source, "-s", "2", "--kernel", "auto", "--max-iterations", "2",
+                        "-o", tmp_path / "b.png", "--device", "cpu", "--quiet")
+    assert code == 0 and "preset kernel" in out
+    expected = estimate_kernel_edges(to_tensor(read_image(source).color), 2).kernel
+    torch.testing.assert_close(load_kernel(tmp_path / "b_kernel.mat"), expected, rtol=1e-6, atol=1e-9)
+    code, out, _ = _run(capsys, "kernel", "estimate", source, "-o", tmp_path / "k.mat", "--quiet")
+    assert code == 0 and "edge-profile kernel" in out and (tmp_path / "k.png").is_file()
+    torch.testing.assert_close(load_kernel(tmp_path / "k.mat"), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_kernel_auto_on_an_image_without_edges_warns_and_uses_the_bicubic_kernel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _png8(tmp_path / "a.png", 96, 96)  # a smooth synthetic ramp: no edge to measure
+    code, out, err = _run(capsys, "upscale", source, "-s", "2", "--kernel", "auto", "--max-iterations", "2",
+                          "-o", tmp_path / "b.png", "--device", "cpu", "--quiet")
+    assert code == 0 and "preset ideal" in out
+    assert "too few edges" in err and "bicubic kernel instead" in err
+    assert (tmp_path / "b.png").is_file() and not (tmp_path / "b_kernel.mat").exists()
+    code, _, err = _run(capsys, "kernel", "estimate", source, "-o", tmp_path / "k.mat", "--quiet")
+    _assert_usage_error(code, err, contains="too few edges")
+    assert not (tmp_path / "k.mat").exists()
+
+
+@pytest.mark.parametrize("flags", [("--kernel-iterations", "5"), ("--kernel-restarts", "1"), ("--width-correction",)])
+def test_kernelgan_flags_with_the_edge_estimator_are_a_usage_error(
+    flags: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _png8(tmp_path / "a.png", 96, 96)
+    code, _, err = _run(capsys, "upscale", source, "-s", "2", "--kernel", "auto", *flags, "-o", tmp_path / "b.png")
+    _assert_usage_error(code, err, contains=flags[0])
+    assert not (tmp_path / "b.png").exists() and not (tmp_path / "b_kernel.mat").exists()
 
 
 def test_kernel_flags_reach_the_estimator(
@@ -334,18 +377,19 @@ def test_kernel_flags_reach_the_estimator(
 
     monkeypatch.setattr(est, "estimate_kernel", spy)
     source = _png8(tmp_path / "a.png", 88, 88)
-    code, _, _ = _run(capsys, "upscale", source, "-s", "2", "--kernel", "auto", "--kernel-iterations", "3",
-                      "--kernel-restarts", "0", "--width-correction", "--max-iterations", "2",
+    code, _, _ = _run(capsys, "upscale", source, "-s", "2", "--kernel", "auto", "--estimator", "kernelgan",
+                      "--kernel-iterations", "3", "--kernel-restarts", "0", "--width-correction", "--max-iterations", "2",
                       "-o", tmp_path / "b.png", "--device", "cpu", "--quiet")
     assert code == 0
-    code, _, _ = _run(capsys, "kernel", "estimate", source, "-o", tmp_path / "k.mat", "--iterations", "3",
-                      "--restarts", "1", "--device", "cpu", "--quiet")
+    code, _, _ = _run(capsys, "kernel", "estimate", source, "-o", tmp_path / "k.mat", "--estimator", "kernelgan",
+                      "--iterations", "3", "--restarts", "1", "--device", "cpu", "--quiet")
     assert code == 0
     assert [(c["restarts"], c["width_correction"]) for c in calls] == [(0, True), (1, False)]
 
 
-@pytest.mark.parametrize("argv", [("upscale", "-s", "2", "--kernel", "auto", "--kernel-restarts", "-1", "-o", "b.png"),
-                                  ("kernel", "estimate", "-o", "k.mat", "--restarts", "-1")])
+@pytest.mark.parametrize("argv", [("upscale", "-s", "2", "--kernel", "auto", "--estimator", "kernelgan",
+                                   "--kernel-restarts", "-1", "-o", "b.png"),
+                                  ("kernel", "estimate", "-o", "k.mat", "--estimator", "kernelgan", "--restarts", "-1")])
 def test_negative_kernel_restarts_are_a_one_line_usage_error(
     argv: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -495,7 +539,7 @@ def test_kernel_estimate_on_too_small_image_is_a_usage_error(tmp_path: Path, cap
     pytest.importorskip("zssr.estimate")
     source = _png8(tmp_path / "a.png", 20, 20)
     before = _tree(tmp_path)
-    code, _, err = _run(capsys, "kernel", "estimate", source, "-o", tmp_path / "k.mat", "--iterations", "2", "--quiet")
+    code, _, err = _run(capsys, "kernel", "estimate", source, "-o", tmp_path / "k.mat", "--quiet")
     _assert_usage_error(code, err, contains="84")
     assert _tree(tmp_path) == before
 
@@ -510,7 +554,7 @@ def test_kernel_auto_folder_with_a_too_small_image_fails_before_writing_anything
     _png8(folder / "a.png", 88, 88)
     _png8(folder / "b.png", 60, 88)
     before = _tree(tmp_path)
-    code, _, err = _run(capsys, "upscale", folder, "-s", "2", "--kernel", "auto", "--kernel-iterations", "2",
+    code, _, err = _run(capsys, "upscale", folder, "-s", "2", "--kernel", "auto",
                         "--max-iterations", "2", "--out-dir", tmp_path / "out", "--quiet")
     _assert_usage_error(code, err, contains="b.png")
     assert "84" in err and "kernel auto" in err

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .errors import ZSSRError
+from .errors import StructureError
 from .estimate import MARGIN, KernelEstimate, _check_factor, _check_image, _kernel_for_factor, _luma
 
 __all__ = ["CALIBRATION", "MAX_ELONGATION", "TOP_FRACTION", "edge_blur", "estimate_kernel_edges", "kernel_from_covariance"]
@@ -76,12 +76,12 @@ def _edge_points(
     maxima[:edge], maxima[-edge:], maxima[:, :edge], maxima[:, -edge:] = False, False, False, False
     maxima &= mag > 0
     if maxima.sum() < MIN_POINTS:
-        raise ZSSRError("image has too few edges to estimate a kernel from")
+        raise StructureError("image has too few edges to estimate a kernel from")
     strong = maxima & (mag >= np.quantile(mag[maxima], 1.0 - top_fraction))
     ratio = mag[strong] / np.maximum(mag_blurred[strong], 1e-12)
     keep = ratio > 1.0 + 1e-6  # a ratio ≤ 1 is no step edge (noise, or a gradient that rises on re-blur)
     if keep.sum() < MIN_POINTS:
-        raise ZSSRError("image has too few edges to estimate a kernel from")
+        raise StructureError("image has too few edges to estimate a kernel from")
     variance = reblur_sigma**2 / (ratio[keep] ** 2 - 1.0) - derivative_sigma**2
     return variance, angle[strong][keep]
 
@@ -100,7 +100,7 @@ def edge_blur(
     defaults are the committed choice.
 
     Raises:
-        ZSSRError: too few edges (a flat or nearly flat image).
+        StructureError: too few edges (a flat or nearly flat image).
     """
     variance, angle = _edge_points(np.asarray(gray, dtype=np.float64), derivative_sigma, reblur_sigma, top_fraction)
     size = max(float(np.median(variance)), FLOOR_VARIANCE)
@@ -156,7 +156,7 @@ def estimate_kernel_edges(image: torch.Tensor, factor: float = 2) -> KernelEstim
     Raises:
         ShapeError: ``image`` is not 1×C×H×W with C in (1, 3), or smaller than 84×84.
         ScaleError: ``factor`` is not a finite number >= 1.
-        ZSSRError: too few edges to measure (a flat or nearly flat image).
+        StructureError: too few edges to measure (a flat or nearly flat image).
     """
     f = _check_factor(factor)
     image = _check_image(image)

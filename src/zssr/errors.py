@@ -15,6 +15,7 @@ __all__ = [
     "ImageReadError",
     "ImageWriteError",
     "ConfigError",
+    "StructureError",
 ]
 
 
@@ -44,3 +45,7 @@ class ImageWriteError(ZSSRError):
 
 class ConfigError(ZSSRError):
     """A configuration field or preset name is invalid."""
+
+
+class StructureError(ZSSRError):
+    """An image has too little structure (too few edges) to estimate a kernel from."""
