@@ -71,10 +71,14 @@ def test_kernel_from_covariance_has_that_covariance() -> None:
     assert k.shape[0] % 2 == 0 and (k * y).sum() == pytest.approx((k.shape[0] - 1) / 2)
 
 
-def test_factor_four_composes_and_factor_one_is_identity(astronaut_hr: torch.Tensor) -> None:
+def test_any_factor_scales_the_measured_blur_and_factor_one_is_identity(astronaut_hr: torch.Tensor) -> None:
+    """The LR blur in LR pixels times the factor: widths ∝ f (×3 and non-integer factors alike)."""
     lr = _lr(astronaut_hr, 1.2, 1.2)
-    x2, x4 = estimate_kernel_edges(lr), estimate_kernel_edges(lr, 4)
-    assert _widths(x4.kernel)[0] > 1.8 * _widths(x2.kernel)[0]  # √5 for an exact ×2 cascade
+    x2 = _widths(estimate_kernel_edges(lr).kernel)
+    for f in (3, 4, 2.5):
+        xf = _widths(estimate_kernel_edges(lr, f).kernel)
+        for a, b in zip(x2, xf):
+            assert b / a == pytest.approx(f / 2, rel=0.03)
     assert torch.equal(estimate_kernel_edges(lr, 1).kernel, torch.ones(1, 1, dtype=torch.float64))
 
 
