@@ -76,14 +76,20 @@ def test_estimate_finds_the_long_axis_of_an_anisotropic_blur(astronaut_hr: torch
     assert var_cols > 1.5 * var_rows
 
 
-def test_result_is_a_deterministic_normalised_even_kernel(astronaut_hr: torch.Tensor) -> None:
-    lr = _lr(astronaut_hr, 1.0, 1.5, 0.4)
-    a, b = estimate_kernel_crossscale(lr), estimate_kernel_crossscale(lr)
+def assert_deterministic_normalised_even_kernel(estimator, lr: torch.Tensor) -> KernelEstimate:
+    """Two runs give the same float64 kernel: square, even-sided, non-negative, summing to 1, reliable."""
+    a, b = estimator(lr), estimator(lr)
     assert isinstance(a, KernelEstimate) and torch.equal(a.kernel, b.kernel)
     k = a.kernel
     assert k.dtype == torch.float64 and k.shape[0] == k.shape[1] and k.shape[0] % 2 == 0
     assert float(k.sum()) == pytest.approx(1.0, abs=1e-12) and float(k.min()) >= 0.0
-    assert a.reliable and a.iterations > 0 and len(a.losses["mismatch"]) == 1
+    assert a.reliable
+    return a
+
+
+def test_result_is_a_deterministic_normalised_even_kernel(astronaut_hr: torch.Tensor) -> None:
+    a = assert_deterministic_normalised_even_kernel(estimate_kernel_crossscale, _lr(astronaut_hr, 1.0, 1.5, 0.4))
+    assert a.iterations > 0 and len(a.losses["mismatch"]) == 1
 
 
 def test_width_correction_widens_by_two_over_root_three(astronaut_hr: torch.Tensor) -> None:
@@ -128,21 +134,34 @@ def test_bad_arguments_raise_typed_errors(kwargs: dict, error: type) -> None:
         estimate_kernel_crossscale(args.pop("image"), args.pop("factor"), **args)
 
 
-def test_harness_selects_the_estimator_and_rejects_unknown_names(monkeypatch) -> None:
-    import zssr.bench as bench
-    import zssr.crossscale as xs
+def harness_with_recording_estimator(monkeypatch, module, name: str, options: dict):
+    """The harness's ``zssr+estimated-kernel`` request with ``module.name`` replaced by a recorder.
 
-    seen = {}
+    Returns ``(request, seen)``: ZSSR itself is stubbed out; ``seen`` collects the keyword
+    arguments and factor the estimator was called with. Shared by the estimator test modules.
+    """
+    import zssr.bench as bench
+
+    seen: dict = {}
 
     def fake(image, factor, **kwargs):
         seen.update(kwargs, factor=factor)
         return KernelEstimate(torch.ones(1, 1, dtype=torch.float64), factor, 1, 0.0, {})
 
-    monkeypatch.setattr(xs, "estimate_kernel_crossscale", fake)
+    monkeypatch.setattr(module, name, fake)
     monkeypatch.setattr(bench, "_zssr", lambda *a: bench.MethodOutput(sr=np.zeros((4, 4, 3), np.float32)))
     request = bench.MethodInput(
-        lr=np.zeros((90, 90, 3), np.float32), scale=2.0, kernel=None, seed=0, device="cpu",
-        options={"estimator": "crossscale", "width_correction": True}, image="x",
+        lr=np.zeros((90, 90, 3), np.float32), scale=2.0, kernel=None, seed=0, device="cpu", options=options, image="x",
+    )
+    return request, seen
+
+
+def test_harness_selects_the_estimator_and_rejects_unknown_names(monkeypatch) -> None:
+    import zssr.bench as bench
+    import zssr.crossscale as xs
+
+    request, seen = harness_with_recording_estimator(
+        monkeypatch, xs, "estimate_kernel_crossscale", {"estimator": "crossscale", "width_correction": True}
     )
     out = bench._zssr_estimated_kernel_method(request)
     assert seen == {"width_correction": True, "factor": 2.0} and out.info["kernel_fallback"] is False
