@@ -139,3 +139,16 @@ def test_estimate_explains_a_known_anisotropic_blur_better_than_bicubic() -> Non
     estimated, bicubic = psnr(estimate_kernel_edges(lr.float()).kernel), psnr(bicubic_kernel(2))
     print(f"re-synthesis PSNR: estimate {estimated:.2f} dB, bicubic {bicubic:.2f} dB")
     assert estimated > bicubic + 5.0
+
+
+def test_public_api_estimates_the_kernel_with_auto() -> None:
+    """``zssr.upscale(..., kernel="auto")`` is ZSSR given the edge estimate (what the CLI's --kernel auto runs)."""
+    import zssr
+
+    image = _photo()[0, :, :96, 160:256].permute(1, 2, 0).numpy().astype(np.float32)
+    k = estimate_kernel_edges(torch.from_numpy(image).permute(2, 0, 1)[None], 2).kernel
+    auto = zssr.upscale(image, 2, preset="kernel", kernel="auto", max_iterations=2, seed=0, device="cpu")
+    given = zssr.upscale(image, 2, preset="kernel", kernel=k, max_iterations=2, seed=0, device="cpu")
+    assert auto.shape == (192, 192, 3) and np.array_equal(auto, given)
+    with pytest.raises(ScaleError, match="auto"):
+        zssr.upscale(image, "1.5x2", kernel="auto", max_iterations=2, device="cpu")

@@ -17,6 +17,7 @@ from .errors import (
     KernelError,
     ScaleError,
     ShapeError,
+    StructureError,
     ZSSRError,
 )
 from .pipeline import UpscaleResult, upscale, upscale_tensor
@@ -33,6 +34,7 @@ __all__ = [
     "PRESETS",
     "ScaleError",
     "ShapeError",
+    "StructureError",
     "UpscaleResult",
     "ZSSRError",
     "__version__",

@@ -216,7 +216,9 @@ def upscale(
         scale: target factor (``2``, ``"1.5x2"``) or explicit steps (``"1.5,2"``,
             ``[1.5, 2]``). One target uses the preset's gradual pattern.
         preset: a :data:`zssr.config.PRESETS` name or a :class:`~zssr.config.Config`.
-        kernel: the downscaling kernel (array or file), aligned for the last step.
+        kernel: the downscaling kernel (array or file), aligned for the last step, or
+            ``"auto"`` to estimate it from the image (:func:`zssr.edgeblur.estimate_kernel_edges`,
+            what ``zssr upscale --kernel auto`` does; pass ``preset="kernel"`` as the CLI does).
         overrides: any :class:`~zssr.config.Config` field, e.g. ``max_iterations=500``.
 
     Returns:
@@ -242,7 +244,13 @@ def upscale(
     if len(steps) == 1:
         steps = plan_steps(steps[0], config)
     kernels: list[torch.Tensor | None] = [None] * len(steps)
-    if kernel is not None:
+    if isinstance(kernel, str) and kernel.strip().lower() == "auto":
+        from .edgeblur import estimate_kernel_edges
+
+        if steps[-1][0] != steps[-1][1]:
+            raise ScaleError(f"kernel='auto' needs the same factor on both axes, got final step {steps[-1]}")
+        kernels[-1] = align_kernel(estimate_kernel_edges(to_tensor(color), steps[-1][0]).kernel, steps[-1])
+    elif kernel is not None:
         k = load_kernel(kernel) if isinstance(kernel, (str, Path)) else validate_kernel(kernel)
         kernels[-1] = align_kernel(k, steps[-1])
     factory = TqdmProgress if progress else None
