@@ -145,6 +145,27 @@ def _table(name: str, runs: Path) -> list[str]:
     return lines + [""]
 
 
+def _cpu_check(runs: Path, cpu: Path) -> list[str]:
+    """The committed estimator's Set14 row on the 2-core CPU, image by image beside the H200 cells."""
+    _, condition = SETS["Set14"]
+    mine = _records(cpu, condition, EDGES_LABEL)
+    if not mine:
+        return []
+    gpu = _records(runs / "v2" / "table2_set14", condition, EDGES_LABEL)
+    ref_bicubic = _records(runs / "refs" / "table2_set14", condition, "bicubic")
+    for n, (v, _) in _records(cpu, condition, "bicubic").items():
+        if abs(v - ref_bicubic[n][0]) > 1e-5:
+            raise SystemExit(f"CPU check, {n}: bicubic PSNR differs from the reference run: not the same inputs")
+    lines = ["## CPU check: the committed estimator's Set14 cells on the 2-core CPU", "",
+             f"Run folder `{cpu.relative_to(HERE.parent) if cpu.is_relative_to(HERE.parent) else cpu}` (JSON records "
+             "and kernels; command in its README). Same inputs and seed as the H200 row; ZSSR's CPU and GPU numerics "
+             "differ, the kernel does not (it is computed on the CPU in both).", "",
+             "| image | H200 | CPU | CPU − H200 |", "|---|---|---|---|"]
+    for n in sorted(mine):
+        lines.append(f"| {n} | {gpu[n][0]:.2f} | {mine[n][0]:.2f} | {mine[n][0] - gpu[n][0]:+.2f} |")
+    return lines + [""]
+
+
 def report(args: argparse.Namespace) -> None:
     runs = Path(args.runs)
     lines = result_header("Table 2 protocol (×2, DIV2KRK-recipe kernels): ZSSR given the edge-profile kernel estimate")
@@ -163,6 +184,7 @@ def report(args: argparse.Namespace) -> None:
     ]
     for name in ("heldout", "Set14"):
         lines += _table(name, runs)
+    lines += _cpu_check(runs, Path(args.cpu))
     write_result(Path(args.out), lines)
     print("\n".join(lines))
 
@@ -181,6 +203,8 @@ def main() -> None:
     p = sub.add_parser("report")
     p.add_argument("--runs", default=str(RESULTS))
     p.add_argument("--out", default=str(HERE / "results" / "edgeblur_table2.md"))
+    p.add_argument("--cpu", default=str(HERE / "results" / "cpu_edges_check"),
+                   help="a CPU zssr bench folder with cells of the committed estimator's Set14 row")
     args = parser.parse_args()
     run(args) if args.command == "run" else report(args)
 
