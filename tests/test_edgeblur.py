@@ -106,6 +106,16 @@ def test_bad_arguments_raise_typed_errors(image: object, factor: float, error: t
         estimate_kernel_edges(image, factor)
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"reblur_sigma": 0.0}, {"derivative_sigma": float("nan")}, {"top_fraction": 1.5}, {"top_fraction": -0.1},
+     {"max_elongation": 0.5}, {"reblur_sigma": "wide"}],
+)
+def test_bad_measurement_parameters_raise_a_config_error_naming_them(kwargs: dict) -> None:
+    with pytest.raises(ConfigError, match=next(iter(kwargs))):
+        edge_blur(np.random.default_rng(0).random((80, 80)), **kwargs)
+
+
 def test_harness_runs_the_edge_estimator_and_rejects_training_options(monkeypatch) -> None:
     import zssr.bench as bench
     import zssr.edgeblur as eb

@@ -22,7 +22,9 @@ step edge blurred by ``s``, re-blurring with a known ``σ₀`` lowers the peak g
 
 Deterministic, no training, under a second per image. Parameters were chosen on
 scikit-image photos only (the nine held-out photos and six texture-heavy ones, five kernel
-draws each), never on Set5/Set14: ``benchmarks/results/edgeblur_tracking.md``.
+draws each), never on Set5/Set14: ``benchmarks/results/edgeblur_tracking.md``. Set14 did
+show the first version's failure (fine texture read too sharp under a wide re-blur), which
+is why the texture photos joined the sweep: ``benchmarks/results/edgeblur_table2.md``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .errors import StructureError
+from .errors import ConfigError, StructureError
 from .estimate import MARGIN, KernelEstimate, _check_factor, _check_image, _luma
 
 __all__ = ["CALIBRATION", "MAX_ELONGATION", "TOP_FRACTION", "edge_blur", "estimate_kernel_edges", "kernel_from_covariance"]
@@ -100,8 +102,16 @@ def edge_blur(
     defaults are the committed choice.
 
     Raises:
+        ConfigError: a parameter is not a finite positive number (``top_fraction`` ≤ 1,
+            ``max_elongation`` ≥ 1).
         StructureError: too few edges (a flat or nearly flat image).
     """
+    limits = {"derivative_sigma": (derivative_sigma, 0.0, math.inf), "reblur_sigma": (reblur_sigma, 0.0, math.inf),
+              "top_fraction": (top_fraction, 0.0, 1.0), "max_elongation": (max_elongation, 1.0, math.inf)}
+    for name, (value, low, high) in limits.items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not (number and low <= value <= high and value > 0):
+            raise ConfigError(f"{name} must be a finite number in {'[' if low else '('}{low:g}, {high:g}], got {value!r}")
     variance, angle = _edge_points(np.asarray(gray, dtype=np.float64), derivative_sigma, reblur_sigma, top_fraction)
     size = max(float(np.median(variance)), FLOOR_VARIANCE)
     rows, values, weights = [], [], []
