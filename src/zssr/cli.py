@@ -303,7 +303,7 @@ def _add_kernel(sub: Any) -> None:
         "trained on the image; minutes). Also writes a picture <stem>.png next to the output.",
     )
     e.add_argument("input", metavar="IN", help="the LR image (at least 84×84)")
-    e.add_argument("-s", "--scale", type=float, default=2.0, metavar="S", help="SR factor (default 2; ×4 composes ×2)")
+    e.add_argument("-s", "--scale", type=float, default=2.0, metavar="S", help="SR factor (default 2; edges: the kernel scales with it; KernelGAN: ×4 composes ×2)")
     e.add_argument("-o", "--output", required=True, metavar="FILE", help="kernel file (.mat/.npy/.txt/.csv/.png)")
     e.add_argument("--estimator", choices=ESTIMATORS, default="edges",
                    help="'edges' (default: the blur across the strongest edges) or 'kernelgan'")
