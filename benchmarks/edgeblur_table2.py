@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> None:
     run_benchmark(
         [args.set], out=args.out, degradations=["gaussian-kernel"], data_root=args.data_root,
         methods=["bicubic", *args.methods.split(";")], registry=registry, jobs=args.jobs, device=args.device,
-        progress=True, limit=args.limit,
+        progress=True, limit=args.limit, data_seed=args.data_seed,
     )
 
 
@@ -223,6 +223,7 @@ def main() -> None:
     r.add_argument("--device", default="auto")
     r.add_argument("--jobs", type=int, default=2)
     r.add_argument("--limit", type=int, default=None, help="the first N images only (dry runs)")
+    r.add_argument("--data-seed", type=int, default=0, help="another random-kernel draw (Table 2: 0)")
     p = sub.add_parser("report")
     p.add_argument("--runs", default=str(RESULTS))
     p.add_argument("--out", default=str(HERE / "results" / "edgeblur_table2.md"))
