@@ -14,6 +14,7 @@ RUNS=${RUNS:-bench-runs/gpu_edges}
 DEVICE=${DEVICE:-cuda}
 EXTRA=${EXTRA:-}
 BUDGET_S=${BUDGET_S:-450}
+DATA_SEED=${DATA_SEED:-0}  # another random-kernel draw: DATA_SEED=1
 export PYTHONPATH=${PYTHONPATH:-}:$(pwd)/src PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 mkdir -p "$RUNS"
 METHODS="zssr+estimated-kernel:estimator=edges,preset=kernel$EXTRA;zssr+generic-kernel:preset=kernel$EXTRA"
@@ -24,7 +25,7 @@ nproc >> "$RUNS/gpu.txt"
 git rev-parse HEAD >> "$RUNS/gpu.txt" 2>&1 || true
 ( python3 -m pytest -q -k cuda tests > "$RUNS/gpu_tests.log" 2>&1; echo "exit $?" >> "$RUNS/gpu_tests.log" ) &
 r() { timeout "$BUDGET_S" python3 benchmarks/edgeblur_table2.py run --device "$DEVICE" --data-root .carry/data \
-        --methods "$METHODS" $lim "$@"; }
+        --methods "$METHODS" --data-seed "$DATA_SEED" $lim "$@"; }
 r --set Set14 --out "$RUNS/table2_set14" --jobs 9 > "$RUNS/set14.log" 2>&1 &
 r --set .carry/heldout --out "$RUNS/heldout" --jobs 7 > "$RUNS/heldout.log" 2>&1 &
 wait
