@@ -17,7 +17,7 @@ BUDGET_S=${BUDGET_S:-450}
 DATA_SEED=${DATA_SEED:-0}  # another random-kernel draw: DATA_SEED=1
 export PYTHONPATH=${PYTHONPATH:-}:$(pwd)/src PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 mkdir -p "$RUNS"
-METHODS="zssr+estimated-kernel:estimator=edges,preset=kernel$EXTRA;zssr+generic-kernel:preset=kernel$EXTRA"
+METHODS=${METHODS:-"zssr+estimated-kernel:estimator=edges,preset=kernel$EXTRA;zssr+generic-kernel:preset=kernel$EXTRA"}
 lim=${LIMIT:+--limit $LIMIT}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$RUNS/gpu.txt" 2>&1 || true
 python3 -c "import torch, platform; print('torch', torch.__version__, 'python', platform.python_version(), 'cuda', torch.cuda.is_available())" >> "$RUNS/gpu.txt" 2>&1
