@@ -38,6 +38,7 @@ from scipy import ndimage
 
 from .errors import ConfigError, StructureError
 from .estimate import MARGIN, KernelEstimate, _check_factor, _check_image, _luma
+from .kernels import gaussian_kernel
 
 __all__ = ["CALIBRATION", "MAX_ELONGATION", "TOP_FRACTION", "edge_blur", "estimate_kernel_edges", "kernel_from_covariance"]
 
@@ -140,12 +141,11 @@ def kernel_from_covariance(cov: np.ndarray) -> torch.Tensor:
     Even grid reaching 3.5σ with its centre between taps, as KernelGAN's 14×14 kernels
     (the unaligned ×2 convention of :mod:`zssr.estimate`); sums to 1.
     """
-    size = max(8, 2 * math.ceil(3.5 * math.sqrt(float(np.linalg.eigvalsh(cov)[-1]))))
-    c = (size - 1) / 2.0
-    y, x = np.mgrid[0:size, 0:size] - c
-    inv = np.linalg.inv(cov)
-    k = np.exp(-0.5 * (inv[0, 0] * y * y + 2 * inv[0, 1] * y * x + inv[1, 1] * x * x))
-    return torch.as_tensor(k / k.sum(), dtype=torch.float64)
+    lam, vec = np.linalg.eigh(cov)
+    # gaussian_kernel's σ_x axis points along (cos θ, −sin θ) in (x, y-down): put it on the major axis
+    theta = math.atan2(-float(vec[0, 1]), float(vec[1, 1]))
+    size = max(8, 2 * math.ceil(3.5 * math.sqrt(float(lam[1]))))
+    return gaussian_kernel(size, math.sqrt(float(lam[0])), math.sqrt(float(lam[1])), theta)
 
 
 def estimate_kernel_edges(image: torch.Tensor, factor: float = 2) -> KernelEstimate:
