@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 from pathlib import Path
 import platform
@@ -64,3 +65,17 @@ def read_results_csv(path: Path) -> dict[tuple[str, str], dict[str, str]]:
     """A ``zssr bench`` ``results.csv`` keyed by (method label, image)."""
     with path.open(newline="", encoding="utf-8") as f:
         return {(r["method"], r["image"]): r for r in csv.DictReader(f)}
+
+
+def read_method_records(run: Path, condition: str, method: str) -> dict[str, tuple[float, str]]:
+    """image → (PSNR, ``G`` or ``C`` for the device) of one method's seed-0 JSON records in a ``zssr bench`` run.
+
+    ``method`` is the label (``zssr:preset=ideal``) or its folder name (``zssr@preset=ideal``);
+    a run without that method gives an empty dict. Reads the per-image records, so it also
+    works for runs whose ``results.csv`` was not brought back.
+    """
+    out = {}
+    for path in sorted((run / "runs" / condition / method.replace(":", "@")).glob("*_seed0.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        out[data["image"]] = (float(data["psnr"]), "G" if data["device"].startswith("cuda") else "C")
+    return out

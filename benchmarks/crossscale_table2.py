@@ -18,7 +18,6 @@ Usage (from the repository root; reads results only, seconds):
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from _machine import read_results_csv, result_header, write_result  # noqa: E402
+from _machine import read_method_records, read_results_csv, result_header, write_result  # noqa: E402
 from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN  # noqa: E402
 
 GPU_RUN = HERE / "results" / "gpu_h100_crossscale" / "table2_set14"
@@ -40,15 +39,6 @@ ROWS = {  # label → (method folder in runs/, method label in results.csv for K
 }
 
 
-def _records(run: Path, folder: str) -> dict[str, tuple[float, str]]:
-    """image → (PSNR, device) for one method folder of a ``zssr bench`` run."""
-    out = {}
-    for path in sorted((run / "runs" / CONDITION / folder).glob("*_seed0.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        out[data["image"]] = (float(data["psnr"]), "GPU" if data["device"].startswith("cuda") else "CPU")
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cpu", default=str(GPU_RUN.parent / "cpu_completion"),
@@ -58,10 +48,10 @@ def main() -> None:
     for label, folder in ROWS.items():
         if folder is None:
             kgan = read_results_csv(KERNELGAN_RUN / "results.csv")
-            rows[label] = {n: (float(r["psnr"]), "CPU") for (m, n), r in kgan.items() if m == KERNELGAN_LABEL}
+            rows[label] = {n: (float(r["psnr"]), "C") for (m, n), r in kgan.items() if m == KERNELGAN_LABEL}
         else:
-            cpu = _records(Path(args.cpu), folder) if args.cpu else {}
-            rows[label] = {**cpu, **_records(GPU_RUN, folder)}  # the GPU cell wins
+            cpu = read_method_records(Path(args.cpu), CONDITION, folder) if args.cpu else {}
+            rows[label] = {**cpu, **read_method_records(GPU_RUN, CONDITION, folder)}  # the GPU cell wins
     names = sorted(rows["true kernel"])
     lines = result_header("Table 2, Set14 ×2: ZSSR given the cross-scale kernel estimate")
     lines += [

@@ -24,7 +24,6 @@ Usage (from the repository root):
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
+from _machine import read_method_records as _records  # noqa: E402
 from _machine import read_results_csv, result_header, write_result  # noqa: E402
 from generic_kernel_baseline import GENERIC_LABEL, SIGMA, generic_kernel_method  # noqa: E402
 from kernel_seed_selection import axis_ratios  # noqa: E402
@@ -50,15 +50,6 @@ FIRST, FINAL = "edge-profile, first version (σ₀ 1.5, calibration 0.85)", "**e
 
 def _folder(label: str) -> str:
     return label.replace(":", "@")
-
-
-def _records(run: Path, condition: str, label: str) -> dict[str, tuple[float, str]]:
-    """image → (PSNR, G or C) for one method of a ``zssr bench`` run folder (absent: empty)."""
-    out = {}
-    for path in sorted((run / "runs" / condition / _folder(label)).glob("*_seed0.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        out[data["image"]] = (float(data["psnr"]), "G" if data["device"].startswith("cuda") else "C")
-    return out
 
 
 def run(args: argparse.Namespace) -> None:
