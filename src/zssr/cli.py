@@ -192,7 +192,7 @@ def _add_upscale(sub: Any) -> None:
     )
     p.add_argument("--estimator", choices=ESTIMATORS, default="edges",
                    help="for --kernel auto: 'edges' (default; the blur across the strongest edges, instant, 57%% of "
-                   "Table 2's gap) or 'kernelgan' (KernelGAN, minutes, 45%%)")
+                   "Table 2's gap) or 'kernelgan' (KernelGAN, about a minute on 2 cores, 45%%)")
     p.add_argument("--kernel-iterations", type=int, metavar="N",
                    help="for --estimator kernelgan: training iterations (authors: 3000)")
     p.add_argument("--kernel-restarts", type=int, metavar="N",
@@ -300,14 +300,17 @@ def _add_kernel(sub: Any) -> None:
         "estimate", help="estimate an image's downscaling kernel",
         description="Estimate the downscaling kernel of an LR image from the image alone: by default from the "
         "blur across its strongest edges (zssr.edgeblur, instant), or with KernelGAN (Bell-Kligler et al. 2019, "
-        "trained on the image; minutes). Also writes a picture <stem>.png next to the output.",
+        "trained on the image; about a minute on 2 cores). Also writes a picture <stem>.png next to the "
+        "output.",
     )
     e.add_argument("input", metavar="IN", help="the LR image (at least 84×84)")
-    e.add_argument("-s", "--scale", type=float, default=2.0, metavar="S", help="SR factor (default 2; edges: the kernel scales with it; KernelGAN: ×4 composes ×2)")
+    e.add_argument("-s", "--scale", type=float, default=2.0, metavar="S",
+                   help="SR factor (default 2; edges: the kernel scales with it; KernelGAN: ×4 composes ×2)")
     e.add_argument("-o", "--output", required=True, metavar="FILE", help="kernel file (.mat/.npy/.txt/.csv/.png)")
     e.add_argument("--estimator", choices=ESTIMATORS, default="edges",
                    help="'edges' (default: the blur across the strongest edges) or 'kernelgan'")
-    e.add_argument("--iterations", type=int, metavar="N", help="for --estimator kernelgan: training iterations (authors: 3000)")
+    e.add_argument("--iterations", type=int, metavar="N",
+                   help="for --estimator kernelgan: training iterations (authors: 3000)")
     e.add_argument("--restarts", type=int, metavar="N",
                    help="for --estimator kernelgan: seeds to retry after a degenerate estimate (default 2)")
     e.add_argument("--width-correction", action="store_true",

@@ -225,6 +225,10 @@ def upscale(
         ``H'×W'×C`` float32 in [0, 1]; an alpha plane (4th channel) is upscaled
         bicubically, not learned.
 
+    Raises:
+        StructureError: ``kernel="auto"`` on an image with too few edges to measure
+            (the CLI falls back to the bicubic kernel there; here the caller decides).
+
     Example:
         >>> import numpy as np, zssr
         >>> out = zssr.upscale(np.random.rand(24, 24, 3), 2, max_iterations=2, seed=0)
