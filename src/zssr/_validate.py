@@ -1,0 +1,84 @@
+"""The one set of rules for scale factors, shared by every stage and entry point.
+
+Seven validators with drifting rules (one accepted ``True`` as a scale) are
+replaced by these two functions, so the API, the CLI and the harness refuse the
+same values with the same words and name the parameter at fault.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+from zssr.errors import ScaleError
+
+__all__ = ["is_number", "scale_pair", "scale_value"]
+
+
+def is_number(value: object) -> bool:
+    """A real number that is not a bool (``True`` is an ``int`` to Python, never a scale)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _bound(value: float, name: str, given: object, minimum: float, strict: bool, hint: str) -> float:
+    ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
+    if not ok:
+        relation = ">" if strict else "≥"
+        raise ScaleError(f"{name} must be finite and {relation} {minimum:g}{hint}, got {given!r}")
+    return value
+
+
+def scale_value(
+    value: object, name: str = "scale", *, minimum: float = 0.0, strict: bool = True, hint: str = ""
+) -> float:
+    """One finite factor above ``minimum`` (``≥`` when ``strict`` is false), as a float.
+
+    Raises:
+        ScaleError: not a number (bools included), not finite, or out of range.
+    """
+    if not is_number(value):
+        raise ScaleError(f"{name} must be a single number, got {value!r}")
+    return _bound(float(value), name, value, minimum, strict, hint)  # type: ignore[arg-type]
+
+
+def scale_pair(
+    value: float | Sequence[float] | object,
+    name: str = "scale",
+    *,
+    minimum: float = 0.0,
+    strict: bool = True,
+    hint: str = "",
+) -> tuple[float, float]:
+    """A factor as a ``(vertical, horizontal)`` pair: one number is used for both axes.
+
+    Args:
+        value: a number, or a sequence of exactly two numbers.
+        name: the parameter's name, for the message.
+        minimum: the bound each factor must pass.
+        strict: ``>`` minimum when true, ``≥`` when false.
+        hint: a short reason appended to the range message.
+
+    Raises:
+        ScaleError: not a number or a pair of numbers (bools, strings and other
+            lengths included), a factor not finite, or out of range.
+    """
+    if is_number(value):
+        items: tuple[object, ...] = (value, value)
+    elif _is_sized_pair(value):
+        items = tuple(value.tolist())  # type: ignore[union-attr]
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        items = tuple(value)
+    else:
+        items = ()
+    if len(items) != 2 or not all(is_number(v) for v in items):
+        raise ScaleError(f"{name} must be a number or a (vertical, horizontal) pair of numbers, got {value!r}")
+    first = _bound(float(items[0]), name, value, minimum, strict, hint)  # type: ignore[arg-type]
+    second = _bound(float(items[1]), name, value, minimum, strict, hint)  # type: ignore[arg-type]
+    return first, second
+
+
+def _is_sized_pair(value: object) -> bool:
+    """Numpy arrays and tensors holding two numbers count as pairs."""
+    shape = getattr(value, "shape", None)
+    return shape is not None and tuple(shape) == (2,) and hasattr(value, "tolist")

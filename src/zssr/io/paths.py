@@ -1,0 +1,76 @@
+"""Command-line inputs expanded to image files, and where each result goes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from zssr.errors import ImageReadError, ImageWriteError
+from zssr.io._formats import IMAGE_SUFFIXES
+
+__all__ = ["collect_inputs", "output_path_for"]
+
+
+def collect_inputs(paths: Sequence[str | Path]) -> list[Path]:
+    """Expand command-line inputs into image files.
+
+    A file is taken as given (its content decides the format); a folder gives its
+    image files by suffix (:data:`IMAGE_SUFFIXES`), sorted by name, not
+    recursively, skipping hidden files (e.g. macOS ``._*`` or leftover temp files).
+    A file named twice is kept once, in its first position.
+
+    Raises:
+        ImageReadError: no paths, a path that does not exist, or a folder with no images.
+    """
+    if isinstance(paths, (str, Path)) or len(paths) == 0:
+        raise ImageReadError(f"paths must be a non-empty list of files or folders; got {paths!r}")
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for entry in paths:
+        location = Path(entry)
+        if location.is_dir():
+            images = sorted(
+                (
+                    child
+                    for child in location.iterdir()
+                    if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES and not child.name.startswith(".")
+                ),
+                key=lambda child: child.name,
+            )
+            if not images:
+                raise ImageReadError(
+                    f"input folder {location} contains no images (suffixes {', '.join(sorted(IMAGE_SUFFIXES))})"
+                )
+        elif location.exists():
+            images = [location]
+        else:
+            raise ImageReadError(f"input path {location} does not exist")
+        for image in images:
+            key = image.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(image)
+    return found
+
+
+def output_path_for(input_path: str | Path, out_dir: str | Path, suffix: str | None = None) -> Path:
+    """Where the result for ``input_path`` goes in ``out_dir``: same name, optional new suffix.
+
+    Args:
+        input_path: the input image.
+        out_dir: the output folder (not created here).
+        suffix: new suffix such as ``".png"`` or ``"png"``; ``None`` keeps the input's.
+
+    Raises:
+        ImageWriteError: the resulting suffix is not a writable image suffix.
+    """
+    source = Path(input_path)
+    if suffix is None:
+        new_suffix = source.suffix
+    else:
+        new_suffix = suffix if suffix.startswith(".") else f".{suffix}"
+    if new_suffix.lower() not in IMAGE_SUFFIXES:
+        raise ImageWriteError(
+            f"suffix must be one of {', '.join(sorted(IMAGE_SUFFIXES))}; got {new_suffix!r} for {source.name}"
+        )
+    return Path(out_dir) / f"{source.stem}{new_suffix}"

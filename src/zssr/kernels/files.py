@@ -1,0 +1,154 @@
+"""Kernel files: the authors' ``.mat`` (variable ``Kernel``), ``.npy``, text, and pictures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+import scipy.ndimage
+import scipy.signal
+import torch
+
+from zssr._atomic import atomic_write
+from zssr.errors import ImageWriteError, KernelError
+from zssr.kernels.apply import center_of_mass
+from zssr.kernels.validate import validate_kernel
+
+__all__ = ["KERNEL_SUFFIXES", "kernel_picture", "load_kernel", "save_kernel"]
+
+KERNEL_SUFFIXES = (".mat", ".npy", ".txt", ".csv")
+
+
+def _read_mat(path: Path) -> np.ndarray:
+    try:
+        contents = scipy.io.loadmat(str(path))
+    except NotImplementedError as exc:  # MATLAB v7.3 (HDF5) files
+        raise KernelError(f"kernel file {path} is a MATLAB v7.3 file; save it with -v7 or as .npy ({exc})") from exc
+    except Exception as exc:  # scipy raises MatReadError, ValueError, IndexError… on foreign files
+        raise KernelError(f"kernel file {path} could not be read as .mat: {exc!r}") from exc
+    variables = {k: v for k, v in contents.items() if not k.startswith("__")}
+    # The authors' files hold the variable `Kernel` (renamed from `ker` in Oct 2018, notes §6).
+    if "Kernel" in variables:
+        return np.asarray(variables["Kernel"])
+    # MATLAB has no 1-D arrays (loadmat gives vectors and scalars as 1×n / 1×1), so
+    # when several 2-D arrays are present, a single true matrix among them wins.
+    numeric = [
+        k for k, v in variables.items()
+        if isinstance(v, np.ndarray) and v.ndim == 2 and v.size > 0 and v.dtype.kind in "biuf"
+    ]
+    matrices = [k for k in numeric if min(variables[k].shape) > 1]
+    for candidates in (numeric, matrices):
+        if len(candidates) == 1:
+            return np.asarray(variables[candidates[0]])
+    listing = ", ".join(f"{k} {getattr(v, 'shape', type(v).__name__)}" for k, v in variables.items()) or "none"
+    raise KernelError(
+        f"kernel file {path} must hold a variable 'Kernel' or exactly one 2-D numeric array; "
+        f"its variables are: {listing}"
+    )
+
+
+def load_kernel(path: str | os.PathLike[str]) -> torch.Tensor:
+    """Read a kernel from ``.mat`` (variable ``Kernel``), ``.npy``, ``.txt`` or ``.csv``.
+
+    ``.mat`` follows the authors' convention (``<stem>_<i>.mat`` with ``Kernel``,
+    notes §6); a file without ``Kernel`` but with a single 2-D numeric array
+    (e.g. the old ``ker`` name) is accepted too. Text files are read with
+    ``numpy.loadtxt``, comma- or whitespace-separated.
+
+    Returns:
+        The validated kernel, float64, normalised to sum 1 (not yet aligned).
+
+    Raises:
+        KernelError: missing/unreadable file, unknown suffix, or an invalid kernel.
+
+    Shape:
+        → ``kh×kw``.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in KERNEL_SUFFIXES:
+        raise KernelError(f"kernel file {p} must end in one of {', '.join(KERNEL_SUFFIXES)}, got {suffix or 'no suffix'!r}")
+    if not p.is_file():
+        raise KernelError(f"kernel file {p} does not exist or is not a file")
+    try:
+        if suffix == ".mat":
+            arr = _read_mat(p)
+        elif suffix == ".npy":
+            arr = np.load(p, allow_pickle=False)
+        else:
+            text = p.read_text()
+            arr = np.loadtxt(text.splitlines(), delimiter="," if "," in text else None, ndmin=2)
+    except KernelError:
+        raise
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise KernelError(f"kernel file {p} could not be read: {exc}") from exc
+    return validate_kernel(np.asarray(arr), name=f"kernel file {p}")
+
+
+def save_kernel(kernel: torch.Tensor | np.ndarray, path: str | os.PathLike[str]) -> None:
+    """Write a kernel as ``.mat`` (variable ``Kernel``), ``.npy``, ``.txt``, ``.csv`` or ``.png``.
+
+    ``.mat`` is what the authors' ``run_ZSSR.py`` reads (notes §6); text is written
+    with 17 significant digits so that it loads back bit-exact; ``.png`` is a
+    picture (:func:`kernel_picture`), not loadable. The write is atomic.
+
+    Raises:
+        KernelError: an invalid kernel.
+        ImageWriteError: an unsupported suffix or a failed write.
+
+    Shape:
+        ``kh×kw``.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in KERNEL_SUFFIXES + (".png",):
+        raise ImageWriteError(f"kernel output {p} must end in .mat, .npy, .txt, .csv or .png, got {suffix or 'no suffix'!r}")
+    k = validate_kernel(kernel).numpy()
+    if suffix == ".png":
+        kernel_picture(k, p)
+        return
+
+    def write(fh: object) -> None:
+        if suffix == ".mat":
+            scipy.io.savemat(fh, {"Kernel": k})
+        elif suffix == ".npy":
+            np.save(fh, k, allow_pickle=False)
+        else:
+            np.savetxt(fh, k, fmt="%.17g", delimiter="," if suffix == ".csv" else " ")
+    try:
+        atomic_write(p, write)
+    except OSError as exc:
+        raise ImageWriteError(f"kernel output {p} could not be written: {exc}") from exc
+
+
+def kernel_picture(kernel: torch.Tensor | np.ndarray, path: str | os.PathLike[str], *, title: str | None = None) -> None:
+    """Save a PNG picture of a kernel with a colour bar (for reports and the CLI).
+
+    Uses ``matplotlib.figure.Figure`` with the Agg canvas directly, so it touches
+    no pyplot global state and works headless. The write is atomic.
+
+    Raises:
+        KernelError: an invalid kernel.
+        ImageWriteError: a failed write.
+
+    Shape:
+        ``kh×kw``.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    k = validate_kernel(kernel).numpy()
+    p = Path(path)
+    fig = Figure(figsize=(4.0, 3.4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    image = ax.imshow(k, cmap="viridis", interpolation="nearest")
+    fig.colorbar(image, ax=ax)
+    cy, cx = center_of_mass(k)
+    ax.set_title(title if title is not None else f"{k.shape[0]}×{k.shape[1]}, centre of mass ({cy:.2f}, {cx:.2f})", fontsize=9)
+    try:
+        atomic_write(p, lambda fh: fig.savefig(fh, format="png"))
+    except OSError as exc:
+        raise ImageWriteError(f"kernel picture {p} could not be written: {exc}") from exc
