@@ -28,7 +28,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .errors import ScaleError, ShapeError, ZSSRError
+from ._validate import scale_pair
+from .errors import ShapeError, ZSSRError
 
 __all__ = [
     "Metrics",
@@ -140,19 +141,6 @@ def _check_data_range(data_range: float) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ZSSRError(f"data_range must be finite and > 0, got {data_range!r}")
     return value
-
-
-def _pair_scale(scale: float | Sequence[float]) -> tuple[float, float]:
-    if isinstance(scale, (int, float, np.integer, np.floating)):
-        pair = (float(scale), float(scale))
-    else:
-        items = tuple(scale)
-        if len(items) != 2:
-            raise ScaleError(f"scale must be a number or a (vertical, horizontal) pair, got {scale!r}")
-        pair = (float(items[0]), float(items[1]))
-    if not all(math.isfinite(v) and v > 0 for v in pair):
-        raise ScaleError(f"scale must be finite and > 0, got {scale!r}")
-    return pair
 
 
 def _pair_shave(n: int | Sequence[int]) -> tuple[int, int]:
@@ -407,7 +395,7 @@ def evaluate(
     """
     if channel not in ("y", "rgb"):
         raise ZSSRError(f"channel must be 'y' or 'rgb', got {channel!r}")
-    scales = _pair_scale(scale) if scale is not None else None
+    scales = scale_pair(scale, "scale") if scale is not None else None
     if shave is None:
         border = (_matlab_round(scales[0]), _matlab_round(scales[1])) if scales else (0, 0)
     else:

@@ -8,7 +8,6 @@ between steps unless ``reinit_each_step``; the learning rate restarts.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ._validate import scale_pair
 from .config import Config, resolve_config
 from .ensemble import super_resolve
 from .errors import ScaleError, ShapeError, ZSSRError
@@ -49,11 +49,7 @@ class UpscaleResult:
 
 
 def _check_pair(pair: Sequence[float], what: str) -> ScalePair:
-    sy, sx = float(pair[0]), float(pair[1])
-    for v in (sy, sx):
-        if not math.isfinite(v) or v < 1.0:
-            raise ScaleError(f"{what} must be finite and >= 1 (ZSSR only enlarges), got {tuple(pair)!r}")
-    return sy, sx
+    return scale_pair(pair, what, minimum=1.0, strict=False, hint=" (ZSSR only enlarges)")
 
 
 def parse_scale(text: str | float | Sequence[Any]) -> list[ScalePair]:

@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import functools
 import math
-from fractions import Fraction
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._validate import scale_pair
 from .errors import ScaleError, ShapeError, ZSSRError
 
 __all__ = ["Boundary", "Method", "InterpKernel", "INTERP_KERNELS", "imresize", "output_size", "resize_weights"]
@@ -84,20 +85,6 @@ INTERP_KERNELS: dict[str, InterpKernel] = {
 }
 
 
-def _pair(value: float | Sequence[float], name: str) -> tuple[float, float]:
-    if isinstance(value, (int, float, np.floating, np.integer)):
-        pair = (float(value), float(value))
-    else:
-        items = tuple(value)
-        if len(items) != 2:
-            raise ScaleError(f"{name} must be a number or a (vertical, horizontal) pair, got {value!r}")
-        pair = (float(items[0]), float(items[1]))
-    for v in pair:
-        if not math.isfinite(v) or v <= 0:
-            raise ScaleError(f"{name} must be finite and > 0, got {value!r}")
-    return pair
-
-
 def _ceil(x: float) -> int:
     # 255 * (1/3) is 84.99999999999999 in floating point; MATLAB-made data sets
     # expect 85, so snap values within 1e-9 of an integer before ceil.
@@ -125,7 +112,7 @@ def output_size(
     if scale is None:
         sc = (out[0] / in_size[0], out[1] / in_size[1])
     else:
-        sc = _pair(scale, "scale")
+        sc = scale_pair(scale, "scale")
         if size is None:
             out = (_ceil(in_size[0] * sc[0]), _ceil(in_size[1] * sc[1]))
     return sc, (out[0], out[1])
