@@ -1,6 +1,6 @@
 """Speed of zssr.resize.imresize against torch's fused antialiased bicubic, same input, same run.
 
-Usage: python benchmarks/bench_resize.py [--size 1024] [--repeats 15] [--threads 2]
+Usage: python benchmarks/resize_speed.py [--size 1024] [--repeats 15] [--threads 2]
 Writes benchmarks/results/resize_speed.md.
 """
 

@@ -7,7 +7,7 @@ kernel, and report the PSNR of each against the real LR (RGB, 8-pixel border ign
 A kernel that re-synthesises the LR better is closer to the truth where it matters.
 Snapshots of G's kernel during training show how quality depends on the iteration count.
 
-Usage: python benchmarks/bench_kernel_estimate.py [--dataset Set14] [--limit 6] [--iterations 3000]
+Usage: python benchmarks/kernel_estimate.py [--dataset Set14] [--limit 6] [--iterations 3000]
 Writes benchmarks/results/kernel_estimate.md.
 """
 

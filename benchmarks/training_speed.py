@@ -6,7 +6,7 @@ reconstruction test). zssr's step is `train_scale_step` as the pipeline runs it,
 reconstruction test every 50 iterations included. Blocks of 50 iterations alternate
 between the two so that machine drift hits both alike; medians of per-block means.
 
-Usage: python benchmarks/bench_training_speed.py [--blocks 6] [--threads 2] [--image PATH]
+Usage: python benchmarks/training_speed.py [--blocks 6] [--threads 2] [--image PATH]
 Writes benchmarks/results/training_speed.md.
 """
 

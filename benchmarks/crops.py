@@ -4,7 +4,7 @@ The authors place affine crops without re-centring (notes §2.1), so part of man
 fathers is zero fill. zssr places every crop inside the transformed source unless
 `legacy_crops=True`. Measured on real photos at several sizes, 2000 fathers each.
 
-Usage: python benchmarks/bench_crops.py [--fathers 2000]
+Usage: python benchmarks/crops.py [--fathers 2000]
 Writes benchmarks/results/crops.md.
 """
 
