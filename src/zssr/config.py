@@ -1,7 +1,7 @@
 """One frozen configuration for a ZSSR run, and the authors' named presets.
 
-Field defaults are the authors' ``configs.Config`` (notes §1); presets are their
-``X2_*_CONF`` instances (notes §1, "Presets") plus ``fast`` for CPU users.
+Field defaults are the authors' ``configs.Config`` (docs/authors_code.md §1); presets are their
+``X2_*_CONF`` instances (docs/authors_code.md §1, "Presets") plus ``fast`` for CPU users.
 Override with :func:`dataclasses.replace` or :func:`resolve_config`.
 """
 
@@ -34,12 +34,12 @@ class Config:
     first entry for the earliest steps).
     """
 
-    # network (notes §3)
+    # network (docs/authors_code.md §3)
     width: int = 64
     depth: int = 8
     init_variance: float = 0.1
     learn_residual: bool = True
-    # examples (notes §2.1, §2.2)
+    # examples (docs/authors_code.md §2.1, §2.2)
     crop_size: int = 128
     noise_std: float = 0.0
     augment_as_is_probability: float = 0.05
@@ -49,7 +49,7 @@ class Config:
     augment_shear_sigma: float = 0.1
     allow_rotation: bool = True
     legacy_crops: bool = False  # *ours*: True reproduces the authors' off-image (black) crops
-    # training (notes §2.3, §2.5)
+    # training (docs/authors_code.md §2.3, §2.5)
     learning_rate: float = 1e-3
     adam_betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
@@ -62,10 +62,10 @@ class Config:
     test_every: int = 50
     legacy_covariance: bool = True  # numpy < 1.16 polyfit scaling (N - 4), as the authors ran it
     reinit_each_step: bool = False
-    # inference (notes §4)
+    # inference (docs/authors_code.md §4)
     output_flip: bool = True
     back_projection_iters: tuple[int, ...] = (10,)
-    # gradual SR (notes §5)
+    # gradual SR (docs/authors_code.md §5)
     gradual_pattern: tuple[tuple[float, float], ...] = ((1.0, 1.0),)
     # extra fields only carried, never interpreted (keeps presets documented)
     name: str = field(default="custom", compare=False)

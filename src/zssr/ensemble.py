@@ -1,4 +1,4 @@
-"""Inference: geometric self-ensemble, pixelwise median, back-projection (paper §3, notes §4).
+"""Inference: geometric self-ensemble, pixelwise median, back-projection (paper §3, docs/authors_code.md §4).
 
 The trained net is applied to the 8 rotations/flips of the input (4 for
 anisotropic factors, where a 90° turn would swap the factors), each output is

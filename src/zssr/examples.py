@@ -1,6 +1,6 @@
 """Training examples cut from the test image itself: HR fathers and their LR sons.
 
-Paper §3 and notes §2.1–2.2. Each iteration draws one father: a crop of the
+Paper §3 and docs/authors_code.md §2.1–2.2. Each iteration draws one father: a crop of the
 input (or, in gradual SR, of an earlier output) in one of three augmentation
 modes, then makes its son by downscaling it with the SR kernel (MATLAB bicubic
 or the given kernel), optionally adding noise to the son only (paper §3:
@@ -39,7 +39,7 @@ class FatherSource:
 
 def degrade(x: torch.Tensor, sf: tuple[float, float], kernel: torch.Tensor | None,
             size: tuple[int, int] | None = None) -> torch.Tensor:
-    """The SR degradation by ``sf``: MATLAB bicubic, or the given *aligned* kernel (notes §6).
+    """The SR degradation by ``sf``: MATLAB bicubic, or the given *aligned* kernel (docs/authors_code.md §6).
 
     Used for sons and for back-projection's down step alike.
     """
@@ -85,7 +85,7 @@ class FatherSampler:
         rng: all geometric randomness (seeded by the caller).
 
     The authors' affine crops are placed without re-centring, so ~25–39% of
-    their pixels are black on average (notes §2.1). By default we place each
+    their pixels are black on average (docs/authors_code.md §2.1). By default we place each
     crop so that all of it lies inside the transformed source (rejection
     sampling of the offset, then of the transform, then an axis-aligned
     fallback); ``config.legacy_crops`` reproduces the authors' placement.
@@ -99,7 +99,7 @@ class FatherSampler:
         ys, xs = np.meshgrid(np.arange(crop[0], dtype=np.float64), np.arange(crop[1], dtype=np.float64), indexing="ij")
         self._pixels = np.stack([xs, ys], -1)
 
-    # -- which source and which mode (notes §2.1 "Scale and source") --------
+    # -- which source and which mode (docs/authors_code.md §2.1 "Scale and source") --------
     def _mode(self) -> Mode:
         r = self.rng.random()
         c = self.config
@@ -170,7 +170,7 @@ class FatherSampler:
         pixels = self._pixels
         if self.config.legacy_crops:
             lin = self._draw_linear(scale)
-            # authors: t = U·clip(sW − crop) without re-centring (notes §2.1 "Quirk")
+            # authors: t = U·clip(sW − crop) without re-centring (docs/authors_code.md §2.1 "Quirk")
             t = np.array([self.rng.random() * max(scale * w - cw, 0.0), self.rng.random() * max(scale * h - ch, 0.0)])
             inv = np.linalg.inv(lin)
             pts = pixels + t - centre

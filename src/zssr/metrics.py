@@ -1,7 +1,7 @@
 """PSNR and SSIM under the MATLAB protocol behind the paper's tables.
 
 ZSSR's numbers come from "the common MATLAB script by Kim et al." (VDSR-style,
-ZSSR issue #2; notes §8): luminance ``Y`` of MATLAB ``rgb2ycbcr``, ``scale``
+ZSSR issue #2; docs/authors_code.md §8): luminance ``Y`` of MATLAB ``rgb2ycbcr``, ``scale``
 pixels shaved from every border, PSNR with peak 255 and Wang et al.'s
 ``ssim_index.m``. Other conventions move the numbers by tenths of a dB (OpenCV
 YCrCb gave 37.03 instead of 37.37 on Set5 ×2, issue #2), so every step here

@@ -1,6 +1,6 @@
 """The image-specific CNN: a plain stack of 3×3 convolutions with a global residual.
 
-Paper §3 / authors' code (notes §3): 8 convolutions (7 hidden maps) of 64
+Paper §3 / authors' code (docs/authors_code.md §3): 8 convolutions (7 hidden maps) of 64
 channels, ReLU after all but the last, no biases, 'SAME' padding, and the output
 added to the bicubic-upscaled input, so the net only learns the missing detail.
 """

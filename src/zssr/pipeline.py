@@ -1,6 +1,6 @@
 """The whole method: gradual scale steps, each trained from the input, outputs becoming fathers.
 
-Paper §3 ("gradual SR") and notes §5: every step is a *direct* jump from the
+Paper §3 ("gradual SR") and docs/authors_code.md §5: every step is a *direct* jump from the
 original input; its post-processed output joins the father sources at its base
 scale (the smaller of its two factors); the net (and Adam's moments) carry over
 between steps unless ``reinit_each_step``; the learning rate restarts.

@@ -3,13 +3,13 @@
 Everything in ZSSR rests on this: LR sons are made by downscaling, the net learns
 a residual over a bicubic upscale, back-projection resamples both ways, and the
 published PSNRs are computed on MATLAB-made inputs. Ports that used another
-resampler lost 0.2–2.5 dB (notes §1, §7, §8; ZSSR issue #1).
+resampler lost 0.2–2.5 dB (docs/authors_code.md §1, §7, §8; ZSSR issue #1).
 
 Convention:
     Images are ``N×C×H×W`` (any leading dims; the last two are resized) float
     tensors on any device. Scales and sizes are ``(vertical, horizontal)``.
     Output pixel ``i`` (1-based) samples input coordinate
-    ``u = i / s + 0.5 · (1 − 1/s)``: pixel centres line up (MATLAB, notes §7).
+    ``u = i / s + 0.5 · (1 − 1/s)``: pixel centres line up (MATLAB, docs/authors_code.md §7).
 
 The resize is separable: one 1-D pass per axis, axes in ascending order of
 scale (MATLAB resizes the most-shrunk axis first; ties go rows first), each pass
@@ -101,7 +101,7 @@ def output_size(
 
     A missing size is ``ceil(in · scale)``; a missing scale is ``out / in``.
     When both are given, the scale drives the coordinate mapping and the size
-    the shape (used for net inputs forced to the father's size, notes §2.3).
+    the shape (used for net inputs forced to the father's size, docs/authors_code.md §2.3).
     """
     if scale is None and size is None:
         raise ScaleError("imresize needs a scale or a size, got neither")
@@ -211,7 +211,7 @@ def imresize(
         x: float tensor ``…×H×W`` (typically ``N×C×H×W``), float32 or float64, any device.
         scale: a number or a ``(vertical, horizontal)`` pair, any positive reals.
         size: output ``(H, W)``. With ``scale`` too, the scale drives the coordinate
-            mapping and the size the shape (authors' ``imresize``, notes §7).
+            mapping and the size the shape (authors' ``imresize``, docs/authors_code.md §7).
         method: interpolation kernel.
         antialias: widen the kernel on downscaled axes (decided per axis).
         quantize: MATLAB's uint8 path: ``x`` holds 8-bit values divided by 255 and

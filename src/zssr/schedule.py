@@ -1,4 +1,4 @@
-"""The paper's slope-based learning-rate policy (§3; exact rule in notes §2.5).
+"""The paper's slope-based learning-rate policy (§3; exact rule in docs/authors_code.md §2.5).
 
 The reconstruction error (net applied to a downscaled copy of the input, compared
 with the input) is measured every ``test_every`` iterations. Every
@@ -43,7 +43,7 @@ class LearningRatePolicy:
     """Mutable state of the policy for one training run (one scale step).
 
     Call :meth:`record` with each reconstruction error and :meth:`step` once per
-    iteration, after the optimizer step and any test (authors' order, notes §2).
+    iteration, after the optimizer step and any test (authors' order, docs/authors_code.md §2).
     """
 
     learning_rate: float = 1e-3

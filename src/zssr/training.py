@@ -1,4 +1,4 @@
-"""Test-time training of the image-specific net for one scale step (paper §3, notes §2).
+"""Test-time training of the image-specific net for one scale step (paper §3, docs/authors_code.md §2).
 
 Each iteration, in the authors' order: draw a father, make its son, one Adam
 step on the L1 loss of the *unclipped* output, every ``test_every`` iterations
@@ -55,7 +55,7 @@ def reconstruction_error(
     noise_std: float,
     generator: torch.Generator | None,
 ) -> float:
-    """MSE between the input and the net's SR of its own son (notes §2.4, drives the LR policy)."""
+    """MSE between the input and the net's SR of its own son (docs/authors_code.md §2.4, drives the LR policy)."""
     son = make_son(image, sf, kernel=kernel, noise_std=noise_std, generator=generator)
     up = imresize(son, sf, size=tuple(image.shape[-2:]))
     out = net(up).clamp(0.0, 1.0)

@@ -4,7 +4,7 @@ ZSSR makes each LR son by blurring the HR father with a downscaling kernel and
 subsampling (paper §3, §4.2). With no kernel it uses MATLAB bicubic
 (``zssr.resize.imresize``); with a numeric kernel (given, or estimated by
 KernelGAN) it takes the path of this module, a port of the authors'
-``numeric_kernel`` / ``kernel_shift`` (notes §6).
+``numeric_kernel`` / ``kernel_shift`` (docs/authors_code.md §6).
 
 Convention:
     A kernel is a 2-D ``float64`` CPU tensor ``kh×kw`` that sums to 1, indexed

@@ -41,7 +41,7 @@ def _aligned_target(shape: tuple[int, int], factor: tuple[float, float]) -> np.n
 def align_kernel(kernel: torch.Tensor | np.ndarray, factor: float | Sequence[float]) -> torch.Tensor:
     """Shift a kernel so that :func:`downscale` samples the centre of each HR block.
 
-    Why (port of the authors' ``kernel_shift``, notes §6): :func:`downscale`
+    Why (port of the authors' ``kernel_shift``, docs/authors_code.md §6): :func:`downscale`
     correlates with the kernel anchored at index ``⌊k/2⌋`` and keeps pixels
     ``0, sf, 2sf, …``; LR pixel ``j`` must however see HR block
     ``[sf·j, sf·j+sf−1]`` centred, as MATLAB ``imresize`` does. So the centre of
@@ -130,7 +130,7 @@ def downscale(
     *,
     size: Sequence[int] | None = None,
 ) -> torch.Tensor:
-    """Blur with a numeric kernel and subsample: the authors' ``numeric_kernel`` (notes §6).
+    """Blur with a numeric kernel and subsample: the authors' ``numeric_kernel`` (docs/authors_code.md §6).
 
     Each channel is correlated with the 2-D kernel (anchored at ``⌊k/2⌋`` like
     ``scipy.ndimage.correlate``) with half-sample-symmetric boundaries, then rows

@@ -29,7 +29,7 @@ def _read_mat(path: Path) -> np.ndarray:
     except Exception as exc:  # scipy raises MatReadError, ValueError, IndexError… on foreign files
         raise KernelError(f"kernel file {path} could not be read as .mat: {exc!r}") from exc
     variables = {k: v for k, v in contents.items() if not k.startswith("__")}
-    # The authors' files hold the variable `Kernel` (renamed from `ker` in Oct 2018, notes §6).
+    # The authors' files hold the variable `Kernel` (renamed from `ker` in Oct 2018, docs/authors_code.md §6).
     if "Kernel" in variables:
         return np.asarray(variables["Kernel"])
     # MATLAB has no 1-D arrays (loadmat gives vectors and scalars as 1×n / 1×1), so
@@ -53,7 +53,7 @@ def load_kernel(path: str | os.PathLike[str]) -> torch.Tensor:
     """Read a kernel from ``.mat`` (variable ``Kernel``), ``.npy``, ``.txt`` or ``.csv``.
 
     ``.mat`` follows the authors' convention (``<stem>_<i>.mat`` with ``Kernel``,
-    notes §6); a file without ``Kernel`` but with a single 2-D numeric array
+    docs/authors_code.md §6); a file without ``Kernel`` but with a single 2-D numeric array
     (e.g. the old ``ker`` name) is accepted too. Text files are read with
     ``numpy.loadtxt``, comma- or whitespace-separated.
 
@@ -90,7 +90,7 @@ def load_kernel(path: str | os.PathLike[str]) -> torch.Tensor:
 def save_kernel(kernel: torch.Tensor | np.ndarray, path: str | os.PathLike[str]) -> None:
     """Write a kernel as ``.mat`` (variable ``Kernel``), ``.npy``, ``.txt``, ``.csv`` or ``.png``.
 
-    ``.mat`` is what the authors' ``run_ZSSR.py`` reads (notes §6); text is written
+    ``.mat`` is what the authors' ``run_ZSSR.py`` reads (docs/authors_code.md §6); text is written
     with 17 significant digits so that it loads back bit-exact; ``.png`` is a
     picture (:func:`kernel_picture`), not loadable. The write is atomic.
 

@@ -38,7 +38,7 @@ def _keys_cubic(x: np.ndarray) -> np.ndarray:
 def _bicubic_1d(f: int) -> np.ndarray:
     # imresize by 1/f maps 0-based LR pixel j to HR coordinate f·j + (f−1)/2 and
     # weighs HR pixel p by cubic((p − u)/f)/f for |p − u| < 2f (antialiasing
-    # stretches the 4-wide cubic by f, notes §7). The offsets p − u are
+    # stretches the 4-wide cubic by f, docs/authors_code.md §7). The offsets p − u are
     # half-integers for even f and integers for odd f, the same for every j.
     n = 4 * f if f % 2 == 0 else 4 * f - 1
     offsets = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
@@ -53,7 +53,7 @@ def bicubic_kernel(factor: int | Sequence[int], *, size: int | Sequence[int] | N
     output pixel (Keys a = −0.5, stretched by ``f``, normalised). It is returned
     *unaligned* (centre of mass at the kernel centre), so that
     ``downscale(x, align_kernel(bicubic_kernel(f), f), f)`` reproduces
-    ``imresize(x, 1/f)`` (notes §6: the reference for the alignment rule).
+    ``imresize(x, 1/f)`` (docs/authors_code.md §6: the reference for the alignment rule).
     Sizes: ``4f`` taps for even ``f`` (8 at ×2, 16 at ×4), ``4f − 1`` for odd
     ``f`` (11 at ×3). Only integer factors have one kernel for all pixels.
 

@@ -47,7 +47,7 @@ def validate_kernel(kernel: torch.Tensor | np.ndarray, *, name: str = "kernel") 
     """Check a kernel and return it as float64, normalised to sum 1.
 
     A downscaling kernel must preserve mean brightness, so it is rescaled to sum 1
-    (the authors' charlie kernel sums to 0.9999, notes §10). Negative taps are
+    (the authors' charlie kernel sums to 0.9999, docs/authors_code.md §10). Negative taps are
     allowed (charlie has some); only the sum must be positive.
 
     Args:
