@@ -26,14 +26,13 @@ from zssr.bench import (
     DEGRADED_KINDS,
     MethodInput,
     MethodOutput,
-    add_bench_arguments,
     modcrop,
     parse_method,
     prepare_inputs,
     resolve_dataset,
-    run_bench,
     run_benchmark,
 )
+from zssr.cli.bench import add_bench_arguments, run_bench
 from zssr.errors import ConfigError, ImageReadError, ScaleError
 from zssr.io import read_image, to_array, to_tensor, write_image
 from zssr.kernels import align_kernel, downscale, load_kernel, random_gaussian_kernel
@@ -400,7 +399,7 @@ def test_workers_exit_when_the_bench_process_is_killed(tmp_path: Path) -> None:
     script.write_text(textwrap.dedent(f"""
         import multiprocessing, os, sys, time
         from concurrent.futures import ProcessPoolExecutor
-        from zssr.bench import _init_worker
+        from zssr.bench.runner import _init_worker
 
         if __name__ == "__main__":
             ctx = multiprocessing.get_context("spawn")

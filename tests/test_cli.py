@@ -120,7 +120,7 @@ def test_help_of_each_subcommand_exits_zero(capsys: pytest.CaptureFixture[str]) 
 
 def test_bench_is_registered_from_its_two_hooks(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     seen = {}
-    fake = types.ModuleType("zssr.bench", "Fake benchmark harness.")
+    fake = types.ModuleType("zssr.cli.bench", "Fake benchmark harness.")
 
     def add_bench_arguments(parser: object) -> None:
         parser.add_argument("--dataset", required=True)  # type: ignore[attr-defined]
@@ -130,7 +130,7 @@ def test_bench_is_registered_from_its_two_hooks(monkeypatch: pytest.MonkeyPatch,
         return 0
 
     fake.add_bench_arguments, fake.run_bench = add_bench_arguments, run_bench  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "zssr.bench", fake)
+    monkeypatch.setitem(sys.modules, "zssr.cli.bench", fake)
     code, out, _ = _run(capsys, "--help")
     assert code == 0 and "bench" in out
     code, _, _ = _run(capsys, "bench", "--dataset", "Set5")
@@ -568,7 +568,7 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, monkeypatch: pytest.Monk
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "read_image", interrupted)
+    monkeypatch.setattr("zssr.cli.inputs.read_image", interrupted)
     code, _, err = _run(capsys, "resize", source, "--scale", "0.5", "-o", tmp_path / "b.png")
     assert code == 130
     assert err.strip() == "zssr: interrupted"

@@ -140,7 +140,7 @@ def harness_with_recording_estimator(monkeypatch, module, name: str, options: di
     Returns ``(request, seen)``: ZSSR itself is stubbed out; ``seen`` collects the keyword
     arguments and factor the estimator was called with. Shared by the estimator test modules.
     """
-    import zssr.bench as bench
+    import zssr.bench.methods as bench
 
     seen: dict = {}
 
@@ -157,7 +157,7 @@ def harness_with_recording_estimator(monkeypatch, module, name: str, options: di
 
 
 def test_harness_selects_the_estimator_and_rejects_unknown_names(monkeypatch) -> None:
-    import zssr.bench as bench
+    import zssr.bench.methods as bench
     import zssr.crossscale as xs
 
     request, seen = harness_with_recording_estimator(

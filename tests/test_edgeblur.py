@@ -117,7 +117,7 @@ def test_bad_measurement_parameters_raise_a_config_error_naming_them(kwargs: dic
 
 
 def test_harness_runs_the_edge_estimator_and_rejects_training_options(monkeypatch) -> None:
-    import zssr.bench as bench
+    import zssr.bench.methods as bench
     import zssr.edgeblur as eb
 
     request, seen = harness_with_recording_estimator(monkeypatch, eb, "estimate_kernel_edges", {"estimator": "edges"})

@@ -286,7 +286,7 @@ def test_spread_mass_separates_a_compact_blur_from_a_kernel_split_across_corners
 
 def test_unreliable_estimate_falls_back_to_bicubic_zssr_in_the_harness(monkeypatch):
     """An unusable kernel must not be fed to ZSSR (it lands 5-14 dB below bicubic)."""
-    import zssr.bench as bench
+    import zssr.bench.methods as bench
     import zssr.estimate as est
 
     split = torch.zeros(14, 14, dtype=torch.float64)
@@ -381,7 +381,7 @@ def test_bad_restarts_raise_config_error(restarts: object, small_lr: torch.Tenso
 
 
 def test_harness_passes_kernel_options_and_rejects_a_non_boolean_width_correction(monkeypatch):
-    import zssr.bench as bench
+    import zssr.bench.methods as bench
     import zssr.estimate as est
 
     seen = {}

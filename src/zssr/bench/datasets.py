@@ -1,0 +1,320 @@
+"""Data sets and the cached inputs of each table column (HR, LR, true kernel), made once per condition."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .._modcrop import check_sr_scale, modcrop
+from ..errors import ConfigError, ImageReadError, ImageWriteError
+from ..io import collect_inputs, read_image, to_array, to_tensor, write_image
+from ..kernels import (
+    align_kernel,
+    downscale,
+    random_gaussian_kernel,
+    save_kernel,
+    validate_kernel,
+)
+from ..resize import imresize
+from ._files import write_json
+from .degradations import degrade, to_8bit
+
+__all__ = [
+    "DEGRADATIONS",
+    "KERNEL_RECIPES",
+    "LR_SOURCES",
+    "BenchInput",
+    "Condition",
+    "DatasetSource",
+    "Degradation",
+    "KernelRecipeName",
+    "LRSource",
+    "prepare_inputs",
+    "resolve_dataset",
+]
+
+Degradation = Literal["bicubic", "gaussian-kernel", "degraded"]
+LRSource = Literal["auto", "selfexsr", "imresize"]
+KernelRecipeName = Literal["zssr", "div2krk"]
+
+DEGRADATIONS: tuple[str, ...] = ("bicubic", "gaussian-kernel", "degraded")
+LR_SOURCES: tuple[str, ...] = ("auto", "selfexsr", "imresize")
+KERNEL_RECIPES: tuple[str, ...] = ("zssr", "div2krk")
+_NAMED_DATASETS: tuple[str, ...] = ("Set5", "Set14")
+_SELFEXSR_SCALES: tuple[int, ...] = (2, 3, 4)
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """Where a data set's images are: its HR folder and, for Set5/Set14, the SelfExSR files."""
+
+    name: str
+    hr_dir: Path
+    selfexsr_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One column of a table: data set, scale, degradation (+ LR source or kernel recipe), data seed."""
+
+    dataset: str
+    scale: float
+    degradation: str
+    variant: str
+    data_seed: int
+
+    @property
+    def key(self) -> str:
+        """The folder name under ``inputs/`` and ``runs/``."""
+        return f"{self.dataset}_x{self.scale:g}_{self.degradation}-{self.variant}_seed{self.data_seed}"
+
+    @property
+    def column(self) -> str:
+        """The table's column header."""
+        return f"{self.dataset} ×{self.scale:g}"
+
+
+@dataclass(frozen=True)
+class BenchInput:
+    """One prepared image: ground truth, LR input, true kernel (if any) and what was done."""
+
+    name: str
+    hr: Path
+    lr: Path
+    kernel: Path | None
+    degradation: Mapping[str, Any]
+
+
+def _default_data_root() -> Path:
+    return Path(os.environ.get("ZSSR_DATA", "../shared/data")).expanduser()
+
+
+def resolve_dataset(spec: str | Path, data_root: str | Path | None = None) -> DatasetSource:
+    """``Set5``/``Set14`` → ``<data_root>/<set>/HR`` (+ ``SelfExSR``); anything else is a folder of HR images.
+
+    A folder named ``HR`` takes its parent's name and picks up a sibling
+    ``SelfExSR`` folder, so ``…/Set5/HR`` behaves like ``Set5``.
+
+    Raises:
+        ImageReadError: the folder does not exist.
+    """
+    root = Path(data_root).expanduser() if data_root is not None else _default_data_root()
+    text = str(spec)
+    canonical = {n.lower(): n for n in _NAMED_DATASETS}
+    if text.lower() in canonical and not Path(text).is_dir():
+        folder = root / canonical[text.lower()] / "HR"
+        if not folder.is_dir():
+            raise ImageReadError(
+                f"dataset {text!r}: folder {folder} not found (set ZSSR_DATA or --data-root to the folder "
+                f"holding {canonical[text.lower()]}/)"
+            )
+    else:
+        folder = Path(text).expanduser()
+        if not folder.is_dir():
+            raise ImageReadError(f"dataset {text!r} is neither Set5/Set14 nor an existing folder of HR images")
+    resolved = folder.resolve()
+    name, selfexsr = resolved.name, None
+    if resolved.name == "HR":
+        name = resolved.parent.name
+        candidate = resolved.parent / "SelfExSR"
+        selfexsr = candidate if candidate.is_dir() else None
+    name = canonical.get(name.lower(), name)
+    return DatasetSource(name=name, hr_dir=folder, selfexsr_dir=selfexsr)
+
+
+def _image_seed(data_seed: int, name: str) -> int:
+    """A 63-bit seed from (data seed, image name): stable across runs, processes and image order."""
+    digest = hashlib.sha256(f"{data_seed}/{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def _read_names(selfexsr_dir: Path) -> dict[str, str]:
+    for csv_path in (selfexsr_dir / "names.csv", selfexsr_dir.parent / "names.csv"):
+        if csv_path.is_file():
+            with csv_path.open(newline="") as fh:
+                return {row["selfexsr_id"]: row["name"] for row in csv.DictReader(fh) if row.get("selfexsr_id")}
+    return {}
+
+
+def _selfexsr_pairs(selfexsr_dir: Path, scale: int) -> list[tuple[str, Path, Path]]:
+    folder = selfexsr_dir / f"image_SRF_{scale}"
+    names = _read_names(selfexsr_dir)
+    pattern = re.compile(rf"^(img_\d+)_SRF_{scale}_LR\.png$")
+    pairs = []
+    for lr in sorted(folder.iterdir()):
+        match = pattern.match(lr.name)
+        if match:
+            ident = match.group(1)
+            hr = folder / f"{ident}_SRF_{scale}_HR.png"
+            if hr.is_file():
+                pairs.append((names.get(ident, ident), hr, lr))
+    return pairs
+
+
+def _selfexsr_available(source: DatasetSource, scale: float) -> bool:
+    return (
+        source.selfexsr_dir is not None
+        and scale in _SELFEXSR_SCALES
+        and (source.selfexsr_dir / f"image_SRF_{int(scale)}").is_dir()
+    )
+
+
+def _variant(source: DatasetSource, scale: float, degradation: str, lr_source: str, recipe: str | None) -> str:
+    if degradation == "gaussian-kernel":
+        if lr_source == "selfexsr":
+            raise ConfigError("lr_source 'selfexsr' holds bicubic LR files; gaussian-kernel makes its own LR")
+        return recipe if recipe is not None else ("div2krk" if scale in (2.0, 4.0) else "zssr")
+    if lr_source == "auto":
+        return "selfexsr" if _selfexsr_available(source, scale) else "imresize"
+    if lr_source == "selfexsr" and not _selfexsr_available(source, scale):
+        raise ConfigError(
+            f"lr_source 'selfexsr' needs {source.name}'s SelfExSR/image_SRF_{scale:g} folder "
+            "(Set5/Set14 at ×2, ×3, ×4)"
+        )
+    return lr_source
+
+
+def _select(names: list[str], images: Sequence[str] | None, limit: int | None, dataset: str) -> list[str]:
+    chosen = names
+    if images:
+        unknown = [n for n in images if n not in names]
+        if unknown:
+            raise ConfigError(f"images {unknown} are not in dataset {dataset!r}; it has {names}")
+        chosen = [n for n in names if n in set(images)]
+    return chosen[:limit] if limit is not None else chosen
+
+
+def _load_input(sidecar: Path) -> BenchInput | None:
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+        folder = sidecar.parent
+        item = BenchInput(
+            name=data["name"], hr=folder / data["hr"], lr=folder / data["lr"],
+            kernel=folder / data["kernel"] if data.get("kernel") else None, degradation=data["degradation"],
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    files = [item.hr, item.lr] + ([item.kernel] if item.kernel is not None else [])
+    return item if all(f.is_file() for f in files) else None
+
+
+def _relative(path: Path, folder: Path) -> str:
+    """A path as stored in a sidecar: relative to ``folder`` (the out dir can move), or absolute if outside it."""
+    try:
+        return str(path.resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def prepare_inputs(
+    source: DatasetSource,
+    *,
+    scale: float,
+    degradation: Degradation,
+    cache_root: str | Path,
+    lr_source: LRSource = "auto",
+    kernel_recipe: KernelRecipeName | None = None,
+    data_seed: int = 0,
+    images: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> tuple[Condition, list[BenchInput]]:
+    """Make (or reuse) the HR/LR pairs of one table column under ``cache_root/<condition key>/``.
+
+    * ``bicubic``: the SelfExSR LR files where available (``lr_source='auto'`` at ×2/3/4 on
+      Set5/Set14: the paper's exact inputs), else ``imresize(HR8, 1/s, quantize=True)``
+      (MATLAB on uint8). The SelfExSR files equal the latter except their outer one-pixel
+      frame, which MATLAB made with edge-clamped boundaries.
+    * ``gaussian-kernel``: ``random_gaussian_kernel(s, recipe)`` seeded by (data seed, name);
+      LR = ``downscale(HR8, align_kernel(k, s), s)`` rounded to 8 bits; ``k`` is saved.
+    * ``degraded``: the bicubic LR above, then one of :data:`DEGRADED_KINDS` chosen by a
+      generator seeded by (data seed, name).
+
+    HR images are modcropped (:func:`modcrop`) and rounded to 8 bits.
+
+    Raises:
+        ConfigError: an unknown degradation/LR source/recipe or image name.
+        ScaleError: a bad scale or one the kernel recipe does not support.
+    """
+    s = check_sr_scale(scale)
+    if degradation not in DEGRADATIONS:
+        raise ConfigError(f"degradation must be one of {DEGRADATIONS}, got {degradation!r}")
+    if lr_source not in LR_SOURCES:
+        raise ConfigError(f"lr_source must be one of {LR_SOURCES}, got {lr_source!r}")
+    if kernel_recipe is not None and kernel_recipe not in KERNEL_RECIPES:
+        raise ConfigError(f"kernel_recipe must be one of {KERNEL_RECIPES} or None, got {kernel_recipe!r}")
+    variant = _variant(source, s, degradation, lr_source, kernel_recipe)
+    condition = Condition(source.name, s, degradation, variant, int(data_seed))
+    folder = Path(cache_root) / condition.key
+    folder.mkdir(parents=True, exist_ok=True)
+
+    # STEP 1 - the images: SelfExSR pairs (already modcropped) or the HR folder.
+    if variant == "selfexsr":
+        if source.selfexsr_dir is None:  # pragma: no cover - _variant checked it
+            raise ConfigError(f"dataset {source.name!r} has no SelfExSR folder")
+        pairs = {name: (hr, lr) for name, hr, lr in _selfexsr_pairs(source.selfexsr_dir, int(s))}
+        hr_files: dict[str, Path] = {}
+    else:
+        pairs = {}
+        hr_files = {}
+        for path in collect_inputs([source.hr_dir]):
+            if path.stem in hr_files:
+                raise ConfigError(
+                    f"dataset {source.name!r} has two images named {path.stem!r}: "
+                    f"{hr_files[path.stem].name} and {path.name}"
+                )
+            hr_files[path.stem] = path
+    names = _select(list(pairs) if variant == "selfexsr" else list(hr_files), images, limit, source.name)
+
+    # STEP 2 - each image: reuse its sidecar, or generate and write the sidecar last.
+    prepared = []
+    for name in names:
+        sidecar = folder / f"{name}.json"
+        cached = _load_input(sidecar)
+        if cached is not None:
+            prepared.append(cached)
+            continue
+        rng_seed = _image_seed(condition.data_seed, name)
+        kernel_path: Path | None = None
+        info: dict[str, Any] = {"type": degradation, "variant": variant}
+        if variant == "selfexsr":
+            hr_path, lr_path = pairs[name]
+            lr = read_image(lr_path).color
+        else:
+            hr8 = to_8bit(modcrop(read_image(hr_files[name]).color, s))
+            hr_path = write_image(folder / f"{name}_hr.png", hr8)
+            lr_path = folder / f"{name}_lr.png"
+            if degradation == "gaussian-kernel":
+                recipe: KernelRecipeName = "div2krk" if variant == "div2krk" else "zssr"
+                kernel = validate_kernel(random_gaussian_kernel(s, generator=rng_seed, recipe=recipe))
+                kernel_path = folder / f"{name}_kernel.mat"
+                save_kernel(kernel, kernel_path)
+                save_kernel(kernel, folder / f"{name}_kernel.png")
+                low = downscale(to_tensor(hr8).double(), align_kernel(kernel, s), s)
+                lr = to_8bit(to_array(low))
+                info.update(recipe=variant, kernel_seed=rng_seed)
+            else:
+                lr = to_array(imresize(to_tensor(hr8), 1.0 / s, quantize=True))
+        if degradation == "degraded":
+            lr, details = degrade(lr, np.random.default_rng(rng_seed))
+            info.update(details)
+            lr_path = folder / f"{name}_lr.png"
+        if lr_path.parent == folder:
+            write_image(lr_path, lr)
+        write_json(sidecar, {
+            "name": name, "hr": _relative(hr_path, folder), "lr": _relative(lr_path, folder),
+            "kernel": _relative(kernel_path, folder) if kernel_path is not None else None, "degradation": info,
+        })
+        loaded = _load_input(sidecar)
+        if loaded is None:  # pragma: no cover - we just wrote every file it names
+            raise ImageWriteError(f"input cache {sidecar} could not be read back")
+        prepared.append(loaded)
+    return condition, prepared

@@ -1,0 +1,246 @@
+"""The benchmark's method registry: what a method gets and returns, the built-in methods, ``NAME:key=value`` specs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import resolve_config
+from ..errors import ConfigError
+from ..io import to_array, to_tensor
+from ..kernels import align_kernel
+from ..pipeline import plan_steps, resolve_device, upscale_tensor
+from ..resize import imresize
+
+__all__ = ["METHODS", "NEEDS_TRUE_KERNEL", "Method", "MethodInput", "MethodOutput", "MethodSpec", "parse_method"]
+
+
+@dataclass(frozen=True)
+class MethodInput:
+    """What a method gets for one image.
+
+    Attributes:
+        lr: the LR image, ``H×W×C`` float32 in [0, 1] (8-bit values, C = 1 or 3).
+        scale: the SR factor; the output should be ``scale·H × scale·W``.
+        kernel: the true downscaling kernel (unaligned, sums to 1) when the
+            degradation has one (``gaussian-kernel``), else None.
+        seed: the run seed (0 … ``seeds``−1).
+        device: ``auto``, ``cpu``, ``cuda`` … as given to the benchmark.
+        options: the ``key=value`` options of the method spec (values parsed).
+        image: the image's name.
+    """
+
+    lr: np.ndarray
+    scale: float
+    kernel: np.ndarray | None
+    seed: int
+    device: str
+    options: Mapping[str, Any]
+    image: str
+
+
+@dataclass(frozen=True)
+class MethodOutput:
+    """What a method returns: the SR image plus optional bookkeeping.
+
+    Attributes:
+        sr: ``H×W×C`` float in [0, 1]; rounded to 8 bits before scoring.
+        iterations: training iterations spent (None for methods that do not train).
+        kernel: a kernel the method estimated, saved beside the SR image.
+        info: anything JSON-serialisable to keep in the result file.
+    """
+
+    sr: np.ndarray
+    iterations: int | None = None
+    kernel: np.ndarray | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+Method = Callable[[MethodInput], "MethodOutput | np.ndarray"]
+
+
+def _bicubic_method(request: MethodInput) -> MethodOutput:
+    """MATLAB bicubic upscale of the (RGB) LR in float, clipped: the baseline row of every table."""
+    if request.options:
+        raise ConfigError(f"method 'bicubic' takes no options, got {dict(request.options)}")
+    up = imresize(to_tensor(request.lr), request.scale)
+    return MethodOutput(sr=np.clip(to_array(up), 0.0, 1.0))
+
+
+def _zssr(
+    request: MethodInput, options: Mapping[str, Any], default_preset: str, kernel: np.ndarray | None
+) -> MethodOutput:
+    opts = dict(options)
+    preset = opts.pop("preset", default_preset)
+    config = resolve_config(preset, **opts)
+    steps = plan_steps((request.scale, request.scale), config)
+    kernels: list[torch.Tensor | None] = [None] * len(steps)
+    if kernel is not None:
+        # As zssr.upscale: the kernel describes the whole degradation, so it drives
+        # the last (full-scale) step; earlier gradual steps use bicubic.
+        kernels[-1] = align_kernel(kernel, steps[-1])
+    result = upscale_tensor(
+        to_tensor(request.lr), steps, config=config, kernels=kernels, seed=request.seed, device=request.device,
+    )
+    info = {"preset": config.name, "steps": [list(s) for s in steps], "training_seconds": result.seconds}
+    return MethodOutput(
+        sr=np.clip(to_array(result.image), 0.0, 1.0),
+        iterations=int(sum(h.iterations for h in result.steps)),
+        info=info,
+    )
+
+
+def _zssr_method(request: MethodInput) -> MethodOutput:
+    """ZSSR with MATLAB bicubic sons; options: ``preset=`` (default ``ideal``) and any Config field."""
+    return _zssr(request, request.options, "ideal", None)
+
+
+def _zssr_true_kernel_method(request: MethodInput) -> MethodOutput:
+    """ZSSR given the kernel that made the LR (Table 2, "ZSSR with true kernel"); default preset ``kernel``."""
+    if request.kernel is None:
+        raise ConfigError("method 'zssr+true-kernel' needs a degradation with a known kernel (gaussian-kernel)")
+    return _zssr(request, request.options, "kernel", request.kernel)
+
+
+def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
+    """ZSSR given a kernel estimated from the LR alone (Table 2's blind row), KernelGAN by default.
+
+    The paper used Michaeli & Irani's estimator [14]; KernelGAN is the authors'
+    later replacement. Options: ``estimator=`` (``kernelgan``, default; ``crossscale``:
+    :func:`~zssr.crossscale.estimate_kernel_crossscale`; ``edges``:
+    :func:`~zssr.edgeblur.estimate_kernel_edges`), ``iterations=`` (KernelGAN, default
+    3000), ``restarts=`` (KernelGAN) and ``width_correction=`` (KernelGAN, crossscale), then
+    as ``zssr``.
+    An estimate that is not :attr:`~zssr.estimate.KernelEstimate.reliable` is not used:
+    the image gets bicubic-kernel ZSSR with the ``ideal`` preset, as ``zssr upscale
+    --kernel auto`` does (recorded as ``kernel_fallback`` in the result's info).
+    """
+    from ..estimate import RESTARTS, estimate_kernel
+
+    opts = dict(request.options)
+    estimator = opts.pop("estimator", "kernelgan")
+    iterations = opts.pop("iterations", 3000)
+    restarts = opts.pop("restarts", RESTARTS)
+    width_correction = opts.pop("width_correction", False)
+    if not isinstance(width_correction, bool):
+        raise ConfigError(f"option width_correction must be true or false, got {width_correction!r}")
+    if estimator in ("crossscale", "edges"):
+        unused = sorted({"iterations", "restarts"} & set(request.options))
+        if estimator == "edges" and "width_correction" in request.options:
+            unused.append("width_correction")
+        if unused:
+            raise ConfigError(f"option(s) {', '.join(unused)} do not apply to estimator={estimator}: it does not train")
+        if estimator == "edges":
+            from ..edgeblur import estimate_kernel_edges
+
+            estimate = estimate_kernel_edges(to_tensor(request.lr), request.scale)
+        else:
+            from ..crossscale import estimate_kernel_crossscale
+
+            estimate = estimate_kernel_crossscale(to_tensor(request.lr), request.scale, width_correction=width_correction)
+    elif estimator == "kernelgan":
+        device = resolve_device(request.device)
+        estimate = estimate_kernel(
+            to_tensor(request.lr), request.scale, iterations=iterations, seed=request.seed, device=device,
+            restarts=restarts, width_correction=width_correction,
+        )
+    else:
+        raise ConfigError(f"option estimator must be kernelgan, crossscale or edges, got {estimator!r}")
+    kernel = estimate.kernel.numpy()
+    if estimate.reliable:
+        out = _zssr(request, opts, "kernel", kernel)
+    else:
+        opts.pop("preset", None)
+        out = _zssr(request, opts, "ideal", None)
+    info = {
+        **out.info, "kernel_iterations": estimate.iterations, "kernel_seconds": estimate.seconds,
+        "kernel_spread": estimate.spread, "kernel_fallback": not estimate.reliable,
+        "kernel_seeds": list(estimate.seeds),
+    }
+    return MethodOutput(sr=out.sr, iterations=out.iterations, kernel=kernel, info=info)
+
+#: The method registry: name → function. Add your own (see the module docstring).
+METHODS: dict[str, Method] = {
+    "bicubic": _bicubic_method,
+    "zssr": _zssr_method,
+    "zssr+true-kernel": _zssr_true_kernel_method,
+    "zssr+estimated-kernel": _zssr_estimated_kernel_method,
+}
+
+NEEDS_TRUE_KERNEL = ("zssr+true-kernel",)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method name and its options, e.g. ``zssr:preset=fast,max_iterations=300``."""
+
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """Canonical text (options sorted): the row name and the identity used for resuming."""
+        if not self.options:
+            return self.name
+        return self.name + ":" + ",".join(f"{k}={_format_value(v)}" for k, v in self.options)
+
+    @property
+    def slug(self) -> str:
+        """The label as a folder name (``:`` → ``@``, anything unusual → ``_``, long ones hashed)."""
+        text = re.sub(r"[^A-Za-z0-9._=,+@-]", "_", self.label.replace(":", "@"))
+        if len(text) > 120:
+            text = text[:100] + "-" + hashlib.sha1(self.label.encode()).hexdigest()[:12]
+        return text
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    return str(value)
+
+
+def _parse_value(text: str) -> Any:
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def parse_method(text: str | MethodSpec) -> MethodSpec:
+    """``NAME[:key=value,...]`` → :class:`MethodSpec`; values become int, float, bool or None when they look so.
+
+    Raises:
+        ConfigError: an empty name, an option without ``=`` or a repeated key.
+    """
+    if isinstance(text, MethodSpec):
+        return text
+    if not isinstance(text, str):
+        raise ConfigError(f"method must be a string like 'zssr:preset=fast', got {type(text).__name__}")
+    name, _, rest = text.partition(":")
+    name = name.strip()
+    if not name:
+        raise ConfigError(f"method must start with a name, as in 'zssr:preset=fast', got {text!r}")
+    options: dict[str, Any] = {}
+    for part in (p for p in rest.split(",") if p.strip()):
+        key, eq, value = part.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise ConfigError(f"method option must look like key=value, got {part!r} in {text!r}")
+        if key in options:
+            raise ConfigError(f"method option {key!r} is given twice in {text!r}")
+        options[key] = _parse_value(value)
+    return MethodSpec(name, tuple(sorted(options.items())))

@@ -1,0 +1,216 @@
+"""What every ``zssr`` subcommand shares: the one-line error parser, exit statuses, common options and ``--set``.
+
+Errors of any kind become one ``zssr: error: …`` line and an exit status here, so that each
+subcommand only raises the typed errors of :mod:`zssr.errors`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import math
+import sys
+import typing
+import warnings
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NoReturn
+
+import torch
+
+from ..config import Config
+from ..errors import ConfigError, ScaleError, ZSSRError
+from ..pipeline import TqdmProgress
+
+#: Exit status for bad input (argparse's own convention) and for Ctrl-C (128 + SIGINT).
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+DEVICE_HELP = "auto (CUDA, then Apple MPS, then CPU), cpu, cuda, cuda:N or mps"
+
+
+class UsageError(Exception):
+    """An argparse error, re-raised so that ``main`` prints it as one line like every other error."""
+
+
+class Parser(argparse.ArgumentParser):
+    """``ArgumentParser`` whose errors are one line (``zssr: error: …``), not usage + message."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# ----------------------------------------------------------------------------- errors and exit statuses
+
+
+def exit_status(command: Callable[[], int]) -> int:
+    """Run ``command`` and turn its outcome into the exit status, every error printed as one line.
+
+    Bad input of any kind (``UsageError``, ``ZSSRError``, ``OSError``) exits with
+    :data:`EXIT_USAGE`, Ctrl-C with :data:`EXIT_INTERRUPTED`, with no traceback.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning  # restored on exit by catch_warnings
+            return int(command() or 0)
+    except SystemExit as exc:  # --help, --version, or a handler that exits
+        if exc.code is None or isinstance(exc.code, int):
+            return int(exc.code or 0)
+        print(f"zssr: error: {one_line(exc.code)}", file=sys.stderr)
+        return 1
+    except (UsageError, ZSSRError, OSError) as exc:
+        print(f"zssr: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except torch.cuda.OutOfMemoryError as exc:
+        print(f"zssr: error: out of GPU memory ({one_line(exc).split('.')[0]}); try --device cpu", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nzssr: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def show_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None,
+) -> None:
+    """Warnings as one line too (not the file/line/source block Python prints by default)."""
+    print(f"zssr: warning: {one_line(message)}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- common options
+
+
+def add_outputs(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("-o", "--output", metavar="OUT", help="output file (one input only); its suffix picks the format")
+    group.add_argument("--out-dir", metavar="DIR", help="output folder (created if needed); input file names are kept")
+
+
+def add_run_options(p: argparse.ArgumentParser, *, seed_help: str = "seed (default 0)") -> None:
+    """``--seed``, ``--device`` and ``-q``: shared by every command that trains something."""
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def progress_factory(quiet: bool) -> Callable[..., Any] | None:
+    return None if quiet else partial(TqdmProgress, file=sys.stderr, leave=False)
+
+
+def parse_factor_pair(text: str, name: str) -> tuple[float, float]:
+    """``"0.5"`` or ``"0.5x0.25"`` (vertical x horizontal) as two finite positive floats."""
+    fields = str(text).strip().lower().split("x")
+    try:
+        values = [float(f) for f in fields]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2:
+        raise ScaleError(f"{name} must be a number or VERTICALxHORIZONTAL (e.g. 0.5 or 0.5x0.25), got {text!r}")
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise ScaleError(f"{name} must be finite and > 0, got {text!r}")
+    return values[0], values[1]
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    fields = str(text).strip().lower().split("x")
+    try:
+        values = [int(f) for f in fields]
+    except ValueError:
+        values = []
+    if len(values) != 2 or min(values) < 1:
+        raise ScaleError(f"--size must be HEIGHTxWIDTH in pixels, both >= 1 (e.g. 256x320), got {text!r}")
+    return values[0], values[1]
+
+
+# ----------------------------------------------------------------------------- --set FIELD=VALUE
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``FIELD=VALUE`` into a :class:`~zssr.config.Config` field name and a typed value.
+
+    The value is read by the field's declared type, so every field can be set
+    from the command line: ``int``, ``float``, ``bool`` (true/false, yes/no, on/off,
+    1/0), ``str`` and tuples, written comma-separated with ``x`` inside pairs
+    (``back_projection_iters=6,8``, ``adam_betas=0.9,0.99``,
+    ``gradual_pattern=0.5x0.5,1x1``) or as a Python literal (``((0.5, 0.5), (1, 1))``).
+
+    Raises:
+        ConfigError: no ``=``, an unknown field, or a value of the wrong type.
+    """
+    name, sep, raw = str(text).partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name:
+        raise ConfigError(f"--set expects FIELD=VALUE (e.g. max_iterations=500), got {text!r}")
+    types = typing.get_type_hints(Config)
+    fields = [f.name for f in dataclasses.fields(Config)]
+    if name not in fields:
+        raise ConfigError(f"--set {text!r}: unknown config field {name!r}; known fields: {', '.join(fields)}")
+    raw = raw.strip()
+    node: Any = raw
+    if raw[:1] in ("(", "["):
+        try:
+            node = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            raise ConfigError(f"--set {text!r}: {name} value is not a valid literal") from None
+    try:
+        return name, _coerce(node, types[name], name, depth=0)
+    except ConfigError as exc:
+        raise ConfigError(f"--set {text!r}: {exc}") from None
+
+
+def _coerce(node: Any, tp: Any, name: str, *, depth: int) -> Any:
+    """``node`` (a string from the command line, or a literal's value) as type ``tp``."""
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if isinstance(node, str):
+            separator = "," if depth == 0 else "x"
+            items: list[Any] = [part.strip() for part in node.lower().split(separator)] if node.strip() else []
+        elif isinstance(node, (list, tuple)):
+            items = list(node)
+        else:
+            items = [node]
+        if len(args) == 2 and args[1] is Ellipsis:
+            kinds = [args[0]] * len(items)
+            if not items:
+                raise ConfigError(f"{name} needs at least one value, got {node!r}")
+        else:
+            kinds = list(args)
+            if len(items) != len(kinds):
+                form = ",".join("AB"[: len(kinds)]) if depth == 0 else "x".join("AB"[: len(kinds)])
+                raise ConfigError(f"{name} needs {len(kinds)} values (as {form}), got {node!r}")
+        return tuple(_coerce(item, kind, name, depth=depth + 1) for item, kind in zip(items, kinds))
+    if tp is bool:
+        if isinstance(node, bool):
+            return node
+        text = str(node).strip().lower()
+        if text in ("true", "yes", "on", "1"):
+            return True
+        if text in ("false", "no", "off", "0"):
+            return False
+        raise ConfigError(f"{name} must be true or false, got {node!r}")
+    if tp is int:
+        if isinstance(node, int) and not isinstance(node, bool):
+            return node
+        try:
+            return int(str(node).strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {node!r}") from None
+    if tp is float:
+        if isinstance(node, bool):
+            raise ConfigError(f"{name} must be a number, got {node!r}")
+        try:
+            value = float(node) if isinstance(node, (int, float)) else float(str(node).strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {node!r}") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {node!r}")
+        return value
+    if tp is str:
+        return str(node)
+    raise ConfigError(f"{name} has type {tp}, which --set cannot parse")  # pragma: no cover
