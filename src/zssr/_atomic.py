@@ -9,15 +9,16 @@ name ends in ``.tmp`` so a leftover is never taken for an input image.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from zssr.errors import ImageWriteError
 
-__all__ = ["atomic_write", "one_line", "write_bytes", "write_text"]
+__all__ = ["atomic_write", "one_line", "write_bytes", "write_json", "write_text"]
 
 
 def one_line(message: object) -> str:
@@ -74,6 +75,11 @@ def write_bytes(target: str | os.PathLike[str], data: bytes, *, what: str = "fil
 def write_text(target: str | os.PathLike[str], text: str, *, what: str = "file") -> None:
     """Write UTF-8 ``text`` atomically (see :func:`atomic_write`)."""
     write_bytes(target, text.encode("utf-8"), what=what)
+
+
+def write_json(target: str | os.PathLike[str], payload: Any, *, what: str = "record") -> None:
+    """Write ``payload`` as indented JSON (one record per line of output) atomically."""
+    write_text(target, json.dumps(payload, indent=1, sort_keys=False) + "\n", what=what)
 
 
 def _create_temp(target: Path, what: str) -> Path:

@@ -7,15 +7,13 @@ matplotlib is imported inside each function, so importing this module stays chea
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .pipeline import UpscaleResult
 
 __all__ = ["busiest_window", "save_comparison", "save_crop_grid", "save_training_curves"]
@@ -150,32 +148,11 @@ def save_crop_grid(
                 ax.set_ylabel(label, fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- writing
 
 
 def _save_figure(fig: Any, path: Path) -> None:
-    buffer = BytesIO()
-    fig.savefig(buffer, format="png")
-    _write_bytes_atomic(path, buffer.getvalue())
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, then ``os.replace``: never a half-written file under ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: fig.savefig(handle, format="png"), what="figure")

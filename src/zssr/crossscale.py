@@ -37,8 +37,16 @@ import torch
 from scipy import optimize
 
 from .errors import ConfigError, ZSSRError
-from .estimate import MARGIN, WIDTH_CORRECTION, KernelEstimate, _check_factor, _check_image, _kernel_for_factor
-from .estimate import _luma, _trim_zero_border
+from .estimate import (
+    MARGIN,
+    WIDTH_CORRECTION,
+    KernelEstimate,
+    _check_factor,
+    _check_image,
+    _kernel_for_factor,
+    _luma,
+    _trim_zero_border,
+)
 from .kernels import downscale, gaussian_kernel
 
 __all__ = ["SIGMA_RANGE", "estimate_kernel_crossscale", "lag_statistics"]

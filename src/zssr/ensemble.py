@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .resize import imresize
 from .examples import degrade
+from .resize import imresize
 
 __all__ = ["Transform", "TRANSFORMS", "back_project", "super_resolve", "forward_tiled"]
 

@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .._atomic import write_json, write_text
 from .._modcrop import check_sr_scale
 from ..errors import ConfigError, ScaleError
 from ..pipeline import resolve_device
-from ._files import write_json, write_text
 from .datasets import (
     DEGRADATIONS,
     BenchInput,

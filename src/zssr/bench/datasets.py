@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._atomic import write_json
 from .._modcrop import check_sr_scale, modcrop
 from ..errors import ConfigError, ImageReadError, ImageWriteError
 from ..io import collect_inputs, read_image, to_array, to_tensor, write_image
@@ -25,7 +26,6 @@ from ..kernels import (
     validate_kernel,
 )
 from ..resize import imresize
-from ._files import write_json
 from .degradations import degrade, to_8bit
 
 __all__ = [

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import write_text
 from .._figures import save_crop_grid
 from ..io import read_image
-from ._files import write_text
 from .datasets import DEGRADATIONS, BenchInput, Condition
 from .degradations import GAUSSIAN_NOISE_SIGMA, JPEG_QUALITY, SPECKLE_VARIANCE
 from .methods import MethodSpec

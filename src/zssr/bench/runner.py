@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._atomic import write_json
 from ..errors import ShapeError, ZSSRError
 from ..io import read_image, write_image
 from ..kernels import load_kernel, save_kernel
 from ..metrics import evaluate
 from ..pipeline import resolve_device
-from ._files import write_json
 from .datasets import BenchInput, Condition
 from .degradations import to_8bit
 from .methods import Method, MethodInput, MethodOutput, MethodSpec

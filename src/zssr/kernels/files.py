@@ -117,10 +117,8 @@ def save_kernel(kernel: torch.Tensor | np.ndarray, path: str | os.PathLike[str])
             np.save(fh, k, allow_pickle=False)
         else:
             np.savetxt(fh, k, fmt="%.17g", delimiter="," if suffix == ".csv" else " ")
-    try:
-        atomic_write(p, write)
-    except OSError as exc:
-        raise ImageWriteError(f"kernel output {p} could not be written: {exc}") from exc
+
+    atomic_write(p, write, what="kernel output")
 
 
 def kernel_picture(kernel: torch.Tensor | np.ndarray, path: str | os.PathLike[str], *, title: str | None = None) -> None:
@@ -148,7 +146,4 @@ def kernel_picture(kernel: torch.Tensor | np.ndarray, path: str | os.PathLike[st
     fig.colorbar(image, ax=ax)
     cy, cx = center_of_mass(k)
     ax.set_title(title if title is not None else f"{k.shape[0]}×{k.shape[1]}, centre of mass ({cy:.2f}, {cx:.2f})", fontsize=9)
-    try:
-        atomic_write(p, lambda fh: fig.savefig(fh, format="png"))
-    except OSError as exc:
-        raise ImageWriteError(f"kernel picture {p} could not be written: {exc}") from exc
+    atomic_write(p, lambda fh: fig.savefig(fh, format="png"), what="kernel picture")
