@@ -7,11 +7,11 @@ and the LR size is exact.
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
 import numpy as np
 
+from ._validate import scale_value
 from .errors import ScaleError, ShapeError
 
 __all__ = ["check_sr_scale", "modcrop"]
@@ -23,12 +23,7 @@ def check_sr_scale(scale: float) -> float:
     Raises:
         ScaleError: not a number, not finite, or not above 1.
     """
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
-        raise ScaleError(f"scale must be a number > 1, got {scale!r}")
-    s = float(scale)
-    if not math.isfinite(s) or s <= 1.0:
-        raise ScaleError(f"scale must be a finite number > 1, got {scale!r}")
-    return s
+    return scale_value(scale, "scale", minimum=1.0)
 
 
 def _scale_modulus(scale: float) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +11,9 @@ import torch
 
 from .._figures import save_comparison
 from .._modcrop import modcrop
+from .._validate import scale_value
 from ..config import PRESETS, resolve_config
-from ..errors import ImageWriteError, ScaleError
+from ..errors import ImageWriteError
 from ..io import to_array, to_tensor, write_image
 from ..metrics import evaluate
 from ..pipeline import plan_steps, resolve_device, upscale_tensor
@@ -53,9 +53,7 @@ def add_parser(sub: Any) -> None:
 def _cmd_demo(args: argparse.Namespace) -> int:
     import skimage.data
 
-    scale = float(args.scale)
-    if not math.isfinite(scale) or scale <= 1.0:
-        raise ScaleError(f"--scale must be a finite SR factor > 1, got {args.scale!r}")
+    scale = scale_value(args.scale, "--scale", minimum=1.0, hint=" (an SR factor)")
     config = resolve_config(args.preset, max_iterations=args.max_iterations)
     device = resolve_device(args.device)
     out_dir = Path(args.out_dir)

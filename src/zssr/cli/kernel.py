@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from .._validate import scale_value
 from ..errors import ConfigError, ImageWriteError, KernelError, ScaleError, ZSSRError
 from ..io import read_image, to_tensor
 from ..kernels import (
@@ -196,8 +197,7 @@ def _cmd_kernel_estimate(args: argparse.Namespace) -> int:
     _check_kernel_output(out, inputs=[source])
     if picture_path is not None:
         check_not_inputs([picture_path], [source])
-    if not math.isfinite(args.scale) or args.scale < 1.0:
-        raise ScaleError(f"--scale must be a finite SR factor >= 1, got {args.scale!r}")
+    scale_value(args.scale, "--scale", minimum=1.0, strict=False, hint=" (an SR factor)")
     estimate_kernel = kernel_estimator(args.estimator, iterations=args.iterations, restarts=args.restarts,
                                         width_correction=args.width_correction,
                                         flags=("--iterations", "--restarts", "--width-correction"))

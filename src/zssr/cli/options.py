@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import torch
 
+from .._validate import scale_pair
 from ..config import Config
 from ..errors import ConfigError, ScaleError, ZSSRError
 from ..pipeline import TqdmProgress
@@ -111,9 +112,7 @@ def parse_factor_pair(text: str, name: str) -> tuple[float, float]:
         values = values * 2
     if len(values) != 2:
         raise ScaleError(f"{name} must be a number or VERTICALxHORIZONTAL (e.g. 0.5 or 0.5x0.25), got {text!r}")
-    if not all(math.isfinite(v) and v > 0 for v in values):
-        raise ScaleError(f"{name} must be finite and > 0, got {text!r}")
-    return values[0], values[1]
+    return scale_pair(values, name)
 
 
 def parse_size(text: str) -> tuple[int, int]:
