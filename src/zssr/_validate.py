@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from typing import TypeGuard
 
 from zssr.errors import ScaleError
 
 __all__ = ["is_number", "scale_pair", "scale_value"]
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[float]:
     """A real number that is not a bool (``True`` is an ``int`` to Python, never a scale)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
@@ -39,7 +40,7 @@ def scale_value(
     """
     if not is_number(value):
         raise ScaleError(f"{name} must be a single number, got {value!r}")
-    return _bound(float(value), name, value, minimum, strict, hint)  # type: ignore[arg-type]
+    return _bound(float(value), name, value, minimum, strict, hint)
 
 
 def scale_pair(

@@ -28,13 +28,16 @@ class Transform:
 
     @property
     def swaps_axes(self) -> bool:
+        """Whether the transform exchanges height and width (odd quarter-turns)."""
         return self.turns % 2 == 1
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """Transform ``x`` (rotate, then mirror)."""
         y = torch.rot90(x, self.turns, dims=(-2, -1)) if self.turns else x
         return y.flip(-1) if self.flip else y
 
     def invert(self, y: torch.Tensor) -> torch.Tensor:
+        """Undo :meth:`apply` (mirror, then rotate back)."""
         x = y.flip(-1) if self.flip else y
         return torch.rot90(x, -self.turns, dims=(-2, -1)) if self.turns else x
 
@@ -57,8 +60,8 @@ def back_project(
     always bicubic (authors' code), both with sizes forced to the two images.
     """
     y = sr
-    lr_size = tuple(lr.shape[-2:])
-    sr_size = tuple(sr.shape[-2:])
+    lr_size = (int(lr.shape[-2]), int(lr.shape[-1]))
+    sr_size = (int(sr.shape[-2]), int(sr.shape[-1]))
     for _ in range(iterations):
         residual = lr - degrade(y, sf, kernel, lr_size)
         y = (y + imresize(residual, sf, size=sr_size)).clamp(0.0, 1.0)

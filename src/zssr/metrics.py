@@ -145,7 +145,7 @@ def _check_data_range(data_range: float) -> float:
 
 def _pair_shave(n: int | Sequence[int]) -> tuple[int, int]:
     def is_count(v: object) -> bool:
-        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and bool(v >= 0)
 
     items = (n, n) if not isinstance(n, (tuple, list)) else tuple(n)
     if len(items) != 2 or not all(is_count(v) for v in items):

@@ -44,16 +44,16 @@ class ZSSRNet(nn.Module):
     ) -> None:
         super().__init__()
         sizes = [channels] + [width] * (depth - 1) + [channels]
-        self.layers = nn.ModuleList(
-            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False) for c_in, c_out in zip(sizes[:-1], sizes[1:])
-        )
+        convs = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False) for c_in, c_out in zip(sizes[:-1], sizes[1:])]
+        self.layers = nn.ModuleList(convs)
         self.residual = residual
         with torch.no_grad():
-            for conv in self.layers:
+            for conv in convs:
                 std = math.sqrt(init_variance / (3 * 3 * conv.in_channels))
                 conv.weight.normal_(0.0, std, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The SR of ``x`` (already interpolated to the output size): residual over the input."""
         y = x
         last = len(self.layers) - 1
         for i, conv in enumerate(self.layers):
@@ -63,4 +63,5 @@ class ZSSRNet(nn.Module):
         return x + y if self.residual else y
 
     def extra_repr(self) -> str:
+        """Depth and residual flag, for ``print(net)``."""
         return f"depth={len(self.layers)}, residual={self.residual}"

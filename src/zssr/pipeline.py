@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ._validate import scale_pair
+from ._validate import is_number, scale_pair
 from .config import Config, resolve_config
 from .ensemble import super_resolve
 from .errors import ScaleError, ShapeError, ZSSRError
@@ -57,7 +57,7 @@ def parse_scale(text: str | float | Sequence[Any]) -> list[ScalePair]:
 
     A list gives the gradual steps explicitly, each relative to the input.
     """
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
+    if is_number(text):
         return [_check_pair((text, text), "scale")]
     if isinstance(text, str):
         steps = []
@@ -74,6 +74,8 @@ def parse_scale(text: str | float | Sequence[Any]) -> list[ScalePair]:
                 raise ScaleError(f"scale must look like 2, 1.5x2 or 1.5,2 — got {text!r}")
             steps.append(_check_pair(values, "scale"))
         return steps
+    if not isinstance(text, Sequence) or isinstance(text, bytes):
+        raise ScaleError(f"scale must be a number, a string like 2, 1.5x2 or 1.5,2, or a list of steps; got {text!r}")
     items = list(text)
     if len(items) == 2 and all(isinstance(v, (int, float)) for v in items):
         return [_check_pair(items, "scale")]
@@ -128,11 +130,14 @@ def upscale_tensor(
     """Run ZSSR on ``image`` (``1×C×H×W`` float in [0, 1]) through the given scale steps.
 
     Args:
+        image: the LR input, ``1×C×H×W`` float in [0, 1], at least ``MIN_INPUT_SIDE`` on each side.
         steps: ``(vertical, horizontal)`` factors relative to the input, increasing.
         kernels: per step, an *aligned* numeric kernel (``zssr.kernels.align_kernel``)
             or None for MATLAB bicubic.
+        config: the frozen run configuration (a preset with overrides).
         seed: seeds the net's initialisation, the augmentations and the noise.
             Same seed, same device → identical output.
+        device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``, or a ``torch.device``.
         progress: ``progress(step_index, n_steps, sf, max_iterations)`` returns a
             per-iteration callback (or None); the CLI hangs a tqdm bar on it.
     """
@@ -215,6 +220,9 @@ def upscale(
         kernel: the downscaling kernel (array or file), aligned for the last step, or
             ``"auto"`` to estimate it from the image (:func:`zssr.edgeblur.estimate_kernel_edges`,
             what ``zssr upscale --kernel auto`` does; pass ``preset="kernel"`` as the CLI does).
+        seed: seeds initialisation, augmentation and noise; same seed and device, same output.
+        device: ``auto`` (CUDA, then MPS, then the CPU), ``cpu``, ``cuda[:N]`` or ``mps``.
+        progress: show a tqdm bar per scale step on stderr.
         overrides: any :class:`~zssr.config.Config` field, e.g. ``max_iterations=500``.
 
     Returns:
@@ -298,9 +306,11 @@ class TqdmProgress:
         self.bar = tqdm(total=max_iterations, desc=label, unit="it", dynamic_ncols=True, **tqdm_kwargs)
 
     def __call__(self, iteration: int, loss: float, lr: float) -> None:
+        """Advance the bar by one iteration; show loss and learning rate every 10."""
         self.bar.update(1)
         if iteration % 10 == 0:
             self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.0e}", refresh=False)
 
     def close(self) -> None:
+        """Close the bar at the end of the scale step."""
         self.bar.close()

@@ -131,7 +131,7 @@ def _taps(
             return scale * kernel.fn(scale * x)
     else:
         width = kernel.width
-        h = kernel.fn
+        h = kernel.fn  # type: ignore[assignment]  # same signature, mypy sees a def vs a Callable
     # STEP 2 - projected grid: 1-based output i -> input coordinate u.
     x = np.arange(1, out_len + 1, dtype=np.float64)
     u = x / scale + 0.5 * (1.0 - 1.0 / scale)
@@ -188,10 +188,9 @@ def _resize_axis(
     ind = torch.as_tensor(idx, device=x.device)
     shape = [1] * x.dim()
     shape[dim] = w.shape[0]
-    out = None
-    for p in range(w.shape[1]):
-        term = x.index_select(dim, ind[:, p]) * w[:, p].reshape(shape)
-        out = term if out is None else out + term
+    out = x.index_select(dim, ind[:, 0]) * w[:, 0].reshape(shape)
+    for p in range(1, w.shape[1]):
+        out = out + x.index_select(dim, ind[:, p]) * w[:, p].reshape(shape)
     return out
 
 
@@ -315,8 +314,11 @@ def _fused_ok(
 def _edge_plan(
     in_len: int, out_len: int, scale: float, method: str, antialias: bool, boundary: Boundary
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weights of one axis and its border outputs; memoised (a pure function of its arguments,
-    and training calls it with the same few sizes thousands of times)."""
+    """Weights of one axis and its border outputs, memoised.
+
+    A pure function of its arguments, and training calls it with the same few
+    sizes thousands of times.
+    """
     kernel = INTERP_KERNELS[method]
     idx, w = resize_weights(in_len, out_len, scale, kernel, antialias, boundary)
     return idx, w, _edge_rows(in_len, out_len, scale, kernel, antialias)

@@ -66,9 +66,11 @@ class LearningRatePolicy:
 
     @property
     def finished(self) -> bool:
+        """Whether the learning rate fell below its floor: training of this step stops."""
         return self.learning_rate < self.min_learning_rate
 
     def record(self, iteration: int, error: float) -> None:
+        """Store one reconstruction-test result (iteration, error)."""
         self.test_iterations.append(iteration)
         self.test_errors.append(float(error))
 

@@ -78,13 +78,16 @@ def train_scale_step(
     """Train ``net`` in place for the step ``input → input × sf``.
 
     Args:
-        net, optimizer: carried over between gradual steps (authors' default:
-            weights *and* Adam moments carry over; the learning rate restarts).
+        net: the net, carried over between gradual steps (authors' default).
+        optimizer: its Adam optimizer, also carried over: weights *and* Adam moments
+            carry over between steps; the learning rate restarts.
         image: the LR input, ``1×C×H×W`` on the training device.
         sources: father sources (the input first, then earlier outputs).
         sf: this step's ``(vertical, horizontal)`` factor relative to the input.
         kernel: aligned numeric kernel for sons, or None for MATLAB bicubic.
-        rng / generator: geometric randomness / son noise.
+        config: the frozen run configuration.
+        rng: geometric randomness (crops, augmentation).
+        generator: torch randomness (son noise).
         progress: called as ``progress(iteration, loss, lr)`` after each iteration (the
             loss shown is refreshed every 10 iterations).
     """

@@ -68,6 +68,7 @@ class SummaryRow(Where):
 def summarize(
     records: Sequence[Record], conditions: Sequence[Condition], specs: Sequence[MethodSpec]
 ) -> list[SummaryRow]:
+    """Mean PSNR/SSIM/time per (condition, method), in the order of the conditions and methods asked for."""
     rows = []
     for condition in conditions:
         for spec in specs:
@@ -101,6 +102,7 @@ _CSV_FIELDS = (
 
 
 def write_csv(path: Path, records: Sequence[Record]) -> None:
+    """Every per-image record as one CSV row (atomic write): the raw data behind the tables."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=_CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -146,6 +148,7 @@ def _lr_note(condition: Condition) -> str:
 
 
 def table_markdown(summary: Sequence[SummaryRow], conditions: Sequence[Condition], specs: Sequence[MethodSpec]) -> str:
+    """The paper-style Markdown table: one row per method, one column group per condition."""
     index = {(r.dataset, r.scale, r.degradation, r.variant, r.data_seed, r.method): r for r in summary}
     lines = [
         "# ZSSR benchmark",

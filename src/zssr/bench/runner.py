@@ -62,6 +62,7 @@ class Record(Where):
 
 @dataclass(frozen=True)
 class Task:
+    """One (condition, method, image, seed) cell of the benchmark: what a worker runs and where it writes."""
     condition: Condition
     spec: MethodSpec
     fn: Method
@@ -72,10 +73,12 @@ class Task:
 
     @property
     def stem(self) -> Path:
+        """The cell's output path without suffix: one folder per condition and method, so runs resume."""
         return self.out / "runs" / self.condition.key / self.spec.slug / f"{self.item.name}_seed{self.seed}"
 
 
 def condition_of(record: Record) -> Condition:
+    """The condition a record belongs to (for grouping records read back from disk)."""
     return Condition(record.dataset, record.scale, record.degradation, record.variant, record.data_seed)
 
 
@@ -167,6 +170,7 @@ def _execute(task: Task) -> Record:
 
 
 def run_tasks(tasks: list[Task], jobs: int, progress: bool) -> list[Record]:
+    """Run the cells, in ``jobs`` worker processes when more than one, with a progress bar; records in task order."""
     from tqdm.auto import tqdm
 
     done: dict[int, Record] = {}

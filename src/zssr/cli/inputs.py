@@ -84,6 +84,7 @@ def resize_alpha(alpha: np.ndarray | None, scale: tuple[float, float], size: tup
 
 
 def sibling(target: Path, tail: str) -> Path:
+    """A path next to ``target`` with ``tail`` after its stem (``out_curves.png`` for ``out.png``)."""
     return target.with_name(f"{target.stem}{tail}")
 
 

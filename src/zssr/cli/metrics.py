@@ -8,14 +8,15 @@ import math
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from .._atomic import one_line
 from ..errors import ImageReadError, ScaleError, ZSSRError
 from ..io import collect_inputs, read_image
 from ..metrics import evaluate
-from .options import one_line, parse_factor_pair
+from .options import parse_factor_pair
 
 
 def add_parser(sub: Any) -> None:
@@ -43,7 +44,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     if args.shave is not None and args.shave < 0:
         raise ScaleError(f"--shave must be >= 0, got {args.shave}")
     pairs = _metric_pairs(Path(args.reference), Path(args.test))
-    channel = "rgb" if args.rgb else "y"
+    channel: Literal["y", "rgb"] = "rgb" if args.rgb else "y"
     rows: list[tuple[str, float, float]] = []
     for name, ref_path, test_path in pairs:
         reference, test = read_image(ref_path).color, read_image(test_path).color
@@ -81,6 +82,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def round_half_away(x: float) -> int:
+    """Round half away from zero, as MATLAB's ``round`` does (Python rounds half to even)."""
     return int(math.floor(abs(x) + 0.5) * (1 if x >= 0 else -1))
 
 

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import torch
 
+from .._atomic import one_line
 from .._validate import scale_pair
 from ..config import Config
 from ..errors import ConfigError, ScaleError, ZSSRError
@@ -38,6 +39,7 @@ class Parser(argparse.ArgumentParser):
     """``ArgumentParser`` whose errors are one line (``zssr: error: …``), not usage + message."""
 
     def error(self, message: str) -> NoReturn:
+        """Raise instead of exiting, so every usage error becomes one line and exit code 2."""
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
@@ -70,10 +72,6 @@ def exit_status(command: Callable[[], int]) -> int:
         return EXIT_INTERRUPTED
 
 
-def one_line(message: object) -> str:
-    return " ".join(str(message).split())
-
-
 def show_warning(
     message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None,
 ) -> None:
@@ -85,6 +83,7 @@ def show_warning(
 
 
 def add_outputs(p: argparse.ArgumentParser) -> None:
+    """Add ``-o/--output`` and ``--out-dir``, exactly one required."""
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("-o", "--output", metavar="OUT", help="output file (one input only); its suffix picks the format")
     group.add_argument("--out-dir", metavar="DIR", help="output folder (created if needed); input file names are kept")
@@ -98,6 +97,7 @@ def add_run_options(p: argparse.ArgumentParser, *, seed_help: str = "seed (defau
 
 
 def progress_factory(quiet: bool) -> Callable[..., Any] | None:
+    """A tqdm progress factory for the pipeline on stderr, or ``None`` when ``--quiet``."""
     return None if quiet else partial(TqdmProgress, file=sys.stderr, leave=False)
 
 
@@ -116,6 +116,7 @@ def parse_factor_pair(text: str, name: str) -> tuple[float, float]:
 
 
 def parse_size(text: str) -> tuple[int, int]:
+    """``HEIGHTxWIDTH`` as two positive integers (the ``--size`` option)."""
     fields = str(text).strip().lower().split("x")
     try:
         values = [int(f) for f in fields]

@@ -29,6 +29,7 @@ _ADAM7_PASSES = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 
 
 
 def is_16bit_png(head: bytes) -> bool:
+    """Whether the file's first bytes are a PNG header declaring 16 bits per sample."""
     # Signature (8) + IHDR length (4) + b"IHDR" (4) + width (4) + height (4) + bit depth (1).
     return len(head) >= 25 and head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR" and head[24] == 16
 
@@ -57,6 +58,7 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def read_png16(source: Path) -> Decoded:
+    """Decode a 16-bit PNG (every colour type, Adam7 included) at full depth."""
     data = source.read_bytes()
     chunks = _png_chunks(data)
     if not chunks or chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13:

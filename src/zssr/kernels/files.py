@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import scipy.io
@@ -110,7 +111,7 @@ def save_kernel(kernel: torch.Tensor | np.ndarray, path: str | os.PathLike[str])
         kernel_picture(k, p)
         return
 
-    def write(fh: object) -> None:
+    def write(fh: BinaryIO) -> None:
         if suffix == ".mat":
             scipy.io.savemat(fh, {"Kernel": k})
         elif suffix == ".npy":

@@ -113,7 +113,8 @@ def gaussian_kernel(
 
     Args:
         size: side (int) or ``(kh, kw)``; the centre is ``((kh−1)/2, (kw−1)/2)``.
-        sigma_y, sigma_x: standard deviations in pixels, finite and > 0.
+        sigma_y: vertical standard deviation in pixels (at ``theta = 0``), finite and > 0.
+        sigma_x: horizontal standard deviation in pixels (at ``theta = 0``), finite and > 0.
         theta: rotation in radians.
 
     Raises:

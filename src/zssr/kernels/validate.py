@@ -72,6 +72,7 @@ def factor_pair(factor: float | Sequence[float], name: str = "factor", *, minimu
 
 
 def integer_pair(factor: float | Sequence[float], name: str) -> tuple[int, int]:
+    """An integer SR factor as a ``(vertical, horizontal)`` pair (bicubic kernels need whole factors)."""
     pair = factor_pair(factor, name)
     if any(v != round(v) for v in pair):
         raise ScaleError(f"{name} must be a positive integer (or a pair of them) here, got {factor!r}")
