@@ -57,7 +57,11 @@ from ._common import kernel_for_factor, luma, rescale_kernel, spread_mass, trim_
 from ._gan import D_CROP, KERNEL_SIZE, bicubic_half_taps, bicubic_target, build_networks, compose_layers
 from ._gan import crop_corners, crop_probabilities, gradient_map, kernel_losses, penalty_mask, x2_kernel
 
+# Re-exported building blocks (from ._gan) for diagnostics that take KernelGAN apart
+# (experiments/kernel_estimation): D_CROP, KERNEL_SIZE, build_networks, x2_kernel.
 __all__ = [
+    "D_CROP",
+    "KERNEL_SIZE",
     "LOSS_NAMES",
     "RESTARTS",
     "Callback",
