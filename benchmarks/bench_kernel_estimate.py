@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from _machine import result_header, write_result
+
 from zssr.bench import prepare_inputs, resolve_dataset
+from zssr.io import read_image, to_array, to_tensor
 from zssr.kernel_estimation import estimate_kernel, trim_zero_border
 from zssr.kernel_estimation.kernelgan import x2_kernel
-from zssr.io import read_image, to_array, to_tensor
 from zssr.kernels import align_kernel, downscale, load_kernel
 from zssr.metrics import psnr, shave
 from zssr.resize import imresize

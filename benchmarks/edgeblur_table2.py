@@ -32,11 +32,12 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from _machine import read_method_records as _records  # noqa: E402
-from _machine import read_results_csv, result_header, write_result  # noqa: E402
 from _kernel_checks import GENERIC_LABEL, axis_ratios, generic_kernel_method  # noqa: E402
 from _kernel_checks import GENERIC_SIGMA as SIGMA  # noqa: E402
+from _machine import read_method_records as _records  # noqa: E402
+from _machine import read_results_csv, result_header, write_result  # noqa: E402
 from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN  # noqa: E402
+
 from zssr.bench import METHODS, run_benchmark  # noqa: E402
 from zssr.kernels import load_kernel  # noqa: E402
 

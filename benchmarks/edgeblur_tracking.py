@@ -34,13 +34,14 @@ import torch
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from _machine import result_header, write_result  # noqa: E402
 from _kernel_checks import GENERIC_SIGMA, axis_ratios, blurred_lr, heldout_folder, own_widths, photo  # noqa: E402
-from _kernel_checks import PHOTOS as AB_PHOTOS, SIGMAS as AB_SIGMAS  # noqa: E402
+from _kernel_checks import PHOTOS as AB_PHOTOS  # noqa: E402
+from _kernel_checks import SIGMAS as AB_SIGMAS  # noqa: E402
+from _machine import result_header, write_result  # noqa: E402
+
 from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402
-from zssr.kernel_estimation import MARGIN, luma  # noqa: E402
-from zssr.kernel_estimation import edges  # noqa: E402
 from zssr.io import read_image, to_tensor, write_image  # noqa: E402
+from zssr.kernel_estimation import MARGIN, edges, luma  # noqa: E402
 from zssr.kernels import load_kernel  # noqa: E402
 
 TEXTURE = ("brick", "grass", "gravel", "hubble_deep_field", "cat", "motorcycle")

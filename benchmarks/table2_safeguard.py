@@ -18,6 +18,7 @@ import statistics
 from pathlib import Path
 
 from _machine import command_line, read_results_csv
+
 from zssr.kernel_estimation import DEGENERATE_SPREAD, spread_mass
 from zssr.kernels import load_kernel
 

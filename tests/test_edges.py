@@ -8,14 +8,12 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from skimage import data
 
 from zssr.errors import ConfigError, ScaleError, ShapeError, ZSSRError
 from zssr.kernel_estimation import KernelEstimate
 from zssr.kernel_estimation.edges import MAX_ELONGATION, edge_blur, estimate_kernel_edges, kernel_from_covariance
 from zssr.kernels import align_kernel, downscale, gaussian_kernel
-
 
 # Shared helpers (they lived in tests/test_crossscale.py until that estimator moved to experiments/).
 
@@ -207,6 +205,7 @@ def test_estimate_explains_a_known_anisotropic_blur_better_than_bicubic() -> Non
     """
     from test_kernelgan import TRUE_KERNEL
     from test_kernelgan import _photo as _square_photo
+
     from zssr.kernels import align_kernel, bicubic_kernel, downscale, gaussian_kernel
 
     hr = _square_photo(256, gray=True).double()

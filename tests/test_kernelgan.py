@@ -19,8 +19,9 @@ from zssr.kernel_estimation import (
     KernelEstimate,
     KernelGANConfig,
     estimate_kernel,
+    rescale_kernel,
+    trim_zero_border,
 )
-from zssr.kernel_estimation import rescale_kernel, trim_zero_border
 from zssr.kernel_estimation._gan import (
     KERNEL_SIZE,
     bicubic_half_taps,

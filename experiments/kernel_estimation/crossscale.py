@@ -43,8 +43,16 @@ import torch
 from scipy import optimize
 
 from zssr.errors import ConfigError, ZSSRError
-from zssr.kernel_estimation import MARGIN, WIDTH_CORRECTION, KernelEstimate, check_factor, check_image
-from zssr.kernel_estimation import kernel_for_factor, luma, trim_zero_border
+from zssr.kernel_estimation import (
+    MARGIN,
+    WIDTH_CORRECTION,
+    KernelEstimate,
+    check_factor,
+    check_image,
+    kernel_for_factor,
+    luma,
+    trim_zero_border,
+)
 from zssr.kernels import downscale, gaussian_kernel
 
 if TYPE_CHECKING:

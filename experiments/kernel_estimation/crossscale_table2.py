@@ -50,6 +50,7 @@ ROWS = {  # label → (method folder in runs/, method label in results.csv for K
 def run(args: argparse.Namespace) -> None:
     """Table 2 rows through ``run_benchmark``, with ``estimator=crossscale`` back in the registry."""
     from crossscale import estimated_kernel_method
+
     from zssr.bench import METHODS, run_benchmark
 
     registry = {**METHODS, "zssr+estimated-kernel": estimated_kernel_method}

@@ -42,6 +42,7 @@ sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, _kernel_che
 
 from _kernel_checks import HELDOUT, axis_ratios, heldout_folder, own_widths  # noqa: E402
 from _machine import result_header, write_result  # noqa: E402
+
 from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402
 from zssr.io import read_image, to_array, to_tensor  # noqa: E402
 from zssr.kernel_estimation import DEGENERATE_SPREAD, estimate_kernel  # noqa: E402

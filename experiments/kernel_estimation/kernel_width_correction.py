@@ -42,6 +42,7 @@ from _kernel_checks import axis_ratios  # noqa: E402
 from _machine import result_header, write_result  # noqa: E402
 from kernel_seed_selection import resynthesis_psnr  # noqa: E402
 from table2_safeguard import RUNS, gpu_results, with_safeguard  # noqa: E402
+
 from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402
 from zssr.io import read_image, to_tensor  # noqa: E402
 from zssr.kernel_estimation import DEGENERATE_SPREAD, WIDTH_CORRECTION, rescale_kernel, spread_mass  # noqa: E402

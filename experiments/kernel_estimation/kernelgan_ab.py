@@ -38,6 +38,7 @@ sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, _kernel_che
 
 from _kernel_checks import PHOTOS, SIGMAS, blurred_lr, own_widths  # noqa: E402
 from _machine import result_header, write_result  # noqa: E402
+
 from zssr.kernel_estimation import KernelGANConfig, estimate_kernel  # noqa: E402
 
 #: Variant → the KernelGANConfig fields it changes (the rest keep the authors' values).

@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, _kernel_che
 
 from _kernel_checks import blurred_lr  # noqa: E402
 from _machine import result_header, write_result  # noqa: E402
+
 from zssr.kernel_estimation import CROP, KernelGANConfig  # noqa: E402
 from zssr.kernel_estimation.kernelgan import D_CROP, KERNEL_SIZE, build_networks, training_data  # noqa: E402
 from zssr.kernels import gaussian_kernel  # noqa: E402

@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, table2_safe
 
 from _machine import read_results_csv, result_header, write_result  # noqa: E402
 from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN, check_same_inputs, gpu_results, run_set14_table2  # noqa: E402
+
 from zssr.bench import METHODS, MethodInput, MethodOutput  # noqa: E402
 from zssr.kernels import load_kernel  # noqa: E402
 

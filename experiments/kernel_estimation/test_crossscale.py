@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from crossscale import SIGMA_RANGE, estimate_kernel_crossscale, lag_statistics
 from skimage import data
 
-from crossscale import SIGMA_RANGE, estimate_kernel_crossscale, lag_statistics
 from zssr.errors import ConfigError, ScaleError, ShapeError, ZSSRError
 from zssr.kernel_estimation import KernelEstimate
 from zssr.kernels import align_kernel, downscale, gaussian_kernel
@@ -142,6 +142,7 @@ def test_harness_adapter_runs_the_estimator_and_passes_other_estimators_on(monke
     import dataclasses
 
     import crossscale as xs
+
     import zssr.bench as bench
 
     seen: dict = {}

@@ -8,6 +8,8 @@ loss weights, schedule, noise) is :class:`~zssr.kernel_estimation.kernelgan.Kern
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -52,12 +54,16 @@ class Generator(nn.Module):
         outs = [channels] * (len(sizes) - 1) + [1]
         self.convs = nn.ModuleList(nn.Conv2d(i, o, s, bias=False) for i, o, s in zip(ins, outs, sizes))
 
+    def weights(self) -> list[torch.Tensor]:
+        """The layers' weights, first layer first (the parameters G is trained in)."""
+        return [cast(nn.Conv2d, conv).weight for conv in self.convs]
+
     def kernel(self) -> torch.Tensor:
         """The 13×13 correlation kernel G applies, differentiable in the weights.
 
         Shape: ``(13, 13)``, on the weights' device and dtype.
         """
-        return compose_layers([conv.weight for conv in self.convs])
+        return compose_layers(self.weights())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Downscale by 2 with the composed kernel (fast path used in training).
@@ -69,8 +75,8 @@ class Generator(nn.Module):
     def forward_layers(self, x: torch.Tensor) -> torch.Tensor:
         """The literal layer-by-layer deep-linear pass (reference for the fast path)."""
         last = len(self.convs) - 1
-        for n, conv in enumerate(self.convs):
-            x = F.conv2d(x, conv.weight, stride=2 if n == last else 1)
+        for n, weight in enumerate(self.weights()):
+            x = F.conv2d(x, weight, stride=2 if n == last else 1)
         return x
 
 
@@ -122,7 +128,8 @@ def sn_conv(c_in: int, c_out: int, size: int) -> nn.Module:
     # rescales the weight anyway, so only the direction of this draw matters.
     conv = nn.Conv2d(c_in, c_out, size, bias=True)
     nn.init.xavier_normal_(conv.weight, 0.1)
-    nn.init.zeros_(conv.bias)
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
     return nn.utils.parametrizations.spectral_norm(conv)
 
 
@@ -131,10 +138,10 @@ def build_networks(in_channels: int, seed: int) -> tuple[Generator, Discriminato
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         g = Generator()
-        for conv in g.convs:
+        for weight in g.weights():
             # Authors' weights_init_G: Xavier-normal, gain 0.1. The composed kernel starts
             # near 0 (~1e-8 per tap); Adam's scale-free steps bootstrap it in a few dozen steps.
-            nn.init.xavier_normal_(conv.weight, 0.1)
+            nn.init.xavier_normal_(weight, 0.1)
         d = Discriminator(in_channels)
     return g, d
 

@@ -52,10 +52,34 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..resize import imresize
-from ._common import CROP, DEGENERATE_SPREAD, MARGIN, WIDTH_CORRECTION, KernelEstimate, check_factor, check_image
-from ._common import kernel_for_factor, luma, rescale_kernel, spread_mass, trim_zero_border
-from ._gan import D_CROP, KERNEL_SIZE, bicubic_half_taps, bicubic_target, build_networks, compose_layers
-from ._gan import crop_corners, crop_probabilities, gradient_map, kernel_losses, penalty_mask, x2_kernel
+from ._common import (
+    CROP,
+    DEGENERATE_SPREAD,
+    MARGIN,
+    WIDTH_CORRECTION,
+    KernelEstimate,
+    check_factor,
+    check_image,
+    kernel_for_factor,
+    luma,
+    rescale_kernel,
+    spread_mass,
+    trim_zero_border,
+)
+from ._gan import (
+    D_CROP,
+    KERNEL_SIZE,
+    bicubic_half_taps,
+    bicubic_target,
+    build_networks,
+    compose_layers,
+    crop_corners,
+    crop_probabilities,
+    gradient_map,
+    kernel_losses,
+    penalty_mask,
+    x2_kernel,
+)
 
 # Re-exported building blocks (from ._gan) for diagnostics that take KernelGAN apart
 # (experiments/kernel_estimation): D_CROP, KERNEL_SIZE, build_networks, x2_kernel.
@@ -154,6 +178,7 @@ class KernelGANConfig:
     noise_accumulates: bool = False
 
     def __post_init__(self) -> None:
+        """Refuse a field of the wrong type or range here, not as a NaN loss 1000 iterations later."""
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "noise_accumulates":
@@ -443,6 +468,6 @@ def _train(
                 lam_cent, lam_sparse = cfg.lambda_centralized, cfg.lambda_sparse
 
     with torch.no_grad():
-        k_final = compose_layers([conv.weight.detach().to("cpu", torch.float64) for conv in g_net.convs]).numpy()
+        k_final = compose_layers([w.detach().to("cpu", torch.float64) for w in g_net.weights()]).numpy()
     curves = log.cpu().double().numpy().T.tolist()
     return k_final, dict(zip(LOSS_NAMES, curves))
