@@ -2,13 +2,13 @@
 
 Everything here is about kernel *widths*, no ZSSR (that is ``edgeblur_table2.py``): each
 estimate's standard deviation along the true kernel's minor and major axes over the true
-one (``kernel_seed_selection.axis_ratios``; 1 = right). ZSSR's gain collapses when the minor
+one (``_kernel_checks.axis_ratios``; 1 = right). ZSSR's gain collapses when the minor
 ratio passes ~1.15 (``kernel_width_correction.md`` part 3) and fades when it drops far below 1
 (the first version's Set14 failures, ``edgeblur_table2.md``).
 
 1. **Sweep** on the development photos only (scikit-image; never Set5/Set14), each degraded
    as Table 2 (``zssr bench`` gaussian-kernel, DIV2KRK recipe) with data seeds 0-4:
-   ``held-out``, the nine photos of ``kernel_seed_selection.py``, and ``texture``, six
+   ``held-out``, the nine photos of ``_kernel_checks.HELDOUT``, and ``texture``, six
    texture-heavy ones (brick, grass, gravel, Hubble deep field, cat, motorcycle) added after
    the first version read fine texture too sharp. One line per parameter set; the fixed
    generic kernel (σ = 1.33 px) is the bar.
@@ -34,21 +34,21 @@ import torch
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
+from _kernel_checks import GENERIC_SIGMA, axis_ratios, blurred_lr, heldout_folder, own_widths, photo  # noqa: E402
+from _kernel_checks import PHOTOS as AB_PHOTOS  # noqa: E402
+from _kernel_checks import SIGMAS as AB_SIGMAS  # noqa: E402
 from _machine import result_header, write_result  # noqa: E402
-from kernel_seed_selection import _heldout_folder, axis_ratios, own_widths, photo  # noqa: E402
-from kernelgan_ab import PHOTOS as AB_PHOTOS, SIGMAS as AB_SIGMAS, blurred_lr  # noqa: E402
-from zssr import edgeblur  # noqa: E402
+
 from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402
-from zssr.estimate import MARGIN, _luma  # noqa: E402
 from zssr.io import read_image, to_tensor, write_image  # noqa: E402
+from zssr.kernel_estimation import MARGIN, edges, luma  # noqa: E402
 from zssr.kernels import load_kernel  # noqa: E402
 
 TEXTURE = ("brick", "grass", "gravel", "hubble_deep_field", "cat", "motorcycle")
 DEV_SEEDS = (0, 1, 2, 3, 4)
-GENERIC_SIGMA = 1.33  # generic_kernel_baseline.py
-COMMITTED = {"derivative_sigma": edgeblur.DERIVATIVE_SIGMA, "reblur_sigma": edgeblur.REBLUR_SIGMA,
-             "top_fraction": edgeblur.TOP_FRACTION, "max_elongation": edgeblur.MAX_ELONGATION,
-             "calibration": edgeblur.CALIBRATION}
+COMMITTED = {"derivative_sigma": edges.DERIVATIVE_SIGMA, "reblur_sigma": edges.REBLUR_SIGMA,
+             "top_fraction": edges.TOP_FRACTION, "max_elongation": edges.MAX_ELONGATION,
+             "calibration": edges.CALIBRATION}
 FIRST = {**COMMITTED, "derivative_sigma": 0.7, "reblur_sigma": 1.5, "calibration": 0.85}
 
 
@@ -82,16 +82,16 @@ def _cases(source, seeds, cache: Path) -> list[tuple[str, int, np.ndarray, np.nd
         _, inputs = prepare_inputs(source, scale=2, degradation="gaussian-kernel", cache_root=cache, data_seed=seed)
         for i in inputs:
             lr = to_tensor(read_image(i.lr).color)
-            out.append((i.name, seed, _luma(lr[..., MARGIN:-MARGIN, MARGIN:-MARGIN]), load_kernel(i.kernel).numpy(), str(i.lr)))
+            out.append((i.name, seed, luma(lr[..., MARGIN:-MARGIN, MARGIN:-MARGIN]), load_kernel(i.kernel).numpy(), str(i.lr)))
     return out
 
 
 def _kernel(gray: np.ndarray, params: dict | None) -> np.ndarray:
     if params is None:
-        return edgeblur.kernel_from_covariance(np.eye(2) * GENERIC_SIGMA**2).numpy()
+        return edges.kernel_from_covariance(np.eye(2) * GENERIC_SIGMA**2).numpy()
     p = dict(params)
     c = p.pop("calibration")
-    return edgeblur.kernel_from_covariance(edgeblur.edge_blur(gray, **p) * (2.0 * c) ** 2).numpy()
+    return edges.kernel_from_covariance(edges.edge_blur(gray, **p) * (2.0 * c) ** 2).numpy()
 
 
 def _summary(ratios: np.ndarray, truths: np.ndarray, ests: np.ndarray) -> str:
@@ -135,12 +135,12 @@ def _sweep(dev: dict[str, list]) -> list[str]:
 def _controlled() -> list[str]:
     lines = ["## 2. Controlled check: the same photo, isotropic blur σ = 0.6 / 1.3 / 2.2 px (committed parameters)", "",
              "Each cell: the estimate's own minor / major σ (px). Without the photo's own blur it would be σ times "
-             f"the calibration {edgeblur.CALIBRATION}; the own blur adds, most at small σ.", "",
+             f"the calibration {edges.CALIBRATION}; the own blur adds, most at small σ.", "",
              "| photo | " + " | ".join(f"true σ = {s}" for s in AB_SIGMAS) + " |", "|---|" + "---|" * len(AB_SIGMAS)]
     for name in AB_PHOTOS:
         cells = []
         for s in AB_SIGMAS:
-            lo, hi = own_widths(edgeblur.estimate_kernel_edges(blurred_lr(name, s), 2).kernel.numpy())
+            lo, hi = own_widths(edges.estimate_kernel_edges(blurred_lr(name, s), 2).kernel.numpy())
             cells.append(f"{lo:.2f} / {hi:.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
@@ -156,7 +156,7 @@ def _set14(data_root: str, cache: Path) -> list[str]:
              "estimate own σ minor / major | ratio along true minor / major | seconds |", "|---|---|---|---|---|"]
     worst, seconds = 0.0, []
     for name, _, _, true, lr in table2:
-        est = edgeblur.estimate_kernel_edges(to_tensor(read_image(lr).color), 2)
+        est = edges.estimate_kernel_edges(to_tensor(read_image(lr).color), 2)
         k = est.kernel.numpy()
         seconds.append(est.seconds)
         saved = load_kernel(folder / f"{name}_seed0_kernel.mat").numpy()
@@ -183,7 +183,7 @@ def main() -> None:
     lines = result_header("Edge-profile kernel estimator: parameter choice and tracking (×2, kernel widths only)")
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        dev = {"held-out": _cases(resolve_dataset(_heldout_folder(t / "heldout")), DEV_SEEDS, t / "c_heldout"),
+        dev = {"held-out": _cases(resolve_dataset(heldout_folder(t / "heldout")), DEV_SEEDS, t / "c_heldout"),
                "texture": _cases(resolve_dataset(_texture_folder(t / "texture")), DEV_SEEDS, t / "c_texture")}
         lines += _sweep(dev)
         lines += _controlled()

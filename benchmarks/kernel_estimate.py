@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from _machine import result_header, write_result
+
 from zssr.bench import prepare_inputs, resolve_dataset
-from zssr.estimate import _trim_zero_border, _x2_kernel, estimate_kernel
 from zssr.io import read_image, to_array, to_tensor
+from zssr.kernel_estimation import estimate_kernel, trim_zero_border
+from zssr.kernel_estimation.kernelgan import x2_kernel
 from zssr.kernels import align_kernel, downscale, load_kernel
 from zssr.metrics import psnr, shave
 from zssr.resize import imresize
@@ -46,7 +47,7 @@ def _resynth(hr: torch.Tensor, kernel: torch.Tensor | None, size) -> torch.Tenso
 
 def _postprocess(raw: np.ndarray) -> torch.Tensor:
     """The estimator's own post-processing of G's raw 13×13 kernel (filter, centre, trim)."""
-    return torch.as_tensor(_trim_zero_border(_x2_kernel(raw)), dtype=torch.float64)
+    return torch.as_tensor(trim_zero_border(x2_kernel(raw)), dtype=torch.float64)
 
 
 def main() -> None:

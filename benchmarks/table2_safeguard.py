@@ -1,6 +1,6 @@
 """Table 2 with the degenerate-kernel safeguard applied to the GPU runs' saved estimates.
 
-`zssr.estimate.KernelEstimate.reliable` rejects KernelGAN estimates whose mass is spread far
+`zssr.kernel_estimation.KernelEstimate.reliable` rejects KernelGAN estimates whose mass is spread far
 from their centre of mass; rejected images then get bicubic-kernel ZSSR with the `ideal`
 preset (what `zssr upscale --kernel auto` and the harness now do). The GPU runs were made
 before the safeguard existed, with the same seeds and inputs, so this script recomputes the
@@ -18,7 +18,8 @@ import statistics
 from pathlib import Path
 
 from _machine import command_line, read_results_csv
-from zssr.estimate import DEGENERATE_SPREAD, spread_mass
+
+from zssr.kernel_estimation import DEGENERATE_SPREAD, spread_mass
 from zssr.kernels import load_kernel
 
 ROOT = Path(__file__).parent / "results" / "gpu_h200"

@@ -259,7 +259,7 @@ def test_kernel_show_and_compose(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_kernel_estimate_writes_kernel_and_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("zssr.estimate")
+    pytest.importorskip("zssr.kernel_estimation")
     source = _png8(tmp_path / "lr.png", 96, 96)
     code, out, _ = _run(capsys, "kernel", "estimate", source, "-s", "2", "--estimator", "kernelgan", "--iterations", "5",
                         "-o", tmp_path / "k.mat", "--device", "cpu", "--quiet")
@@ -308,7 +308,7 @@ def test_upscale_explicit_anisotropic_steps_and_kernel_file_picks_kernel_preset(
 
 
 def test_upscale_kernel_auto_estimates_saves_and_uses_the_kernel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("zssr.estimate")
+    pytest.importorskip("zssr.kernel_estimation")
     source = _png8(tmp_path / "a.png", 88, 88)
     code, out, _ = _run(capsys, "upscale", source, "-s", "2", "--kernel", "auto", "--estimator", "kernelgan",
                         "--kernel-iterations", "5", "--max-iterations", "2", "-o", tmp_path / "b.png", "--device", "cpu",
@@ -324,7 +324,7 @@ def test_kernel_auto_defaults_to_the_edge_estimator(tmp_path: Path, capsys: pyte
     """The default (Table 2: 57% of the gap vs KernelGAN's 45%, edgeblur_table2.md) runs without training."""
     from skimage import data
 
-    from zssr.edgeblur import estimate_kernel_edges
+    from zssr.kernel_estimation import estimate_kernel_edges
 
     source = tmp_path / "a.png"
     write_image(source, data.astronaut()[:96, 160:256] / 255.0, bit_depth=8)
@@ -366,7 +366,7 @@ def test_kernel_flags_reach_the_estimator(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--kernel-restarts / --width-correction (upscale) and --restarts (kernel estimate) are passed on."""
-    import zssr.estimate as est
+    import zssr.kernel_estimation as est
 
     calls: list[dict[str, object]] = []
     real = est.estimate_kernel
@@ -536,7 +536,7 @@ def test_cuda_asked_but_unavailable_is_a_usage_error(tmp_path: Path, capsys: pyt
 
 
 def test_kernel_estimate_on_too_small_image_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("zssr.estimate")
+    pytest.importorskip("zssr.kernel_estimation")
     source = _png8(tmp_path / "a.png", 20, 20)
     before = _tree(tmp_path)
     code, _, err = _run(capsys, "kernel", "estimate", source, "-o", tmp_path / "k.mat", "--quiet")
@@ -548,7 +548,7 @@ def test_kernel_auto_folder_with_a_too_small_image_fails_before_writing_anything
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The size check runs for every input up front, not when the folder run reaches that image."""
-    pytest.importorskip("zssr.estimate")
+    pytest.importorskip("zssr.kernel_estimation")
     folder = tmp_path / "in"
     folder.mkdir()
     _png8(folder / "a.png", 88, 88)

@@ -218,7 +218,7 @@ def upscale(
             ``[1.5, 2]``). One target uses the preset's gradual pattern.
         preset: a :data:`zssr.config.PRESETS` name or a :class:`~zssr.config.Config`.
         kernel: the downscaling kernel (array or file), aligned for the last step, or
-            ``"auto"`` to estimate it from the image (:func:`zssr.edgeblur.estimate_kernel_edges`,
+            ``"auto"`` to estimate it from the image (:func:`zssr.kernel_estimation.estimate_kernel_edges`,
             what ``zssr upscale --kernel auto`` does; pass ``preset="kernel"`` as the CLI does).
         seed: seeds initialisation, augmentation and noise; same seed and device, same output.
         device: ``auto`` (CUDA, then MPS, then the CPU), ``cpu``, ``cuda[:N]`` or ``mps``.
@@ -253,7 +253,7 @@ def upscale(
         steps = plan_steps(steps[0], config)
     kernels: list[torch.Tensor | None] = [None] * len(steps)
     if isinstance(kernel, str) and kernel.strip().lower() == "auto":
-        from .edgeblur import estimate_kernel_edges
+        from .kernel_estimation import estimate_kernel_edges
 
         if steps[-1][0] != steps[-1][1]:
             raise ScaleError(f"kernel='auto' needs the same factor on both axes, got final step {steps[-1]}")

@@ -111,16 +111,15 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     """ZSSR given a kernel estimated from the LR alone (Table 2's blind row), KernelGAN by default.
 
     The paper used Michaeli & Irani's estimator [14]; KernelGAN is the authors'
-    later replacement. Options: ``estimator=`` (``kernelgan``, default; ``crossscale``:
-    :func:`~zssr.crossscale.estimate_kernel_crossscale`; ``edges``:
-    :func:`~zssr.edgeblur.estimate_kernel_edges`), ``iterations=`` (KernelGAN, default
-    3000), ``restarts=`` (KernelGAN) and ``width_correction=`` (KernelGAN, crossscale), then
+    later replacement. Options: ``estimator=`` (``kernelgan``, default; ``edges``:
+    :func:`~zssr.kernel_estimation.estimate_kernel_edges`), ``iterations=`` (KernelGAN, default
+    3000), ``restarts=`` (KernelGAN) and ``width_correction=`` (KernelGAN), then
     as ``zssr``.
-    An estimate that is not :attr:`~zssr.estimate.KernelEstimate.reliable` is not used:
+    An estimate that is not :attr:`~zssr.kernel_estimation.KernelEstimate.reliable` is not used:
     the image gets bicubic-kernel ZSSR with the ``ideal`` preset, as ``zssr upscale
     --kernel auto`` does (recorded as ``kernel_fallback`` in the result's info).
     """
-    from ..estimate import RESTARTS, estimate_kernel
+    from ..kernel_estimation import RESTARTS, estimate_kernel
 
     opts = dict(request.options)
     estimator = opts.pop("estimator", "kernelgan")
@@ -129,20 +128,15 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     width_correction = opts.pop("width_correction", False)
     if not isinstance(width_correction, bool):
         raise ConfigError(f"option width_correction must be true or false, got {width_correction!r}")
-    if estimator in ("crossscale", "edges"):
+    if estimator == "edges":
         unused = sorted({"iterations", "restarts"} & set(request.options))
-        if estimator == "edges" and "width_correction" in request.options:
+        if "width_correction" in request.options:
             unused.append("width_correction")
         if unused:
             raise ConfigError(f"option(s) {', '.join(unused)} do not apply to estimator={estimator}: it does not train")
-        if estimator == "edges":
-            from ..edgeblur import estimate_kernel_edges
+        from ..kernel_estimation import estimate_kernel_edges
 
-            estimate = estimate_kernel_edges(to_tensor(request.lr), request.scale)
-        else:
-            from ..crossscale import estimate_kernel_crossscale
-
-            estimate = estimate_kernel_crossscale(to_tensor(request.lr), request.scale, width_correction=width_correction)
+        estimate = estimate_kernel_edges(to_tensor(request.lr), request.scale)
     elif estimator == "kernelgan":
         device = resolve_device(request.device)
         estimate = estimate_kernel(
@@ -150,7 +144,7 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
             restarts=restarts, width_correction=width_correction,
         )
     else:
-        raise ConfigError(f"option estimator must be kernelgan, crossscale or edges, got {estimator!r}")
+        raise ConfigError(f"option estimator must be kernelgan or edges, got {estimator!r}")
     kernel = estimate.kernel.numpy()
     if estimate.reliable:
         out = _zssr(request, opts, "kernel", kernel)

@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def add_parser(sub: Any) -> None:
     e = ksub.add_parser(
         "estimate", help="estimate an image's downscaling kernel",
         description="Estimate the downscaling kernel of an LR image from the image alone: by default from the "
-        "blur across its strongest edges (zssr.edgeblur, instant), or with KernelGAN (Bell-Kligler et al. 2019, "
+        "blur across its strongest edges (zssr.kernel_estimation, instant), or with KernelGAN (Bell-Kligler et al. 2019, "
         "trained on the image; about a minute on 2 cores). Also writes a picture <stem>.png next to the "
         "output.",
     )
@@ -91,7 +92,7 @@ def add_parser(sub: Any) -> None:
                    help="for --estimator kernelgan: seeds to retry after a degenerate estimate (default 2)")
     e.add_argument("--width-correction", action="store_true",
                    help="for --estimator kernelgan: widen the kernel by 2/sqrt(3): closer to the true blur (LR "
-                   "re-synthesis), but not the better kernel to give ZSSR (see zssr.estimate)")
+                   "re-synthesis), but not the better kernel to give ZSSR (see zssr.kernel_estimation)")
     add_run_options(e)
     e.set_defaults(handler=_cmd_kernel_estimate)
 
@@ -178,16 +179,17 @@ def kernel_estimator(name: str, *, iterations: int | None, restarts: int | None,
         given = [f for f, v in zip(flags, (iterations, restarts, width_correction or None)) if v is not None]
         if given:
             raise ConfigError(f"{', '.join(given)} apply to --estimator kernelgan only (the edge estimator does not train)")
-        from ..edgeblur import estimate_kernel_edges
+        from ..kernel_estimation import estimate_kernel_edges
 
         return lambda image, factor, seed, device, progress: estimate_kernel_edges(image, factor)
     try:
-        from ..estimate import RESTARTS, estimate_kernel
+        from ..kernel_estimation import RESTARTS, TqdmKernelProgress, estimate_kernel
     except ImportError as exc:
-        raise ZSSRError(f"kernel estimation needs zssr.estimate (KernelGAN), which failed to import: {exc}") from exc
+        raise ZSSRError(f"kernel estimation needs zssr.kernel_estimation (KernelGAN), which failed to import: {exc}") from exc
     return lambda image, factor, seed, device, progress: estimate_kernel(
         image, factor, iterations=3000 if iterations is None else iterations, seed=seed, device=device,
-        progress=progress, restarts=RESTARTS if restarts is None else restarts, width_correction=width_correction,
+        progress=partial(TqdmKernelProgress, file=sys.stderr, leave=False) if progress else None,
+        restarts=RESTARTS if restarts is None else restarts, width_correction=width_correction,
     )
 
 

@@ -69,7 +69,7 @@ def add_parser(sub: Any) -> None:
                    help="for --estimator kernelgan: seeds to retry after a degenerate estimate (default 2)")
     p.add_argument("--width-correction", action="store_true",
                    help="for --estimator kernelgan: widen the kernel by 2/sqrt(3) (closer to the true blur, "
-                   "but ZSSR usually does worse with it; see zssr.estimate)")
+                   "but ZSSR usually does worse with it; see zssr.kernel_estimation)")
     p.add_argument("--noise-std", type=float, metavar="F", help="std of the noise added to the LR sons (real preset: 0.0125)")
     p.add_argument("--no-back-projection", action="store_true", help="skip back-projection (for noisy inputs)")
     p.add_argument("--gradual", type=int, metavar="N", help="reach a single target in N equal steps")
@@ -141,7 +141,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             extras += [sibling(target, "_kernel.mat"), sibling(target, "_kernel.png")]
     check_not_inputs([t for _, t in jobs] + extras, sources)
     if auto_kernel:
-        from ..estimate import MIN_SIZE as kernel_min_side
+        from ..kernel_estimation import MIN_SIZE as kernel_min_side
 
         check_readable(sources, min_side=max(MIN_INPUT_SIDE, kernel_min_side), why=" for --kernel auto")
     else:

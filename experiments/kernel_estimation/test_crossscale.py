@@ -1,18 +1,21 @@
-"""The cross-scale (lag-statistics) kernel estimator: zssr.crossscale."""
+"""The cross-scale (lag-statistics) kernel estimator: experiments/kernel_estimation/crossscale.py.
+
+Run from the repository root: ``PYTHONPATH=src python -m pytest experiments/kernel_estimation``
+(pytest puts this folder on the path, so ``import crossscale`` finds the module beside it).
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 import pytest
 import torch
+from crossscale import SIGMA_RANGE, estimate_kernel_crossscale, lag_statistics
 from skimage import data
 
-from zssr.crossscale import SIGMA_RANGE, estimate_kernel_crossscale, lag_statistics
 from zssr.errors import ConfigError, ScaleError, ShapeError, ZSSRError
-from zssr.estimate import KernelEstimate
+from zssr.kernel_estimation import KernelEstimate
 from zssr.kernels import align_kernel, downscale, gaussian_kernel
 
 
@@ -134,12 +137,12 @@ def test_bad_arguments_raise_typed_errors(kwargs: dict, error: type) -> None:
         estimate_kernel_crossscale(args.pop("image"), args.pop("factor"), **args)
 
 
-def harness_with_recording_estimator(monkeypatch, module, name: str, options: dict):
-    """The harness's ``zssr+estimated-kernel`` request with ``module.name`` replaced by a recorder.
+def test_harness_adapter_runs_the_estimator_and_passes_other_estimators_on(monkeypatch) -> None:
+    """``estimated_kernel_method``: the former harness option ``estimator=crossscale``, for run_benchmark's registry."""
+    import dataclasses
 
-    Returns ``(request, seen)``: ZSSR itself is stubbed out; ``seen`` collects the keyword
-    arguments and factor the estimator was called with. Shared by the estimator test modules.
-    """
+    import crossscale as xs
+
     import zssr.bench.methods as bench
 
     seen: dict = {}
@@ -148,26 +151,18 @@ def harness_with_recording_estimator(monkeypatch, module, name: str, options: di
         seen.update(kwargs, factor=factor)
         return KernelEstimate(torch.ones(1, 1, dtype=torch.float64), factor, 1, 0.0, {})
 
-    monkeypatch.setattr(module, name, fake)
-    monkeypatch.setattr(bench, "_zssr", lambda *a: bench.MethodOutput(sr=np.zeros((4, 4, 3), np.float32)))
+    given: list = []
+    monkeypatch.setattr(xs, "estimate_kernel_crossscale", fake)
+    monkeypatch.setitem(bench.METHODS, "zssr+true-kernel",
+                        lambda r: given.append(r) or bench.MethodOutput(sr=np.zeros((4, 4, 3), np.float32)))
     request = bench.MethodInput(
-        lr=np.zeros((90, 90, 3), np.float32), scale=2.0, kernel=None, seed=0, device="cpu", options=options, image="x",
+        lr=np.zeros((90, 90, 3), np.float32), scale=2.0, kernel=None, seed=0, device="cpu",
+        options={"estimator": "crossscale", "width_correction": True, "max_iterations": 5}, image="x",
     )
-    return request, seen
-
-
-def test_harness_selects_the_estimator_and_rejects_unknown_names(monkeypatch) -> None:
-    import zssr.bench.methods as bench
-    import zssr.crossscale as xs
-
-    request, seen = harness_with_recording_estimator(
-        monkeypatch, xs, "estimate_kernel_crossscale", {"estimator": "crossscale", "width_correction": True}
-    )
-    out = bench._zssr_estimated_kernel_method(request)
+    out = xs.estimated_kernel_method(request)
     assert seen == {"width_correction": True, "factor": 2.0} and out.info["kernel_fallback"] is False
-    with pytest.raises(ConfigError, match="estimator"):
-        bench._zssr_estimated_kernel_method(dataclasses.replace(request, options={"estimator": "magic"}))
+    assert dict(given[0].options) == {"max_iterations": 5} and given[0].kernel.shape == (1, 1)
     with pytest.raises(ConfigError, match="iterations"):
-        bench._zssr_estimated_kernel_method(
-            dataclasses.replace(request, options={"estimator": "crossscale", "iterations": 500})
-        )
+        xs.estimated_kernel_method(dataclasses.replace(request, options={"estimator": "crossscale", "iterations": 500}))
+    with pytest.raises(ConfigError, match="estimator"):
+        xs.estimated_kernel_method(dataclasses.replace(request, options={"estimator": "magic"}))

@@ -9,14 +9,14 @@ fathers are rescaled copies of the image, whose blur is *not* the kernel's.
 
 This pilot runs, on a few Set14 images (Table 2 inputs, data seed 0), the ``kernel`` preset
 with fathers as-is for both the true kernel and KernelGAN's saved estimate (the CPU
-Table 2 run's kernels, ``results/cpu_table2_kernelgan/default``, so no KernelGAN is
+Table 2 run's kernels, ``benchmarks/results/cpu_table2_kernelgan/default``, so no KernelGAN is
 retrained), and sets them beside the ``kernel``-preset rows of the earlier runs.
 
 Finished per-image results in ``--out`` are reused, so running the command again only
 rewrites the report.
 
 Usage (from the repository root; about 25 minutes per image on 2 CPU cores):
-    PYTHONPATH=src python benchmarks/kernelgan_zssr_config.py --images baboon,barbara \
+    PYTHONPATH=src python experiments/kernel_estimation/kernelgan_zssr_config.py --images baboon,barbara \
         --data-root ../shared/data --out bench-runs/kgan_zssr_config --jobs 2
 """
 
@@ -29,10 +29,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, table2_safeguard
 
 from _machine import read_results_csv, result_header, write_result  # noqa: E402
 from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN, check_same_inputs, gpu_results, run_set14_table2  # noqa: E402
+
 from zssr.bench import METHODS, MethodInput, MethodOutput  # noqa: E402
 from zssr.kernels import load_kernel  # noqa: E402
 

@@ -9,17 +9,18 @@ photos, each degraded ×2 by three *isotropic* Gaussians (σ = 0.6, 1.3, 2.2 px 
 estimates whose size grows with σ; KernelGAN's √3/2 theory predicts own σ ≈ 0.52, 1.13
 and 1.91 px.
 
-``--variants`` reruns it with parts of KernelGAN switched off, by setting
-``zssr.estimate`` constants in each worker (diagnostics, not options of the tool):
+``--variants`` reruns it with parts of KernelGAN switched off, through
+``zssr.kernel_estimation.KernelGANConfig`` fields (diagnostics, not options of the tool):
 ``no-lr-decay`` (no ÷10 every 750 iterations), ``no-noise`` (no noise on D's inputs),
 ``no-priors`` (bicubic, sparsity and centralized weights 0; sum-to-1 and boundaries stay),
 ``noise-accumulates`` (the authors' in-place D noise, which piles up in the image:
-``zssr.estimate.NOISE_ACCUMULATES``).
+``KernelGANConfig.noise_accumulates``). The committed reports name the fields in upper
+case (``LR_STEP``), as when they were module constants of ``zssr.estimate``.
 
 Usage (from the repository root; about 5 minutes per variant on 2 CPU cores):
-    PYTHONPATH=src python benchmarks/kernelgan_ab.py
-    PYTHONPATH=src python benchmarks/kernelgan_ab.py --variants no-lr-decay,no-noise,no-priors \
-        --photos astronaut,coffee --out benchmarks/results/kernelgan_ab_variants.md
+    PYTHONPATH=src python experiments/kernel_estimation/kernelgan_ab.py
+    PYTHONPATH=src python experiments/kernel_estimation/kernelgan_ab.py --variants no-lr-decay,no-noise,no-priors \
+        --photos astronaut,coffee --out experiments/kernel_estimation/results/kernelgan_ab_variants.md
 """
 
 from __future__ import annotations
@@ -33,38 +34,28 @@ from pathlib import Path
 import torch
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, _kernel_checks
 
+from _kernel_checks import PHOTOS, SIGMAS, blurred_lr, own_widths  # noqa: E402
 from _machine import result_header, write_result  # noqa: E402
-from kernel_seed_selection import own_widths, photo  # noqa: E402
-import zssr.estimate as estimate  # noqa: E402
-from zssr.kernels import align_kernel, downscale, gaussian_kernel  # noqa: E402
 
-PHOTOS = ("astronaut", "coffee", "camera")
-SIGMAS = (0.6, 1.3, 2.2)
+from zssr.kernel_estimation import KernelGANConfig, estimate_kernel  # noqa: E402
+
+#: Variant → the KernelGANConfig fields it changes (the rest keep the authors' values).
 VARIANTS = {
     "default": {},
-    "no-lr-decay": {"LR_STEP": 10**9},
-    "no-noise": {"NOISE_REAL": 0.0, "NOISE_FAKE": 0.0},
-    "no-priors": {"LAMBDA_BICUBIC_START": 0.0, "LAMBDA_SPARSE": 0.0, "LAMBDA_CENTRALIZED": 0.0},
-    "noise-accumulates": {"NOISE_ACCUMULATES": True},
+    "no-lr-decay": {"lr_step": 10**9},
+    "no-noise": {"noise_real": 0.0, "noise_fake": 0.0},
+    "no-priors": {"lambda_bicubic_start": 0.0, "lambda_sparse": 0.0, "lambda_centralized": 0.0},
+    "noise-accumulates": {"noise_accumulates": True},
 }
-
-
-def blurred_lr(name: str, sigma: float) -> torch.Tensor:
-    """The check's input: photo ``name`` blurred by an isotropic σ, ×2 down, 8-bit; 1×C×H×W float32."""
-    img = photo(name)
-    hr = torch.from_numpy(img[..., None] if img.ndim == 2 else img).permute(2, 0, 1)[None]
-    lr = (downscale(hr, align_kernel(gaussian_kernel(13, sigma, sigma), 2), 2) * 255.0).round() / 255.0
-    return lr.float()
 
 
 def _one(job: tuple[str, float, str]) -> tuple[str, float, str, float, float]:
     name, sigma, variant = job
-    for constant, value in VARIANTS[variant].items():
-        setattr(estimate, constant, value)
     torch.set_num_threads(1)
-    est = estimate.estimate_kernel(blurred_lr(name, sigma), 2, iterations=3000, seed=0, restarts=0)
+    est = estimate_kernel(blurred_lr(name, sigma), 2, iterations=3000, seed=0, restarts=0,
+                          config=KernelGANConfig(**VARIANTS[variant]))
     lo, hi = own_widths(est.kernel.numpy())
     return name, sigma, variant, lo, hi
 
@@ -78,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     variants, photos = args.variants.split(","), args.photos.split(",")
     jobs = [(n, s, v) for v in variants for n in photos for s in SIGMAS]
-    # One fresh process per estimate, so no variant's constants leak into the next job.
+    # One fresh process per estimate, as when the variants were module constants set per worker.
     with ProcessPoolExecutor(args.jobs, max_tasks_per_child=1) as pool:
         rows = {(n, s, v): (lo, hi) for n, s, v, lo, hi in pool.map(_one, jobs)}
     lines = result_header("KernelGAN A/B: sharp vs wide isotropic blur on the same photo (×2)")
@@ -87,7 +78,7 @@ def main() -> None:
         + ", ".join(f"σ {s} → {math.sqrt(3) / 2 * s:.2f}" for s in SIGMAS) + ".",
     ]
     for v in variants:
-        settings = ", ".join(f"{c} = {x:g}" for c, x in VARIANTS[v].items()) or "the authors' settings"
+        settings = ", ".join(f"{c.upper()} = {x:g}" for c, x in VARIANTS[v].items()) or "the authors' settings"
         lines += ["", f"Variant: **{v}** ({settings})", "",
                   "| photo | " + " | ".join(f"true σ = {s}" for s in SIGMAS) + " |", "|---|" + "---|" * len(SIGMAS)]
         for n in photos:

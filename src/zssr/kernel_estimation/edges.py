@@ -1,7 +1,8 @@
 """Edge-profile kernel estimation: the blur measured across the image's strongest edges.
 
 Why a third estimator: KernelGAN's 7×7 critic hardly tells a 0.6-px blur from a 2.2-px
-one (``benchmarks/results/kernelgan_d_power.md``), and :mod:`zssr.crossscale`'s global
+one (``experiments/kernel_estimation/results/kernelgan_d_power.md``), and the cross-scale
+estimator's (``experiments/kernel_estimation/crossscale.py``) global
 lag statistics read smooth images as blurred and stripes as elongation. A step edge is
 the one structure that looks the same at every scale, so its profile *is* the blur.
 
@@ -36,9 +37,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .errors import ConfigError, StructureError
-from .estimate import MARGIN, KernelEstimate, _check_factor, _check_image, _luma
-from .kernels import gaussian_kernel
+from ..errors import ConfigError, StructureError
+from ..kernels import gaussian_kernel
+from ._common import MARGIN, KernelEstimate, check_factor, check_image, luma
 
 __all__ = ["CALIBRATION", "MAX_ELONGATION", "TOP_FRACTION", "edge_blur", "estimate_kernel_edges", "kernel_from_covariance"]
 
@@ -139,7 +140,7 @@ def kernel_from_covariance(cov: np.ndarray) -> torch.Tensor:
     """A Gaussian correlation kernel with covariance ``cov`` (px², rows then columns).
 
     Even grid reaching 3.5σ with its centre between taps, as KernelGAN's 14×14 kernels
-    (the unaligned ×2 convention of :mod:`zssr.estimate`); sums to 1.
+    (the unaligned ×2 convention of :mod:`zssr.kernel_estimation`); sums to 1.
     """
     lam, vec = np.linalg.eigh(cov)
     # gaussian_kernel's σ_x axis points along (cos θ, −sin θ) in (x, y-down): put it on the major axis
@@ -162,7 +163,7 @@ def estimate_kernel_edges(image: torch.Tensor, factor: float = 2) -> KernelEstim
         factor: the SR factor (≥ 1) the kernel is wanted for.
 
     Returns:
-        A :class:`~zssr.estimate.KernelEstimate` (``iterations`` 0, ``spread`` 0: a single
+        A :class:`~zssr.kernel_estimation.KernelEstimate` (``iterations`` 0, ``spread`` 0: a single
         Gaussian is never the multi-modal failure ``reliable`` screens KernelGAN for).
 
     Raises:
@@ -170,12 +171,12 @@ def estimate_kernel_edges(image: torch.Tensor, factor: float = 2) -> KernelEstim
         ScaleError: ``factor`` is not a finite number >= 1.
         StructureError: too few edges to measure (a flat or nearly flat image).
     """
-    f = _check_factor(factor)
-    image = _check_image(image)
+    f = check_factor(factor)
+    image = check_image(image)
     start = time.perf_counter()
     if f == 1.0:
         identity = torch.ones(1, 1, dtype=torch.float64)
         return KernelEstimate(identity, f, 0, time.perf_counter() - start, {}, spread=0.0)
-    cov_lr = edge_blur(_luma(image[..., MARGIN:-MARGIN, MARGIN:-MARGIN]))
+    cov_lr = edge_blur(luma(image[..., MARGIN:-MARGIN, MARGIN:-MARGIN]))
     kernel = kernel_from_covariance(cov_lr * (f * CALIBRATION) ** 2)
     return KernelEstimate(kernel, f, 0, time.perf_counter() - start, {}, spread=0.0)

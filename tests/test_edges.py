@@ -1,4 +1,4 @@
-"""The edge-profile kernel estimator: zssr.edgeblur."""
+"""The edge-profile kernel estimator: zssr.kernel_estimation.edges."""
 
 from __future__ import annotations
 
@@ -8,12 +8,67 @@ import math
 import numpy as np
 import pytest
 import torch
+from skimage import data
 
-from test_crossscale import (
-    _lr, _photo, _widths, assert_deterministic_normalised_even_kernel, harness_with_recording_estimator,
-)
-from zssr.edgeblur import MAX_ELONGATION, edge_blur, estimate_kernel_edges, kernel_from_covariance
 from zssr.errors import ConfigError, ScaleError, ShapeError, ZSSRError
+from zssr.kernel_estimation import KernelEstimate
+from zssr.kernel_estimation.edges import MAX_ELONGATION, edge_blur, estimate_kernel_edges, kernel_from_covariance
+from zssr.kernels import align_kernel, downscale, gaussian_kernel
+
+# Shared helpers (they lived in tests/test_crossscale.py until that estimator moved to experiments/).
+
+
+def _photo(name: str = "astronaut") -> torch.Tensor:
+    img = getattr(data, name)().astype(np.float64) / 255.0
+    return torch.from_numpy(img[..., None] if img.ndim == 2 else img).permute(2, 0, 1)[None]
+
+
+def _lr(hr: torch.Tensor, sigma_y: float, sigma_x: float, theta: float = 0.0) -> torch.Tensor:
+    """The Table 2 degradation with a chosen Gaussian: ×2 downscale, 8-bit rounding."""
+    k = align_kernel(gaussian_kernel(13, sigma_y, sigma_x, theta), 2)
+    return ((downscale(hr, k, 2) * 255.0).round() / 255.0).float()
+
+
+def _widths(k: torch.Tensor) -> tuple[float, float]:
+    a = k.numpy() / float(k.sum())
+    y, x = np.indices(a.shape)
+    dy, dx = y - (a * y).sum(), x - (a * x).sum()
+    cov = np.array([[(a * dy * dy).sum(), (a * dy * dx).sum()], [(a * dy * dx).sum(), (a * dx * dx).sum()]])
+    lo, hi = np.linalg.eigvalsh(cov)
+    return math.sqrt(lo), math.sqrt(hi)
+
+
+def assert_deterministic_normalised_even_kernel(estimator, lr: torch.Tensor) -> KernelEstimate:
+    """Two runs give the same float64 kernel: square, even-sided, non-negative, summing to 1, reliable."""
+    a, b = estimator(lr), estimator(lr)
+    assert isinstance(a, KernelEstimate) and torch.equal(a.kernel, b.kernel)
+    k = a.kernel
+    assert k.dtype == torch.float64 and k.shape[0] == k.shape[1] and k.shape[0] % 2 == 0
+    assert float(k.sum()) == pytest.approx(1.0, abs=1e-12) and float(k.min()) >= 0.0
+    assert a.reliable
+    return a
+
+
+def harness_with_recording_estimator(monkeypatch, module, name: str, options: dict):
+    """The harness's ``zssr+estimated-kernel`` request with ``module.name`` replaced by a recorder.
+
+    Returns ``(request, seen)``: ZSSR itself is stubbed out; ``seen`` collects the keyword
+    arguments and factor the estimator was called with.
+    """
+    import zssr.bench.methods as bench
+
+    seen: dict = {}
+
+    def fake(image, factor, **kwargs):
+        seen.update(kwargs, factor=factor)
+        return KernelEstimate(torch.ones(1, 1, dtype=torch.float64), factor, 1, 0.0, {})
+
+    monkeypatch.setattr(module, name, fake)
+    monkeypatch.setattr(bench, "_zssr", lambda *a: bench.MethodOutput(sr=np.zeros((4, 4, 3), np.float32)))
+    request = bench.MethodInput(
+        lr=np.zeros((90, 90, 3), np.float32), scale=2.0, kernel=None, seed=0, device="cpu", options=options, image="x",
+    )
+    return request, seen
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +173,7 @@ def test_bad_measurement_parameters_raise_a_config_error_naming_them(kwargs: dic
 
 def test_harness_runs_the_edge_estimator_and_rejects_training_options(monkeypatch) -> None:
     import zssr.bench.methods as bench
-    import zssr.edgeblur as eb
+    import zssr.kernel_estimation as eb
 
     request, seen = harness_with_recording_estimator(monkeypatch, eb, "estimate_kernel_edges", {"estimator": "edges"})
     out = bench._zssr_estimated_kernel_method(request)
@@ -128,15 +183,29 @@ def test_harness_runs_the_edge_estimator_and_rejects_training_options(monkeypatc
             bench._zssr_estimated_kernel_method(dataclasses.replace(request, options={"estimator": "edges", **option}))
 
 
+@pytest.mark.parametrize("name", ["magic", "crossscale"])
+def test_harness_rejects_unknown_estimators(name: str) -> None:
+    """Only ``kernelgan`` and ``edges``; the cross-scale estimator left the package for experiments/ (#12)."""
+    import zssr.bench.methods as bench
+
+    request = bench.MethodInput(
+        lr=np.zeros((90, 90, 3), np.float32), scale=2.0, kernel=None, seed=0, device="cpu",
+        options={"estimator": name}, image="x",
+    )
+    with pytest.raises(ConfigError, match="estimator"):
+        bench._zssr_estimated_kernel_method(request)
+
+
 def test_estimate_explains_a_known_anisotropic_blur_better_than_bicubic() -> None:
-    """Issue #5's acceptance check, with test_estimate.py's protocol and kernel (σ 2.5 / 1.0 px, tilted 0.6 rad).
+    """Issue #5's acceptance check, with test_kernelgan.py's protocol and kernel (σ 2.5 / 1.0 px, tilted 0.6 rad).
 
     Metric: PSNR (peak 1, 8-px border ignored) between the true LR and the LR re-made from the
     HR (astronaut, 256×256 grey) with each kernel. Measured (dev CPU; deterministic):
     estimate 37.02 dB, bicubic 28.94 dB (KernelGAN, 400 iterations: 36.63 dB).
     """
-    from test_estimate import TRUE_KERNEL
-    from test_estimate import _photo as _square_photo
+    from test_kernelgan import TRUE_KERNEL
+    from test_kernelgan import _photo as _square_photo
+
     from zssr.kernels import align_kernel, bicubic_kernel, downscale, gaussian_kernel
 
     hr = _square_photo(256, gray=True).double()

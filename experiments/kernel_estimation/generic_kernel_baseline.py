@@ -6,47 +6,37 @@ deviation 1.2/1.5 px for true kernels from 0.7 to 2.2 px). So this script runs T
 blind row with *no estimation*: every image gets the same isotropic Gaussian, σ = 1.33 px
 on a 14×14 grid (the median geometric-mean width of those 27 held-out estimates; not
 fitted to Set14), through the harness's ``zssr+true-kernel`` method with that kernel in
-place of the true one (``kernel`` preset, seed 0, data seed 0: the inputs of every other
-Table 2 run). Compare its share of the bicubic-kernel → true-kernel gap with
+place of the true one (``benchmarks/_kernel_checks.generic_kernel_method``, shared with
+``benchmarks/edgeblur_table2.py``; ``kernel`` preset, seed 0, data seed 0: the inputs of
+every other Table 2 run). Compare its share of the bicubic-kernel → true-kernel gap with
 KernelGAN's (``results/kernel_width_correction.md``).
 
 Finished per-image results in ``--out`` are reused, so running the command again only
 rewrites the report.
 
 Usage (from the repository root; about an hour on 2 CPU cores):
-    PYTHONPATH=src python benchmarks/generic_kernel_baseline.py --data-root ../shared/data \
+    PYTHONPATH=src python experiments/kernel_estimation/generic_kernel_baseline.py --data-root ../shared/data \
         --out bench-runs/t2_generic --jobs 2
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, _kernel_checks, table2_safeguard
 
 import numpy as np  # noqa: E402
-
+from _kernel_checks import GENERIC_LABEL, generic_kernel_method, own_widths  # noqa: E402
+from _kernel_checks import GENERIC_SIGMA as SIGMA  # noqa: E402
 from _machine import read_results_csv, result_header, write_result  # noqa: E402
-from kernel_seed_selection import own_widths, tracking_table  # noqa: E402
+from kernel_seed_selection import tracking_table  # noqa: E402
 from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN, check_same_inputs, gpu_results, run_set14_table2  # noqa: E402
-from zssr.bench import METHODS, MethodInput, MethodOutput  # noqa: E402
-from zssr.kernels import gaussian_kernel, load_kernel  # noqa: E402
 
-GENERIC_LABEL = "zssr+generic-kernel:preset=kernel"
-
-SIGMA = 1.33  # px; median sqrt(minor·major) of the held-out KernelGAN estimates
-SIZE = 14  # even grid, centre at 6.5: the convention of zssr.estimate's ×2 kernels
-
-
-def generic_kernel_method(request: MethodInput) -> MethodOutput:
-    """``zssr+true-kernel`` with the fixed generic kernel instead of the image's true one."""
-    kernel = gaussian_kernel(SIZE, SIGMA, SIGMA).numpy()
-    out = METHODS["zssr+true-kernel"](dataclasses.replace(request, kernel=kernel))
-    return dataclasses.replace(out, kernel=kernel, info={**out.info, "generic_sigma": SIGMA})
+from zssr.bench import METHODS  # noqa: E402
+from zssr.kernels import load_kernel  # noqa: E402
 
 
 def main() -> None:

@@ -1,14 +1,14 @@
 """KernelGAN's width correction (2/√3) and seed restarts: does the corrected estimate make better ZSSR?
 
-Two parts, one report (``benchmarks/results/kernel_width_correction.md``):
+Two parts, one report (``experiments/kernel_estimation/results/kernel_width_correction.md``):
 
 1. **Re-synthesis check on the committed estimates.** The 42 Set14 ×2 KernelGAN kernels
-   of the GPU runs (``results/gpu_h200/*/kernels``, made without the correction) are
+   of the GPU runs (``benchmarks/results/gpu_h200/*/kernels``, made without the correction) are
    stretched by 1 (as estimated) and by ``WIDTH_CORRECTION`` = 2/√3; each re-makes the LR
    from the HR (``downscale(HR, align_kernel(k, 2), 2)``) and is scored by PSNR against
    the true LR (RGB, [0, 1], whole image). Higher = closer to the true kernel's effect.
    Other stretch factors are listed for context only: 2/√3 is derived
-   (``zssr.estimate.WIDTH_CORRECTION``), not picked from this table.
+   (``zssr.kernel_estimation.WIDTH_CORRECTION``), not picked from this table.
 2. **Table 2 rows** (optional, ``--run LABEL=DIR``, repeatable): CPU ``zssr bench`` runs
    of ``zssr+estimated-kernel`` (with and without the correction), on the same inputs
    (data seed 0; identical bicubic PSNRs are checked), against the GPU run's reference
@@ -17,9 +17,10 @@ Two parts, one report (``benchmarks/results/kernel_width_correction.md``):
    the estimate's width along the true kernel's minor and major axes against the share
    of the bicubic-kernel → true-kernel gap it recovered.
 
-Usage:
-    python benchmarks/kernel_width_correction.py [--data-root ../shared/data] \
-        [--run "2/√3 correction + restarts=bench-runs/t2_cpu_corrected" --run "restarts (default)=bench-runs/t2_cpu"]
+Usage (from the repository root):
+    PYTHONPATH=src python experiments/kernel_estimation/kernel_width_correction.py [--data-root ../shared/data] \
+        [--run "2/√3 correction + restarts=benchmarks/results/cpu_table2_kernelgan/corrected" \
+         --run "restarts (default)=benchmarks/results/cpu_table2_kernelgan/default"]
 """
 
 from __future__ import annotations
@@ -27,21 +28,27 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from _machine import result_header, write_result
-from kernel_seed_selection import axis_ratios, resynthesis_psnr
-from table2_safeguard import RUNS, gpu_results, with_safeguard
-from zssr.bench import prepare_inputs, resolve_dataset
-from zssr.estimate import DEGENERATE_SPREAD, WIDTH_CORRECTION, _rescale_kernel, spread_mass
-from zssr.io import read_image, to_tensor
-from zssr.kernels import load_kernel
-
 HERE = Path(__file__).parent
-GPU = HERE / "results" / "gpu_h200"
+BENCHMARKS = HERE.parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))  # _machine, _kernel_checks, table2_safeguard
+
+from _kernel_checks import axis_ratios  # noqa: E402
+from _machine import result_header, write_result  # noqa: E402
+from kernel_seed_selection import resynthesis_psnr  # noqa: E402
+from table2_safeguard import RUNS, gpu_results, with_safeguard  # noqa: E402
+
+from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402
+from zssr.io import read_image, to_tensor  # noqa: E402
+from zssr.kernel_estimation import DEGENERATE_SPREAD, WIDTH_CORRECTION, rescale_kernel, spread_mass  # noqa: E402
+from zssr.kernels import load_kernel  # noqa: E402
+
+GPU = BENCHMARKS / "results" / "gpu_h200"
 STRETCHES = (1.0, 1.1, WIDTH_CORRECTION, 1.2, 1.3)
 
 
@@ -84,7 +91,7 @@ def main() -> None:
                 per_image[name].append("degenerate")
                 continue
             hr, lr = pairs[name]
-            row = [resynthesis_psnr(hr, lr, k if s == 1.0 else _rescale_kernel(k, s, even=True)) for s in STRETCHES]
+            row = [resynthesis_psnr(hr, lr, k if s == 1.0 else rescale_kernel(k, s, even=True)) for s in STRETCHES]
             table.append(row)
             per_image[name].append(f"{row[0]:.1f} → {row[STRETCHES.index(WIDTH_CORRECTION)]:.1f}")
         means = np.mean(table, axis=0)

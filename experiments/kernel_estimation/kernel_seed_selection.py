@@ -20,7 +20,7 @@ Datasets: ``heldout`` (default) is nine scikit-image photos on which no earlier 
 choice was made; ``Set14`` is Table 2's own input set.
 
 Usage (from the repository root):
-    PYTHONPATH=src python benchmarks/kernel_seed_selection.py [--dataset heldout|Set14] \
+    PYTHONPATH=src python experiments/kernel_estimation/kernel_seed_selection.py [--dataset heldout|Set14] \
         [--data-root ../shared/data] [--seeds 3] [--jobs 2]
 """
 
@@ -38,32 +38,19 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, _kernel_checks
 
+from _kernel_checks import HELDOUT, axis_ratios, heldout_folder, own_widths  # noqa: E402
 from _machine import result_header, write_result  # noqa: E402
+
 from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402
-from zssr.estimate import DEGENERATE_SPREAD, estimate_kernel  # noqa: E402
-from zssr.io import read_image, to_array, to_tensor, write_image  # noqa: E402
+from zssr.io import read_image, to_array, to_tensor  # noqa: E402
+from zssr.kernel_estimation import DEGENERATE_SPREAD, estimate_kernel  # noqa: E402
 from zssr.kernels import align_kernel, downscale, load_kernel  # noqa: E402
 from zssr.metrics import psnr  # noqa: E402
 
-HELDOUT = ("astronaut", "coffee", "chelsea", "rocket", "camera", "immunohistochemistry", "coins", "clock", "moon")
 MINOR_LIMIT = 1.15
 RULES = ("seed 0", "narrowest minor", "smallest area", "medoid")
-
-
-def covariance(kernel: np.ndarray) -> np.ndarray:
-    """The 2×2 covariance (px², rows then columns) of a kernel read as a distribution."""
-    k = kernel / kernel.sum()
-    y, x = np.indices(k.shape)
-    dy, dx = y - (k * y).sum(), x - (k * x).sum()
-    return np.array([[(k * dy * dy).sum(), (k * dy * dx).sum()], [(k * dy * dx).sum(), (k * dx * dx).sum()]])
-
-
-def own_widths(kernel: np.ndarray) -> tuple[float, float]:
-    """The kernel's own minor and major standard deviations (px): sqrt of its covariance eigenvalues."""
-    lo, hi = np.linalg.eigvalsh(covariance(kernel))
-    return math.sqrt(max(lo, 0.0)), math.sqrt(max(hi, 0.0))
 
 
 def choose(candidates: list[dict], rule: str) -> dict:
@@ -83,32 +70,10 @@ def choose(candidates: list[dict], rule: str) -> dict:
     return min(ok, key=lambda c: sum(dist(c["kernel"], o["kernel"]) for o in ok))
 
 
-def axis_ratios(kernel: np.ndarray, true: np.ndarray) -> tuple[float, float]:
-    """The estimate's std along the true kernel's minor and major axes, over the true std there."""
-    w, v = np.linalg.eigh(covariance(true))
-    c = covariance(kernel)
-    minor, major = (math.sqrt(float(v[:, i] @ c @ v[:, i]) / float(w[i])) for i in range(2))
-    return minor, major
-
-
 def resynthesis_psnr(hr: torch.Tensor, lr: torch.Tensor, kernel: np.ndarray) -> float:
     """PSNR of the LR re-made from the HR with ``kernel`` against the true LR (RGB, whole image)."""
     made = downscale(hr, align_kernel(torch.as_tensor(kernel), 2), 2)
     return psnr(to_array(lr), to_array(made), data_range=1.0)
-
-
-def photo(name: str) -> np.ndarray:
-    """A scikit-image sample photo as float64 in [0, 1] (H×W or H×W×3)."""
-    import skimage.data
-
-    return getattr(skimage.data, name)().astype(np.float64) / 255.0
-
-
-def _heldout_folder(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in HELDOUT:
-        write_image(folder / f"{name}.png", photo(name).astype(np.float32))
-    return folder
 
 
 def _one(job: tuple[str, str, str, str, int, int, str]) -> dict:
@@ -148,7 +113,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.dataset == "heldout":
-            source = resolve_dataset(_heldout_folder(Path(tmp) / "heldout"))
+            source = resolve_dataset(heldout_folder(Path(tmp) / "heldout"))
         else:
             source = resolve_dataset(args.dataset, args.data_root)
         images = args.images.split(",") if args.images else None

@@ -1,12 +1,12 @@
 """Does the cross-scale estimator follow the true kernel? (KernelGAN's does not: kernelgan_ab.md.)
 
-Runs :func:`zssr.crossscale.estimate_kernel_crossscale` (no width correction; it is
+Runs :func:`crossscale.estimate_kernel_crossscale` (no width correction; it is
 deterministic, so no seeds) on
 
 - ``ab``: the controlled check of ``kernelgan_ab.py``: three scikit-image photos, each
   blurred ×2 by isotropic Gaussians σ = 0.6, 1.3, 2.2 px. √3/2 theory for the estimate's
   own σ: 0.52, 1.13, 1.91;
-- ``heldout``: the nine scikit-image photos of ``kernel_seed_selection.py`` with
+- ``heldout``: the nine scikit-image photos of ``kernel_seed_selection.py`` (``_kernel_checks.HELDOUT``) with
   ``zssr bench``'s gaussian-kernel degradation (DIV2KRK recipe, data seed 0);
 - ``Set14``: Table 2's own inputs (same degradation and seed).
 
@@ -15,7 +15,8 @@ deviation along the true minor and major axes over the true one (KernelGAN's √
 factor predicts 0.87), and the same spread/correlation table as the KernelGAN results.
 
 Usage (from the repository root; about a minute per set on 2 CPU cores):
-    PYTHONPATH=src python benchmarks/crossscale_tracking.py --sets ab,heldout,Set14 [--data-root ../shared/data]
+    PYTHONPATH=src python experiments/kernel_estimation/crossscale_tracking.py --sets ab,heldout,Set14 \
+        [--data-root ../shared/data]
 """
 
 from __future__ import annotations
@@ -32,15 +33,19 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, _kernel_checks
 
+from _kernel_checks import PHOTOS as AB_PHOTOS  # noqa: E402
+from _kernel_checks import SIGMAS as AB_SIGMAS  # noqa: E402
+from _kernel_checks import axis_ratios, blurred_lr, heldout_folder, own_widths  # noqa: E402
 from _machine import result_header, write_result  # noqa: E402
-from kernel_seed_selection import _heldout_folder, axis_ratios, own_widths, tracking_table  # noqa: E402
-from kernelgan_ab import PHOTOS as AB_PHOTOS, SIGMAS as AB_SIGMAS, blurred_lr  # noqa: E402
+from crossscale import estimate_kernel_crossscale  # noqa: E402
+from kernel_seed_selection import tracking_table  # noqa: E402
+
 from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402
-from zssr.crossscale import estimate_kernel_crossscale  # noqa: E402
 from zssr.io import read_image, to_tensor  # noqa: E402
 from zssr.kernels import load_kernel  # noqa: E402
+
 
 def _ab_one(job: tuple[str, float]) -> tuple[str, float, float, float, float]:
     name, sigma = job
@@ -72,7 +77,7 @@ def _ab(jobs: int) -> list[str]:
 
 
 def _dataset(name: str, data_root: str, jobs: int, tmp: Path) -> list[str]:
-    source = resolve_dataset(_heldout_folder(tmp / "heldout")) if name == "heldout" else resolve_dataset(name, data_root)
+    source = resolve_dataset(heldout_folder(tmp / "heldout")) if name == "heldout" else resolve_dataset(name, data_root)
     _, inputs = prepare_inputs(source, scale=2, degradation="gaussian-kernel", cache_root=tmp / f"cache_{name}")
     with ProcessPoolExecutor(jobs) as pool:
         rows = list(pool.map(_set_one, [(i.name, str(i.lr), str(i.kernel)) for i in inputs]))

@@ -5,13 +5,14 @@ held-out photos almost independent of the true kernel (own widths spread 0.05–
 across images against 0.43 px for the truth; correlation near 0). The sparsity prior
 (weight ``LAMBDA_SPARSE`` = 5 on mean |k|^0.2, authors' default) pulls every kernel
 toward a compact shape and is a natural suspect. This script re-estimates seed 0 on the
-same inputs with the weight lowered (by setting ``zssr.estimate.LAMBDA_SPARSE`` in each
-worker; nothing else changes) and reports, per weight, the same kernel-level measures:
-the estimate's own widths across images and their correlation with the truth, and the
-minor/major ratios along the true kernel's axes.
+same inputs with the weight lowered (``KernelGANConfig(lambda_sparse=w)``, named
+``LAMBDA_SPARSE`` in the report as when it was a module constant; nothing else changes)
+and reports, per weight, the same kernel-level measures: the estimate's own widths across
+images and their correlation with the truth, and the minor/major ratios along the true
+kernel's axes.
 
 Usage (from the repository root; about 4 minutes per weight on 2 CPU cores):
-    PYTHONPATH=src python benchmarks/kernelgan_sparse_sweep.py --weights 5,1,0.2,0
+    PYTHONPATH=src python experiments/kernel_estimation/kernelgan_sparse_sweep.py --weights 5,1,0.2,0
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, _kernel_checks
 
-import zssr.estimate as estimate  # noqa: E402
+from _kernel_checks import HELDOUT, axis_ratios, heldout_folder, own_widths  # noqa: E402
 from _machine import result_header, write_result  # noqa: E402
-from kernel_seed_selection import HELDOUT, MINOR_LIMIT, _heldout_folder, axis_ratios, own_widths, resynthesis_psnr  # noqa: E402
+from kernel_seed_selection import MINOR_LIMIT, resynthesis_psnr  # noqa: E402
+
 from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402
 from zssr.io import read_image, to_tensor  # noqa: E402
+from zssr.kernel_estimation import KernelGANConfig, estimate_kernel  # noqa: E402
 from zssr.kernels import load_kernel  # noqa: E402
 
 
@@ -41,10 +44,10 @@ def _one(job: tuple[str, str, float, str]) -> np.ndarray:
     saved = Path(cache) / f"{name}_sparse{weight:g}.npy"
     if saved.is_file():
         return np.load(saved)
-    estimate.LAMBDA_SPARSE = weight
     torch.set_num_threads(1)
     lr = to_tensor(read_image(lr_path).color).float()
-    k = estimate.estimate_kernel(lr, 2, iterations=3000, seed=0, restarts=0).kernel.numpy()
+    config = KernelGANConfig(lambda_sparse=weight)
+    k = estimate_kernel(lr, 2, iterations=3000, seed=0, restarts=0, config=config).kernel.numpy()
     np.save(saved, k)
     return k
 
@@ -59,7 +62,7 @@ def main() -> None:
     Path(args.cache).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         _, inputs = prepare_inputs(
-            resolve_dataset(_heldout_folder(Path(tmp) / "heldout")), scale=2, degradation="gaussian-kernel",
+            resolve_dataset(heldout_folder(Path(tmp) / "heldout")), scale=2, degradation="gaussian-kernel",
             cache_root=Path(tmp) / "cache",
         )
         jobs = [(i.name, str(i.lr), w, args.cache) for w in weights for i in inputs]

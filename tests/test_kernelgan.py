@@ -1,4 +1,4 @@
-"""Tests for zssr.estimate (KernelGAN)."""
+"""Tests for zssr.kernel_estimation.kernelgan (KernelGAN)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,24 @@ import torch
 from skimage import data
 
 from zssr.errors import ConfigError, ScaleError, ShapeError
-from zssr.estimate import (
+from zssr.kernel_estimation import (
     CROP,
-    KERNEL_SIZE,
     LOSS_NAMES,
     MIN_SIZE,
     WIDTH_CORRECTION,
     KernelEstimate,
-    _bicubic_half_taps,
-    _bicubic_target,
-    _build_networks,
-    _crop_probabilities,
-    _gradient_map,
-    _rescale_kernel,
-    _trim_zero_border,
+    KernelGANConfig,
     estimate_kernel,
+    rescale_kernel,
+    trim_zero_border,
+)
+from zssr.kernel_estimation._gan import (
+    KERNEL_SIZE,
+    bicubic_half_taps,
+    bicubic_target,
+    build_networks,
+    crop_probabilities,
+    gradient_map,
 )
 from zssr.kernels import align_kernel, bicubic_kernel, compose_x4, downscale, gaussian_kernel
 from zssr.resize import imresize
@@ -68,7 +71,7 @@ def test_extracted_kernel_is_what_the_generator_does() -> None:
     Proves the extraction and the correlation convention: ``downscale`` anchors a
     13×13 kernel at index 6 = 3 LR pixels, G's valid convolutions start at 0.
     """
-    g, _ = _build_networks(1, seed=3)
+    g, _ = build_networks(1, seed=3)
     g = g.double()
     x = torch.rand(2, 1, CROP, CROP, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     with torch.no_grad():
@@ -87,8 +90,8 @@ def test_extracted_kernel_is_what_the_generator_does() -> None:
 def test_bicubic_prior_is_matlab_imresize_half_on_g_output_grid() -> None:
     """The bicubic-prior target equals ``imresize(crop, 0.5)`` cropped to G's 26×26 output grid."""
     crops = torch.rand(3, 1, CROP, CROP, generator=torch.Generator().manual_seed(1))
-    taps = _bicubic_half_taps()
-    target = _bicubic_target(crops, (taps[:, None] * taps[None, :])[None, None], 26)
+    taps = bicubic_half_taps()
+    target = bicubic_target(crops, (taps[:, None] * taps[None, :])[None, None], 26)
     expected = imresize(crops.double(), 0.5)[..., 3:29, 3:29].float()
     torch.testing.assert_close(target, expected, rtol=0, atol=1e-6)
 
@@ -98,7 +101,7 @@ def test_crop_probability_follows_edges() -> None:
     rng = np.random.default_rng(0)
     img = np.full((128, 128), 0.5)
     img[:, 64:] = rng.random((128, 64))
-    prob = _crop_probabilities(_gradient_map(img), 26).reshape(img.shape)
+    prob = crop_probabilities(gradient_map(img), 26).reshape(img.shape)
     assert prob.sum() == pytest.approx(1.0)
     assert prob[:, 64:].sum() > 0.9
     assert prob[:13].sum() == 0 and prob[:, -13:].sum() == 0  # crops never leave the image
@@ -107,7 +110,7 @@ def test_crop_probability_follows_edges() -> None:
 def test_trim_zero_border_is_lossless_and_keeps_the_centre() -> None:
     k = np.zeros((14, 14))
     k[4:9, 5:10] = 1.0
-    t = _trim_zero_border(k)
+    t = trim_zero_border(k)
     assert t.sum() == k.sum()
     assert t.shape == (6, 6)  # margins 4, 5 (rows) and 5, 4 (columns): 4 come off each side
     # Same offset from the geometric centre before and after.
@@ -205,7 +208,7 @@ def test_factor_4_composes_the_x2_kernel(small_lr: torch.Tensor) -> None:
     """×4 is KernelGAN's analytic kernel: the ×2 estimate convolved with itself dilated by 2."""
     k2 = estimate_kernel(small_lr, 2, iterations=SHORT, seed=2).kernel
     k4 = estimate_kernel(small_lr, 4, iterations=SHORT, seed=2).kernel
-    torch.testing.assert_close(k4, torch.from_numpy(_trim_zero_border(compose_x4(k2).numpy())))
+    torch.testing.assert_close(k4, torch.from_numpy(trim_zero_border(compose_x4(k2).numpy())))
 
 
 def test_other_factors_stretch_the_x2_kernel(small_lr: torch.Tensor) -> None:
@@ -275,7 +278,7 @@ def test_cuda_estimate_is_deterministic_and_returns_cpu_kernel(cuda_device: torc
 def test_spread_mass_separates_a_compact_blur_from_a_kernel_split_across_corners():
     """The failure seen on Set14's zebra/bridge/pepper (benchmarks/results/gpu_h200): mass on
     the support's corners. A Gaussian blur keeps essentially all its mass within 4.5 px."""
-    from zssr.estimate import DEGENERATE_SPREAD, spread_mass
+    from zssr.kernel_estimation import DEGENERATE_SPREAD, spread_mass
     from zssr.kernels import gaussian_kernel
 
     compact = gaussian_kernel(13, 1.5, 1.0, 0.5).numpy()  # sigma 1.5 px: wider than any x2 blur KernelGAN returned here
@@ -287,7 +290,7 @@ def test_spread_mass_separates_a_compact_blur_from_a_kernel_split_across_corners
 def test_unreliable_estimate_falls_back_to_bicubic_zssr_in_the_harness(monkeypatch):
     """An unusable kernel must not be fed to ZSSR (it lands 5-14 dB below bicubic)."""
     import zssr.bench.methods as bench
-    import zssr.estimate as est
+    import zssr.kernel_estimation as est
 
     split = torch.zeros(14, 14, dtype=torch.float64)
     split[0, 0] = split[0, 12] = split[12, 0] = split[12, 12] = 0.25
@@ -317,7 +320,7 @@ def test_even_stretch_scales_covariance_and_keeps_the_even_grid_convention() -> 
     """The width correction: covariance × s², centre of mass at the geometric centre of an even grid."""
     g = gaussian_kernel(13, 1.3, 0.8, 0.4).numpy()
     k = np.pad(g, ((0, 1), (0, 1)))  # 14×14, centre of mass (6, 6): off-centre by half a pixel
-    out = _rescale_kernel(k, WIDTH_CORRECTION, even=True)
+    out = rescale_kernel(k, WIDTH_CORRECTION, even=True)
     assert out.shape[0] == out.shape[1] and out.shape[0] % 2 == 0
     assert out.sum() == pytest.approx(1.0) and out.min() >= 0
     r, c = _centre_of_mass(out)
@@ -345,7 +348,7 @@ def _fake_train(degenerate_seeds: set[int]):
     split[0, 0] = split[0, 12] = split[12, 0] = split[12, 12] = 0.25
     seen: list[int] = []
 
-    def train(image, iterations, seed, dev, progress, callback):
+    def train(image, iterations, seed, dev, config, callback):
         seen.append(seed)
         return (split if seed in degenerate_seeds else compact).copy(), {n: [0.0] * iterations for n in LOSS_NAMES}
 
@@ -353,7 +356,7 @@ def _fake_train(degenerate_seeds: set[int]):
 
 
 def test_a_degenerate_estimate_is_retried_with_the_next_seed(monkeypatch, small_lr: torch.Tensor) -> None:
-    import zssr.estimate as est
+    import zssr.kernel_estimation.kernelgan as est
 
     train, seen = _fake_train({5})
     monkeypatch.setattr(est, "_train", train)
@@ -363,7 +366,7 @@ def test_a_degenerate_estimate_is_retried_with_the_next_seed(monkeypatch, small_
 
 
 def test_restarts_stop_after_the_budget_and_report_the_failure(monkeypatch, small_lr: torch.Tensor) -> None:
-    import zssr.estimate as est
+    import zssr.kernel_estimation.kernelgan as est
 
     train, seen = _fake_train({0, 1, 2, 3})
     monkeypatch.setattr(est, "_train", train)
@@ -382,7 +385,7 @@ def test_bad_restarts_raise_config_error(restarts: object, small_lr: torch.Tenso
 
 def test_harness_passes_kernel_options_and_rejects_a_non_boolean_width_correction(monkeypatch):
     import zssr.bench.methods as bench
-    import zssr.estimate as est
+    import zssr.kernel_estimation as est
 
     seen = {}
 
@@ -404,14 +407,71 @@ def test_harness_passes_kernel_options_and_rejects_a_non_boolean_width_correctio
         )
 
 
-def test_authors_accumulating_d_noise_changes_the_run_but_not_the_input(monkeypatch, small_lr: torch.Tensor) -> None:
-    """NOISE_ACCUMULATES (a diagnostic of the authors' in-place noise) trains on a private copy."""
-    import zssr.estimate as est
-
+def test_authors_accumulating_d_noise_changes_the_run_but_not_the_input(small_lr: torch.Tensor) -> None:
+    """noise_accumulates (a diagnostic of the authors' in-place noise) trains on a private copy."""
     before = small_lr.clone()
     plain = estimate_kernel(small_lr, iterations=SHORT, restarts=0)
-    monkeypatch.setattr(est, "NOISE_ACCUMULATES", True)
-    piled = estimate_kernel(small_lr, iterations=SHORT, restarts=0)
+    piled = estimate_kernel(small_lr, iterations=SHORT, restarts=0, config=KernelGANConfig(noise_accumulates=True))
     assert torch.equal(small_lr, before)
     assert not torch.equal(plain.kernel, piled.kernel)
     assert float(piled.kernel.sum()) == pytest.approx(1.0, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- config & progress
+
+
+def test_kernelgan_config_is_frozen_and_names_a_bad_field(small_lr: torch.Tensor) -> None:
+    cfg = KernelGANConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.lambda_sparse = 1.0  # type: ignore[misc]
+    for field, value in (("lambda_sparse", -1.0), ("noise_real", float("nan")), ("lr_step", 0),
+                         ("bicubic_patience", 1.5), ("betas", (0.5, 1.0)), ("noise_accumulates", 1)):
+        with pytest.raises(ConfigError, match=field):
+            KernelGANConfig(**{field: value})
+    with pytest.raises(ConfigError, match="config"):
+        estimate_kernel(small_lr, iterations=1, config={"lambda_sparse": 1.0})  # type: ignore[arg-type]
+
+
+def test_default_config_reproduces_the_estimate_of_the_former_module_constants(small_lr: torch.Tensor) -> None:
+    """The recipe moved from module constants (``zssr.estimate``, commit 72b7b42) into KernelGANConfig unchanged.
+
+    Reference: that commit's ``estimate_kernel(small_lr, iterations=40, seed=7, restarts=0)`` on the 2-core
+    dev CPU: a 10×10 kernel, largest tap 0.04403718127198589, sum of squares 0.027101261962466424
+    (this code gives the same kernel bit for bit there).
+    """
+    a = estimate_kernel(small_lr, iterations=SHORT, seed=7, restarts=0)
+    b = estimate_kernel(small_lr, iterations=SHORT, seed=7, restarts=0, config=KernelGANConfig())
+    assert torch.equal(a.kernel, b.kernel) and a.losses == b.losses
+    k = a.kernel.numpy()
+    assert k.shape == (10, 10)
+    assert float(k.max()) == pytest.approx(0.04403718127198589, rel=1e-5)
+    assert float((k**2).sum()) == pytest.approx(0.027101261962466424, rel=1e-5)
+
+
+def test_progress_factory_is_called_per_seed_and_closed(small_lr: torch.Tensor) -> None:
+    """``progress`` mirrors the pipeline's: one per-iteration callback per seed, closed when the seed is done."""
+    events: list[tuple] = []
+
+    class Recorder:
+        def __init__(self, seed: int, iterations: int) -> None:
+            events.append(("open", seed, iterations))
+
+        def __call__(self, done: int, kernel: torch.Tensor) -> None:
+            events.append(("step", done))
+
+        def close(self) -> None:
+            events.append(("close",))
+
+    estimate_kernel(small_lr, iterations=3, seed=4, restarts=0, progress=Recorder)
+    assert events == [("open", 4, 3), ("step", 1), ("step", 2), ("step", 3), ("close",)]
+
+
+def test_tqdm_progress_draws_one_labelled_bar_per_seed(small_lr: torch.Tensor) -> None:
+    import functools
+    import io
+
+    from zssr.kernel_estimation import TqdmKernelProgress
+
+    out = io.StringIO()
+    estimate_kernel(small_lr, iterations=3, seed=4, restarts=0, progress=functools.partial(TqdmKernelProgress, file=out))
+    assert "KernelGAN seed 4" in out.getvalue() and "3/3" in out.getvalue()
