@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from skimage import data
 
-from _machine import result_header, write_result
+from machine import result_header, write_result
 from zssr.config import PRESETS
 from zssr.examples import FatherSampler, FatherSource
 

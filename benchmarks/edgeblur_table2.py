@@ -2,7 +2,7 @@
 
 ``run`` adds rows to a ``zssr bench`` folder (resumable): ZSSR given the edge-profile
 estimate (``zssr+estimated-kernel:estimator=edges,preset=kernel``) and, beside it, ZSSR
-given the fixed generic kernel of ``_kernel_checks.generic_kernel_method`` (σ = 1.33 px; its
+given the fixed generic kernel of ``kernel_checks.generic_kernel_method`` (σ = 1.33 px; its
 Table 2 row alone: ``experiments/kernel_estimation/generic_kernel_baseline.py``): the
 estimator is worth something only where it beats a kernel that ignores the image.
 
@@ -32,10 +32,10 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from _kernel_checks import GENERIC_LABEL, axis_ratios, generic_kernel_method  # noqa: E402
-from _kernel_checks import GENERIC_SIGMA as SIGMA  # noqa: E402
-from _machine import read_method_records as _records  # noqa: E402
-from _machine import read_results_csv, result_header, write_result  # noqa: E402
+from kernel_checks import GENERIC_LABEL, axis_ratios, generic_kernel_method  # noqa: E402
+from kernel_checks import GENERIC_SIGMA as SIGMA  # noqa: E402
+from machine import read_method_records as _records  # noqa: E402
+from machine import read_results_csv, result_header, write_result  # noqa: E402
 from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN  # noqa: E402
 
 from zssr.bench import METHODS, run_benchmark  # noqa: E402

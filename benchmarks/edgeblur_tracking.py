@@ -2,13 +2,13 @@
 
 Everything here is about kernel *widths*, no ZSSR (that is ``edgeblur_table2.py``): each
 estimate's standard deviation along the true kernel's minor and major axes over the true
-one (``_kernel_checks.axis_ratios``; 1 = right). ZSSR's gain collapses when the minor
+one (``kernel_checks.axis_ratios``; 1 = right). ZSSR's gain collapses when the minor
 ratio passes ~1.15 (``kernel_width_correction.md`` part 3) and fades when it drops far below 1
 (the first version's Set14 failures, ``edgeblur_table2.md``).
 
 1. **Sweep** on the development photos only (scikit-image; never Set5/Set14), each degraded
    as Table 2 (``zssr bench`` gaussian-kernel, DIV2KRK recipe) with data seeds 0-4:
-   ``held-out``, the nine photos of ``_kernel_checks.HELDOUT``, and ``texture``, six
+   ``held-out``, the nine photos of ``kernel_checks.HELDOUT``, and ``texture``, six
    texture-heavy ones (brick, grass, gravel, Hubble deep field, cat, motorcycle) added after
    the first version read fine texture too sharp. One line per parameter set; the fixed
    generic kernel (σ = 1.33 px) is the bar.
@@ -34,10 +34,10 @@ import torch
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from _kernel_checks import GENERIC_SIGMA, axis_ratios, blurred_lr, heldout_folder, own_widths, photo  # noqa: E402
-from _kernel_checks import PHOTOS as AB_PHOTOS  # noqa: E402
-from _kernel_checks import SIGMAS as AB_SIGMAS  # noqa: E402
-from _machine import result_header, write_result  # noqa: E402
+from kernel_checks import GENERIC_SIGMA, axis_ratios, blurred_lr, heldout_folder, own_widths, photo  # noqa: E402
+from kernel_checks import PHOTOS as AB_PHOTOS  # noqa: E402
+from kernel_checks import SIGMAS as AB_SIGMAS  # noqa: E402
+from machine import result_header, write_result  # noqa: E402
 
 from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402
 from zssr.io import read_image, to_tensor, write_image  # noqa: E402

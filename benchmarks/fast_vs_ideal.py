@@ -19,7 +19,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from _machine import read_results_csv, result_header, write_result
+from machine import read_results_csv, result_header, write_result
 
 HERE = Path(__file__).parent
 

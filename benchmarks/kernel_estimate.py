@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _machine import result_header, write_result
+from machine import result_header, write_result
 
 from zssr.bench import prepare_inputs, resolve_dataset
 from zssr.io import read_image, to_array, to_tensor

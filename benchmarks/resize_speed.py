@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from _machine import result_header, write_result
+from machine import result_header, write_result
 from zssr.resize import imresize
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from _machine import command_line, read_results_csv
+from machine import command_line, read_results_csv
 
 from zssr.kernel_estimation import DEGENERATE_SPREAD, spread_mass
 from zssr.kernels import load_kernel

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _machine import result_header, write_result
+from machine import result_header, write_result
 from zssr.config import resolve_config
 from zssr.examples import FatherSource
 from zssr.network import ZSSRNet

@@ -31,9 +31,9 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 BENCHMARKS = HERE.parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))  # _machine, table2_safeguard
+sys.path.insert(0, str(BENCHMARKS))  # machine, table2_safeguard
 
-from _machine import read_method_records, read_results_csv, result_header, write_result  # noqa: E402
+from machine import read_method_records, read_results_csv, result_header, write_result  # noqa: E402
 from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN  # noqa: E402
 
 GPU_RUN = BENCHMARKS / "results" / "gpu_h100_crossscale" / "table2_set14"

@@ -6,7 +6,7 @@ deterministic, so no seeds) on
 - ``ab``: the controlled check of ``kernelgan_ab.py``: three scikit-image photos, each
   blurred ×2 by isotropic Gaussians σ = 0.6, 1.3, 2.2 px. √3/2 theory for the estimate's
   own σ: 0.52, 1.13, 1.91;
-- ``heldout``: the nine scikit-image photos of ``kernel_seed_selection.py`` (``_kernel_checks.HELDOUT``) with
+- ``heldout``: the nine scikit-image photos of ``kernel_seed_selection.py`` (``kernel_checks.HELDOUT``) with
   ``zssr bench``'s gaussian-kernel degradation (DIV2KRK recipe, data seed 0);
 - ``Set14``: Table 2's own inputs (same degradation and seed).
 
@@ -33,12 +33,12 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, _kernel_checks
+sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # machine, kernel_checks
 
-from _kernel_checks import PHOTOS as AB_PHOTOS  # noqa: E402
-from _kernel_checks import SIGMAS as AB_SIGMAS  # noqa: E402
-from _kernel_checks import axis_ratios, blurred_lr, heldout_folder, own_widths  # noqa: E402
-from _machine import result_header, write_result  # noqa: E402
+from kernel_checks import PHOTOS as AB_PHOTOS  # noqa: E402
+from kernel_checks import SIGMAS as AB_SIGMAS  # noqa: E402
+from kernel_checks import axis_ratios, blurred_lr, heldout_folder, own_widths  # noqa: E402
+from machine import result_header, write_result  # noqa: E402
 from crossscale import estimate_kernel_crossscale  # noqa: E402
 from kernel_seed_selection import tracking_table  # noqa: E402
 

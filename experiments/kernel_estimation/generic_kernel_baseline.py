@@ -6,7 +6,7 @@ deviation 1.2/1.5 px for true kernels from 0.7 to 2.2 px). So this script runs T
 blind row with *no estimation*: every image gets the same isotropic Gaussian, σ = 1.33 px
 on a 14×14 grid (the median geometric-mean width of those 27 held-out estimates; not
 fitted to Set14), through the harness's ``zssr+true-kernel`` method with that kernel in
-place of the true one (``benchmarks/_kernel_checks.generic_kernel_method``, shared with
+place of the true one (``benchmarks/kernel_checks.generic_kernel_method``, shared with
 ``benchmarks/edgeblur_table2.py``; ``kernel`` preset, seed 0, data seed 0: the inputs of
 every other Table 2 run). Compare its share of the bicubic-kernel → true-kernel gap with
 KernelGAN's (``results/kernel_width_correction.md``).
@@ -26,12 +26,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, _kernel_checks, table2_safeguard
+sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # machine, kernel_checks, table2_safeguard
 
 import numpy as np  # noqa: E402
-from _kernel_checks import GENERIC_LABEL, generic_kernel_method, own_widths  # noqa: E402
-from _kernel_checks import GENERIC_SIGMA as SIGMA  # noqa: E402
-from _machine import read_results_csv, result_header, write_result  # noqa: E402
+from kernel_checks import GENERIC_LABEL, generic_kernel_method, own_widths  # noqa: E402
+from kernel_checks import GENERIC_SIGMA as SIGMA  # noqa: E402
+from machine import read_results_csv, result_header, write_result  # noqa: E402
 from kernel_seed_selection import tracking_table  # noqa: E402
 from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN, check_same_inputs, gpu_results, run_set14_table2  # noqa: E402
 

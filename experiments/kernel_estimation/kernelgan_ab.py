@@ -34,10 +34,10 @@ from pathlib import Path
 import torch
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, _kernel_checks
+sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # machine, kernel_checks
 
-from _kernel_checks import PHOTOS, SIGMAS, blurred_lr, own_widths  # noqa: E402
-from _machine import result_header, write_result  # noqa: E402
+from kernel_checks import PHOTOS, SIGMAS, blurred_lr, own_widths  # noqa: E402
+from machine import result_header, write_result  # noqa: E402
 
 from zssr.kernel_estimation import KernelGANConfig, estimate_kernel  # noqa: E402
 

@@ -4,7 +4,7 @@ KernelGAN's estimates barely depend on the true kernel (``results/kernelgan_ab.m
 separates the two halves of the GAN: G is frozen at an isotropic Gaussian of σ' px (the
 ×2 kernel it would have learnt), and only D trains, with the authors' D, crops, noise,
 optimiser and learning rate (no decay), for ``--iterations`` steps on one photo blurred
-×2 by an isotropic σ (``kernelgan_ab.py``'s inputs, ``_kernel_checks.blurred_lr``). The mean D loss over the last 200
+×2 by an isotropic σ (``kernelgan_ab.py``'s inputs, ``kernel_checks.blurred_lr``). The mean D loss over the last 200
 steps says how well D separates the photo's patches from G's output (0.5: not at all;
 lower: better). A critic that can guide G would separate a σ' far from the right one
 (√3/2 · σ) much better than the right one, so its loss would peak near √3/2 · σ.
@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, _kernel_checks
+sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # machine, kernel_checks
 
-from _kernel_checks import blurred_lr  # noqa: E402
-from _machine import result_header, write_result  # noqa: E402
+from kernel_checks import blurred_lr  # noqa: E402
+from machine import result_header, write_result  # noqa: E402
 
 from zssr.kernel_estimation import CROP, KernelGANConfig  # noqa: E402
 from zssr.kernel_estimation.kernelgan import D_CROP, KERNEL_SIZE, build_networks, training_data  # noqa: E402

@@ -29,9 +29,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # _machine, table2_safeguard
+sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # machine, table2_safeguard
 
-from _machine import read_results_csv, result_header, write_result  # noqa: E402
+from machine import read_results_csv, result_header, write_result  # noqa: E402
 from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN, check_same_inputs, gpu_results, run_set14_table2  # noqa: E402
 
 from zssr.bench import METHODS, MethodInput, MethodOutput  # noqa: E402

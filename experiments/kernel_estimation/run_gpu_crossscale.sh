@@ -5,7 +5,7 @@
 #
 #   RUNS=/tmp/r ZSSR_DATA=.carry/data HELDOUT=.carry/heldout bash experiments/kernel_estimation/run_gpu_crossscale.sh
 #
-# HELDOUT is a folder of the nine held-out scikit-image photos (benchmarks/_kernel_checks.py,
+# HELDOUT is a folder of the nine held-out scikit-image photos (benchmarks/kernel_checks.py,
 # heldout_folder). Resumable: rerunning skips finished images. The harness no longer has
 # estimator=crossscale (#12): each run goes through crossscale_table2.py run, which puts it back
 # in the method registry under the same label. Results of the H100 session:
