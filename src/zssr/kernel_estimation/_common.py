@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from ..errors import ScaleError, ShapeError, ZSSRError
+from .._validate import scale_value
+from ..errors import ShapeError, ZSSRError
 from ..kernels import compose_x4
 
 __all__ = [
@@ -103,12 +104,7 @@ class KernelEstimate:
 
 def check_factor(factor: object) -> float:
     """The SR factor as a float, or a ``ScaleError`` naming ``factor``."""
-    if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating)):
-        raise ScaleError(f"factor must be a single finite number >= 1, got {factor!r}")
-    f = float(factor)
-    if not math.isfinite(f) or f < 1.0:
-        raise ScaleError(f"factor must be a finite number >= 1, got {factor!r}")
-    return f
+    return scale_value(factor, "factor", minimum=1.0, strict=False)
 
 
 def check_image(image: object) -> torch.Tensor:
