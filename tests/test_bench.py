@@ -396,7 +396,7 @@ def test_workers_exit_when_the_bench_process_is_killed(tmp_path: Path) -> None:
     if not hasattr(os, "getppid") or sys.platform == "win32":
         pytest.skip("needs POSIX signals")
     script = tmp_path / "parent.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(textwrap.dedent("""
         import multiprocessing, os, sys, time
         from concurrent.futures import ProcessPoolExecutor
         from zssr.bench.runner import _init_worker

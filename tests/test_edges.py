@@ -8,45 +8,15 @@ import math
 import numpy as np
 import pytest
 import torch
-from skimage import data
+from blur_helpers import assert_deterministic_normalised_even_kernel
+from blur_helpers import blurred_lr as _lr
+from blur_helpers import kernel_widths as _widths
+from blur_helpers import photo as _photo
 
 from zssr.errors import ConfigError, ScaleError, ShapeError, ZSSRError
 from zssr.kernel_estimation import KernelEstimate
 from zssr.kernel_estimation.edges import MAX_ELONGATION, edge_blur, estimate_kernel_edges, kernel_from_covariance
 from zssr.kernels import align_kernel, downscale, gaussian_kernel
-
-# Shared helpers (they lived in tests/test_crossscale.py until that estimator moved to experiments/).
-
-
-def _photo(name: str = "astronaut") -> torch.Tensor:
-    img = getattr(data, name)().astype(np.float64) / 255.0
-    return torch.from_numpy(img[..., None] if img.ndim == 2 else img).permute(2, 0, 1)[None]
-
-
-def _lr(hr: torch.Tensor, sigma_y: float, sigma_x: float, theta: float = 0.0) -> torch.Tensor:
-    """The Table 2 degradation with a chosen Gaussian: ×2 downscale, 8-bit rounding."""
-    k = align_kernel(gaussian_kernel(13, sigma_y, sigma_x, theta), 2)
-    return ((downscale(hr, k, 2) * 255.0).round() / 255.0).float()
-
-
-def _widths(k: torch.Tensor) -> tuple[float, float]:
-    a = k.numpy() / float(k.sum())
-    y, x = np.indices(a.shape)
-    dy, dx = y - (a * y).sum(), x - (a * x).sum()
-    cov = np.array([[(a * dy * dy).sum(), (a * dy * dx).sum()], [(a * dy * dx).sum(), (a * dx * dx).sum()]])
-    lo, hi = np.linalg.eigvalsh(cov)
-    return math.sqrt(lo), math.sqrt(hi)
-
-
-def assert_deterministic_normalised_even_kernel(estimator, lr: torch.Tensor) -> KernelEstimate:
-    """Two runs give the same float64 kernel: square, even-sided, non-negative, summing to 1, reliable."""
-    a, b = estimator(lr), estimator(lr)
-    assert isinstance(a, KernelEstimate) and torch.equal(a.kernel, b.kernel)
-    k = a.kernel
-    assert k.dtype == torch.float64 and k.shape[0] == k.shape[1] and k.shape[0] % 2 == 0
-    assert float(k.sum()) == pytest.approx(1.0, abs=1e-12) and float(k.min()) >= 0.0
-    assert a.reliable
-    return a
 
 
 def harness_with_recording_estimator(monkeypatch, module, name: str, options: dict):
@@ -206,7 +176,7 @@ def test_estimate_explains_a_known_anisotropic_blur_better_than_bicubic() -> Non
     from test_kernelgan import TRUE_KERNEL
     from test_kernelgan import _photo as _square_photo
 
-    from zssr.kernels import align_kernel, bicubic_kernel, downscale, gaussian_kernel
+    from zssr.kernels import bicubic_kernel
 
     hr = _square_photo(256, gray=True).double()
     lr = downscale(hr, align_kernel(gaussian_kernel(*TRUE_KERNEL), 2), 2)

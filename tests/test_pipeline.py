@@ -11,8 +11,7 @@ from skimage import data
 
 import zssr
 from zssr.config import PRESETS, resolve_config
-from zssr.errors import ConfigError
-from zssr.errors import ScaleError, ShapeError
+from zssr.errors import ConfigError, ScaleError, ShapeError
 from zssr.metrics import evaluate
 from zssr.pipeline import MIN_INPUT_SIDE, parse_scale, plan_steps, upscale_tensor
 from zssr.resize import imresize

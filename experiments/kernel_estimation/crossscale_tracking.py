@@ -35,12 +35,12 @@ import torch
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # machine, kernel_checks
 
+from crossscale import estimate_kernel_crossscale  # noqa: E402
 from kernel_checks import PHOTOS as AB_PHOTOS  # noqa: E402
 from kernel_checks import SIGMAS as AB_SIGMAS  # noqa: E402
 from kernel_checks import axis_ratios, blurred_lr, heldout_folder, own_widths  # noqa: E402
-from machine import result_header, write_result  # noqa: E402
-from crossscale import estimate_kernel_crossscale  # noqa: E402
 from kernel_seed_selection import tracking_table  # noqa: E402
+from machine import result_header, write_result  # noqa: E402
 
 from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402
 from zssr.io import read_image, to_tensor  # noqa: E402

@@ -31,8 +31,8 @@ sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # machine, kernel_check
 import numpy as np  # noqa: E402
 from kernel_checks import GENERIC_LABEL, generic_kernel_method, own_widths  # noqa: E402
 from kernel_checks import GENERIC_SIGMA as SIGMA  # noqa: E402
-from machine import read_results_csv, result_header, write_result  # noqa: E402
 from kernel_seed_selection import tracking_table  # noqa: E402
+from machine import read_results_csv, result_header, write_result  # noqa: E402
 from table2_safeguard import KERNELGAN_LABEL, KERNELGAN_RUN, check_same_inputs, gpu_results, run_set14_table2  # noqa: E402
 
 from zssr.bench import METHODS  # noqa: E402

@@ -39,8 +39,8 @@ BENCHMARKS = HERE.parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))  # machine, kernel_checks, table2_safeguard
 
 from kernel_checks import axis_ratios  # noqa: E402
-from machine import result_header, write_result  # noqa: E402
 from kernel_seed_selection import resynthesis_psnr  # noqa: E402
+from machine import result_header, write_result  # noqa: E402
 from table2_safeguard import RUNS, gpu_results, with_safeguard  # noqa: E402
 
 from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402

@@ -30,8 +30,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # machine, kernel_checks
 
 from kernel_checks import HELDOUT, axis_ratios, heldout_folder, own_widths  # noqa: E402
-from machine import result_header, write_result  # noqa: E402
 from kernel_seed_selection import MINOR_LIMIT, resynthesis_psnr  # noqa: E402
+from machine import result_header, write_result  # noqa: E402
 
 from zssr.bench import prepare_inputs, resolve_dataset  # noqa: E402
 from zssr.io import read_image, to_tensor  # noqa: E402

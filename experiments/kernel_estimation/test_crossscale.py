@@ -7,36 +7,24 @@ Run from the repository root: ``PYTHONPATH=src python -m pytest experiments/kern
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # the shared test inputs
+
+from blur_helpers import assert_deterministic_normalised_even_kernel  # noqa: E402
+from blur_helpers import blurred_lr as _lr  # noqa: E402
+from blur_helpers import kernel_widths as _widths  # noqa: E402
+from blur_helpers import photo as _photo  # noqa: E402
 from crossscale import SIGMA_RANGE, estimate_kernel_crossscale, lag_statistics
-from skimage import data
 
 from zssr.errors import ConfigError, ScaleError, ShapeError, ZSSRError
 from zssr.kernel_estimation import KernelEstimate
-from zssr.kernels import align_kernel, downscale, gaussian_kernel
-
-
-def _photo(name: str = "astronaut") -> torch.Tensor:
-    img = getattr(data, name)().astype(np.float64) / 255.0
-    return torch.from_numpy(img[..., None] if img.ndim == 2 else img).permute(2, 0, 1)[None]
-
-
-def _lr(hr: torch.Tensor, sigma_y: float, sigma_x: float, theta: float = 0.0) -> torch.Tensor:
-    """The Table 2 degradation with a chosen Gaussian: ×2 downscale, 8-bit rounding."""
-    k = align_kernel(gaussian_kernel(13, sigma_y, sigma_x, theta), 2)
-    return ((downscale(hr, k, 2) * 255.0).round() / 255.0).float()
-
-
-def _widths(k: torch.Tensor) -> tuple[float, float]:
-    a = k.numpy() / float(k.sum())
-    y, x = np.indices(a.shape)
-    dy, dx = y - (a * y).sum(), x - (a * x).sum()
-    cov = np.array([[(a * dy * dy).sum(), (a * dy * dx).sum()], [(a * dy * dx).sum(), (a * dx * dx).sum()]])
-    lo, hi = np.linalg.eigvalsh(cov)
-    return math.sqrt(lo), math.sqrt(hi)
+from zssr.kernels import downscale, gaussian_kernel
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +65,6 @@ def test_estimate_finds_the_long_axis_of_an_anisotropic_blur(astronaut_hr: torch
     var_rows = (k * (y - (k * y).sum()) ** 2).sum()
     var_cols = (k * (x - (k * x).sum()) ** 2).sum()
     assert var_cols > 1.5 * var_rows
-
-
-def assert_deterministic_normalised_even_kernel(estimator, lr: torch.Tensor) -> KernelEstimate:
-    """Two runs give the same float64 kernel: square, even-sided, non-negative, summing to 1, reliable."""
-    a, b = estimator(lr), estimator(lr)
-    assert isinstance(a, KernelEstimate) and torch.equal(a.kernel, b.kernel)
-    k = a.kernel
-    assert k.dtype == torch.float64 and k.shape[0] == k.shape[1] and k.shape[0] % 2 == 0
-    assert float(k.sum()) == pytest.approx(1.0, abs=1e-12) and float(k.min()) >= 0.0
-    assert a.reliable
-    return a
 
 
 def test_result_is_a_deterministic_normalised_even_kernel(astronaut_hr: torch.Tensor) -> None:
