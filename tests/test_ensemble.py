@@ -1,4 +1,4 @@
-"""zssr.ensemble: geometric self-ensemble, median and back-projection (notes §4)."""
+"""zssr.ensemble: geometric self-ensemble, median and back-projection (docs/authors_code.md §4)."""
 
 from __future__ import annotations
 

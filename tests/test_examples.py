@@ -1,4 +1,4 @@
-"""zssr.examples: HR fathers and LR sons (notes §2.1–2.2)."""
+"""zssr.examples: HR fathers and LR sons (docs/authors_code.md §2.1–2.2)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_default_crops_never_leave_the_image(photo):
 
 
 def test_legacy_crops_reproduce_the_authors_black_borders(photo):
-    """The authors' affine crops are ~25–29% black on 256² inputs (notes §2.1, simulated there);
+    """The authors' affine crops are ~25–29% black on 256² inputs (docs/authors_code.md §2.1, simulated there);
     half the draws are affine, so the per-father mean is about half of that."""
     legacy = dataclasses.replace(PRESETS["ideal"], legacy_crops=True)
     frac = _black_fraction(legacy, photo)
@@ -61,7 +61,7 @@ def test_as_is_and_no_interp_fathers_are_exact_pixels_of_the_input(photo):
 
 def test_gradual_sources_follow_the_first_base_scale_rule(photo):
     """With sources at base scales 1 and 1.5 and min_scale 0.5, a father comes from the input
-    iff its drawn scale is <= 1: probability 0.05 (as-is) + 0.95 * 0.5 / 1.0 = 0.525 (notes §5)."""
+    iff its drawn scale is <= 1: probability 0.05 (as-is) + 0.95 * 0.5 / 1.0 = 0.525 (docs/authors_code.md §5)."""
     big = imresize(photo, 1.5)
     sampler = FatherSampler(PRESETS["ideal"], (64, 64), np.random.default_rng(3))
     sources = [FatherSource(photo, 1.0), FatherSource(big, 1.5)]

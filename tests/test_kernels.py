@@ -48,7 +48,7 @@ def photo() -> torch.Tensor:
 
 
 def _authors_numeric_kernel(im: np.ndarray, kernel: np.ndarray, sf: tuple[float, float]) -> np.ndarray:
-    """Reference: the authors' numeric_kernel recipe (notes §6), H×W×C numpy.
+    """Reference: the authors' numeric_kernel recipe (docs/authors_code.md §6), H×W×C numpy.
 
     scipy.ndimage.correlate per channel with mode 'reflect' (half-sample symmetric),
     then rows round(linspace(0, H − sf_y, ceil(H/sf_y))) and columns likewise.
@@ -153,7 +153,7 @@ def test_load_kernel_mat_without_a_2d_variable_lists_its_variables(tmp_path: Pat
 
 
 def test_load_kernel_mat_accepts_a_single_other_2d_variable(tmp_path: Path) -> None:
-    # Before Oct 2018 the authors' example kernel was stored as `ker` (notes §6).
+    # Before Oct 2018 the authors' example kernel was stored as `ker` (docs/authors_code.md §6).
     path = tmp_path / "old.mat"
     scipy.io.savemat(str(path), {"ker": np.ones((3, 3)), "note": np.ones(4)})
     assert float(load_kernel(path).sum()) == pytest.approx(1.0)
@@ -169,7 +169,7 @@ def test_load_kernel_unreadable_file_raises_kernel_error(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("relpath", "shift"),
     [
-        # Shifts quoted in notes §6 (target 4.5 for a 9×9 kernel at ×2).
+        # Shifts quoted in docs/authors_code.md §6 (target 4.5 for a 9×9 kernel at ×2).
         ("kernel_example/BSD100_100_lr_rand_ker_c_X2_0.mat", (0.017, 0.036)),
         ("real_example/charlie_0.mat", (0.503, 0.509)),
     ],
@@ -180,7 +180,7 @@ def test_authors_kernels_load_normalised_and_align_to_target(data_dir: Path, rel
     com = np.array(center_of_mass(k))
     np.testing.assert_allclose(4.5 - com, shift, atol=1e-3)
     aligned = align_kernel(k, 2)
-    assert aligned.shape == (13, 13)  # notes §6: both become 13×13
+    assert aligned.shape == (13, 13)  # docs/authors_code.md §6: both become 13×13
     np.testing.assert_allclose(center_of_mass(aligned), (6.5, 6.5), atol=1e-3)
 
 
@@ -190,7 +190,7 @@ def test_authors_kernels_load_normalised_and_align_to_target(data_dir: Path, rel
 @pytest.mark.parametrize("size", [8, 9, 12, 13])
 @pytest.mark.parametrize("factor", [2, 3, 1.5, (1, 2)])
 def test_align_kernel_puts_centre_of_mass_at_port_rule(size: int, factor: float | tuple) -> None:
-    """Target ⌊k/2⌋ + (sf − 1)/2 per axis on the original size (notes §6), moved by the padding."""
+    """Target ⌊k/2⌋ + (sf − 1)/2 per axis on the original size (docs/authors_code.md §6), moved by the padding."""
     k = gaussian_kernel(size, 1.3, 0.9, 0.4)
     sf = factor if isinstance(factor, tuple) else (factor, factor)
     aligned = align_kernel(k, factor)

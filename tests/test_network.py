@@ -1,4 +1,4 @@
-"""zssr.network: the authors' 8×64 residual CNN (notes §3)."""
+"""zssr.network: the authors' 8×64 residual CNN (docs/authors_code.md §3)."""
 
 from __future__ import annotations
 

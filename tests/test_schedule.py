@@ -1,4 +1,4 @@
-"""zssr.schedule: the authors' slope-test learning-rate policy (notes §2.5)."""
+"""zssr.schedule: the authors' slope-test learning-rate policy (docs/authors_code.md §2.5)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _run(errors_at, iterations=3000, **kwargs):
 
 def test_rising_error_drops_lr_at_the_earliest_checks_and_stops_at_900_iterations():
     """Checks run when (it+1) % 60 == 0 and it - last_change > 256: 299, then 599, then 899.
-    The third drop reaches 1e-6 < 9e-6, so training stops after 900 iterations (notes §2.5)."""
+    The third drop reaches 1e-6 < 9e-6, so training stops after 900 iterations (docs/authors_code.md §2.5)."""
     policy, n = _run(lambda it: 1.0 + 1e-4 * it)
     assert policy.changes == [299, 599, 899]
     assert n == 900

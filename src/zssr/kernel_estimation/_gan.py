@@ -153,7 +153,7 @@ def bicubic_half_taps() -> torch.Tensor:
     """The 8 taps of MATLAB's antialiased bicubic ×1/2 at an interior pixel.
 
     Output pixel ``j`` sits between input pixels ``2j`` and ``2j+1`` (distances
-    ±0.5, ±1.5, ±2.5, ±3.5); the antialiased kernel is ``½·cubic(d/2)`` (notes §7).
+    ±0.5, ±1.5, ±2.5, ±3.5); the antialiased kernel is ``½·cubic(d/2)`` (docs/authors_code.md §7).
     """
     d = np.arange(-3.5, 4.0, 1.0)
     w = 0.5 * INTERP_KERNELS["cubic"].fn(0.5 * d)
