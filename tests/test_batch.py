@@ -328,9 +328,9 @@ _CLUSTER = textwrap.dedent(
 )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[tuple[str, dict[str, str]]]:
-    """A real two-node Ray cluster (head + one worker node, separate raylets) on 127.0.0.1, for this test.
+    """A real two-node Ray cluster (head + one worker node, separate raylets) on 127.0.0.1, for this module.
 
     ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` keeps every node on the loopback address (Ray
     otherwise swaps 127.0.0.1 for the machine's routable IP); ``ray start`` refuses a second
@@ -400,3 +400,27 @@ def test_ray_cluster_finishes_a_batch_whose_worker_was_killed_with_the_serial_by
     assert "will be retried" in stdout + err  # Ray's raylet reports the retry of the killed task
     assert _outputs(out) == _outputs(tmp_path / "serial")
     assert _done(out).keys() == {"im0.png", "im1.png", "im2.png"}
+
+
+def test_bench_over_ray_gives_the_numbers_of_an_in_process_bench(
+    ray_cluster: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    from zssr.bench import run_benchmark
+
+    address, env = ray_cluster
+    data = tmp_path / "hr"
+    data.mkdir()
+    for i in range(2):
+        write_image(data / f"h{i}.png", _image(48, 48, seed=i), bit_depth=8)
+    methods = ["bicubic", "zssr:preset=fast,max_iterations=2,crop_size=16"]
+    torch.set_num_threads(1)  # as each Ray task (--ray-cpus 1)
+    local = run_benchmark([data], out=tmp_path / "local", methods=methods, device="cpu")
+    command = [sys.executable, "-m", "zssr", "bench", "--dataset", str(data), "--out", str(tmp_path / "ray"),
+               "--device", "cpu", "--quiet", "--ray", address, *(f"--method={m}" for m in methods)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=180)
+    assert done.returncode == 0, done.stderr
+    remote = json.loads((tmp_path / "ray" / "results.json").read_text())["records"]
+    assert len(remote) == 4
+    assert [(r["method"], r["image"], r["psnr"], r["ssim"]) for r in remote] == [
+        (r.method, r.image, r.psnr, r.ssim) for r in local.records
+    ]
