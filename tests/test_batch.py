@@ -224,6 +224,19 @@ def test_ray_without_the_extra_says_how_to_install_it(
     assert 'pip install "zssr[ray]"' in err and not (tmp_path / "out").exists()
 
 
+def test_ray_tasks_take_a_gpu_only_when_they_reserve_one() -> None:
+    pytest.importorskip("ray", reason='needs the optional Ray extra: pip install "zssr[ray]"')
+    from zssr.cli.batch_options import execution_from_args
+
+    def execution(*options: str) -> Execution:
+        return execution_from_args(cli.build_parser().parse_args(["upscale", "in", "-s", "2", "--out-dir", "o", *options]))
+
+    assert execution("--ray") == Execution("ray", ("cpu",), ray_address="auto", ray_cpus=1.0, ray_gpus=0.0)
+    assert execution("--ray", "local", "--ray-gpus", "0.5").devices == ("cuda",)
+    assert execution("--ray", "h:6379", "--device", "cuda:1").ray_gpus == 1.0
+    assert execution("--ray", "h:6379", "--device", "cuda:1").devices == ("cuda:1",)
+
+
 # ----------------------------------------------------------------------------- parallel = serial
 
 

@@ -38,7 +38,8 @@ def add_batch_options(p: argparse.ArgumentParser) -> None:
                    'machine for the run only. Needs pip install "zssr[ray]"')
     g.add_argument("--ray-cpus", type=float, default=1.0, metavar="N", help="CPUs per Ray task (default 1)")
     g.add_argument("--ray-gpus", type=float, metavar="N",
-                   help="GPUs per Ray task (default 1 with --device cuda, else 0); fractions share a GPU")
+                   help="GPUs per Ray task (default 1 with --device cuda, else 0; fractions share a GPU); "
+                   "with --device auto, tasks run on the GPU Ray gives them, or on the CPU when N is 0")
     g.add_argument("--overwrite", action="store_true",
                    help="redo every image; by default an --out-dir run skips images its manifest "
                    "(zssr-manifest.json) records as done with the same input and settings")
@@ -70,8 +71,9 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
 
         import_ray()
         address = str(args.ray).strip() or "auto"
-        return Execution("ray", (args.device,), args.threads, ray_address=address, ray_cpus=args.ray_cpus,
-                         ray_gpus=gpus)
+        # A task without a GPU reservation must not take one: --device auto means the CPU there.
+        device = ("cuda" if gpus > 0 else "cpu") if args.device == "auto" else args.device
+        return Execution("ray", (device,), args.threads, ray_address=address, ray_cpus=args.ray_cpus, ray_gpus=gpus)
     if args.ray_gpus is not None:
         raise ConfigError("--ray-gpus applies to --ray runs only")
     if args.devices is not None:

@@ -60,7 +60,7 @@ def run_bench(args: argparse.Namespace) -> int:
     ``ZSSRError`` and ``OSError`` propagate to the CLI, which prints them as one line (exit 2).
     """
     images = [n.strip() for n in args.images.split(",") if n.strip()] if args.images else None
-    ray = None
+    ray, device = None, args.device
     if args.ray is not None:
         if args.jobs != 1:
             raise ConfigError("--ray runs one task per image across the cluster; size tasks with --ray-cpus and "
@@ -72,6 +72,8 @@ def run_bench(args: argparse.Namespace) -> int:
 
         import_ray()
         ray = RayOptions(str(args.ray).strip() or "auto", args.ray_cpus, gpus)
+        if device == "auto":  # a task without a GPU reservation must not take one
+            device = "cuda" if gpus > 0 else "cpu"
     elif args.ray_gpus is not None:
         raise ConfigError("--ray-gpus applies to --ray runs only")
     result = run_benchmark(
@@ -87,7 +89,7 @@ def run_bench(args: argparse.Namespace) -> int:
         limit=args.limit,
         images=images,
         jobs=args.jobs,
-        device=args.device,
+        device=device,
         data_root=args.data_root,
         progress=not args.quiet,
         ray=ray,
