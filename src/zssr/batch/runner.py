@@ -125,7 +125,6 @@ def run_batch(
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
-    isolate = folder is not None
     if folder is None:
         return _run_single(items, task, execution, precheck, progress, err)
     folder.mkdir(parents=True, exist_ok=True)
@@ -134,32 +133,10 @@ def run_batch(
         if warning:
             print(f"zssr: warning: {warning}", file=err)
         remove_stale_temps([p for item in items for p in item.paths] + [manifest.path])
-        fingerprints: dict[BatchItem, InputFingerprint | None] = {}
-        skipped, pending, failed = [], [], {}
-        for item in items:
-            try:
-                fingerprints[item] = InputFingerprint.of(item.source)
-            except OSError as exc:
-                fingerprints[item] = None
-                failed[item] = describe_error(exc)
-                continue
-            fingerprint = fingerprints[item]
-            if not overwrite and fingerprint is not None and manifest.is_done(item, fingerprint, settings):
-                skipped.append(item)
-            else:
-                pending.append(item)
+        fingerprints, skipped, to_run, failed = _plan(items, manifest, settings, overwrite, precheck)
         if skipped:
             print(f"zssr: {len(skipped)} of {len(items)} images already done (recorded in {manifest.path}), "
                   f"{len(items) - len(skipped)} to run; --overwrite redoes them all", file=err)
-        to_run = []
-        for item in pending:
-            try:
-                if precheck is not None:
-                    precheck(item)
-            except (ZSSRError, OSError) as exc:
-                failed[item] = describe_error(exc)
-            else:
-                to_run.append(item)
         for item, message in failed.items():
             print(_failure_line(item, message), file=err)
             manifest.record_failed(item, fingerprints.get(item), settings, message)
@@ -172,7 +149,7 @@ def run_batch(
         bar = tqdm(total=len(items), initial=len(skipped) + len(failed), desc="batch", unit="image", file=err,
                    position=0, dynamic_ncols=True, disable=not show_bar, smoothing=0.1)
         image_progress = partial(TqdmProgress, file=err, leave=False, position=1 if show_bar else 0) if progress else None
-        events = _backend(to_run, task, execution, image_progress, isolate)
+        events = _backend(to_run, task, execution, image_progress, isolate=True)
         try:
             for event in events:
                 fingerprint = fingerprints[event.item]
@@ -199,6 +176,33 @@ def run_batch(
             events.close()
             bar.close()
     return BatchReport(tuple(done), tuple(skipped), failed, manifest.path)
+
+
+def _plan(
+    items: Sequence[BatchItem], manifest: Manifest, settings: Mapping[str, Any], overwrite: bool,
+    precheck: Callable[[BatchItem], None] | None,
+) -> tuple[dict[BatchItem, InputFingerprint | None], list[BatchItem], list[BatchItem], dict[BatchItem, str]]:
+    """Fingerprint every input; split into done before (skipped), to run, and failed up front (item → why)."""
+    fingerprints: dict[BatchItem, InputFingerprint | None] = {}
+    skipped, to_run, failed = [], [], {}
+    for item in items:
+        try:
+            fingerprint = fingerprints[item] = InputFingerprint.of(item.source)
+        except OSError as exc:
+            fingerprints[item] = None
+            failed[item] = describe_error(exc)
+            continue
+        if not overwrite and manifest.is_done(item, fingerprint, settings):
+            skipped.append(item)
+            continue
+        try:
+            if precheck is not None:
+                precheck(item)
+        except (ZSSRError, OSError) as exc:
+            failed[item] = describe_error(exc)
+        else:
+            to_run.append(item)
+    return fingerprints, skipped, to_run, failed
 
 
 def _failure_line(item: BatchItem, message: str) -> str:
