@@ -168,6 +168,7 @@ def run_batch(
         except KeyboardInterrupt:
             events.close()
             bar.close()
+            remove_stale_temps([manifest.path])  # a save cut short; the file itself is the last complete one
             finished = len(skipped) + len(done)
             print(f"\nzssr: batch stopped: {finished} of {len(items)} images done (recorded in {manifest.path}); "
                   "run the same command again to resume", file=err)
