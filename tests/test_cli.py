@@ -544,21 +544,23 @@ def test_kernel_estimate_on_too_small_image_is_a_usage_error(tmp_path: Path, cap
     assert _tree(tmp_path) == before
 
 
-def test_kernel_auto_folder_with_a_too_small_image_fails_before_writing_anything(
+def test_kernel_auto_folder_reports_a_too_small_image_up_front_and_runs_the_others(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The size check runs for every input up front, not when the folder run reaches that image."""
+    """The size check runs for every input before the first training; a folder run goes on without the bad one."""
     pytest.importorskip("zssr.kernel_estimation")
     folder = tmp_path / "in"
     folder.mkdir()
     _png8(folder / "a.png", 88, 88)
     _png8(folder / "b.png", 60, 88)
-    before = _tree(tmp_path)
-    code, _, err = _run(capsys, "upscale", folder, "-s", "2", "--kernel", "auto",
-                        "--max-iterations", "2", "--out-dir", tmp_path / "out", "--quiet")
-    _assert_usage_error(code, err, contains="b.png")
-    assert "84" in err and "kernel auto" in err
-    assert _tree(tmp_path) == before
+    code, out, err = _run(capsys, "upscale", folder, "-s", "2", "--kernel", "auto",
+                          "--max-iterations", "2", "--out-dir", tmp_path / "out", "--quiet")
+    assert code == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith(f"zssr: failed: {folder / 'b.png'}: ") and "84" in lines[0] and "kernel auto" in lines[0]
+    assert lines[-1].startswith("zssr: error: 1 of 2 images failed: ") and "b.png" in lines[-1]
+    assert (tmp_path / "out" / "a.png").is_file() and not (tmp_path / "out" / "b.png").exists()
+    assert "a.png" in out
 
 
 def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

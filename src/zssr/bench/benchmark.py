@@ -23,7 +23,7 @@ from .datasets import (
 from .degradations import GAUSSIAN_NOISE_SIGMA, JPEG_QUALITY, SPECKLE_VARIANCE
 from .methods import METHODS, NEEDS_TRUE_KERNEL, Method, MethodSpec, parse_method
 from .report import SummaryRow, summarize, table_markdown, write_csv, write_figure
-from .runner import Record, Task, condition_of, run_tasks
+from .runner import RayOptions, Record, Task, condition_of, run_tasks
 
 __all__ = ["BenchResult", "run_benchmark"]
 
@@ -68,6 +68,7 @@ def run_benchmark(
     data_root: str | Path | None = None,
     registry: Mapping[str, Method] | None = None,
     progress: bool = False,
+    ray: RayOptions | None = None,
 ) -> BenchResult:
     """Run every method on every image of every (data set, scale, degradation); write the tables.
 
@@ -89,6 +90,8 @@ def run_benchmark(
         data_root: the folder holding ``Set5/`` and ``Set14/`` (default ``$ZSSR_DATA`` or ``../shared/data``).
         registry: name → method; default :data:`METHODS`.
         progress: a tqdm bar over images on stderr.
+        ray: run each cell as a Ray task on a cluster instead (``jobs`` is then ignored);
+            ``out`` must be on a filesystem every node sees.
 
     Returns:
         A :class:`BenchResult`. Finished results found under ``out/runs`` are reused, not rerun.
@@ -128,9 +131,10 @@ def run_benchmark(
     _check_count(limit, "limit", allow_none=True)
     if isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0:
         raise ConfigError(f"data_seed must be an integer >= 0, got {data_seed!r}")
-    resolve_device(device)  # fail now, not in a worker
+    if ray is None:
+        resolve_device(device)  # fail now, not in a worker (a Ray task resolves it on its node)
 
-    out_dir = Path(out)
+    out_dir = Path(out).resolve() if ray is not None else Path(out)  # Ray workers run in other folders
     out_dir.mkdir(parents=True, exist_ok=True)
     sources = [resolve_dataset(d, data_root) for d in datasets]
     names = [s.name for s in sources]
@@ -155,7 +159,7 @@ def run_benchmark(
         Task(c, spec, table[spec.name], item, seed, device, out_dir)
         for c in conditions for spec in specs for item in inputs[c.key] for seed in range(seeds)
     ]
-    records = run_tasks(tasks, jobs, progress)
+    records = run_tasks(tasks, jobs, progress, ray)
 
     # STEP 3 - summary, tables, figures.
     summary = summarize(records, conditions, specs)

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from .datasets import BenchInput, Condition
 from .degradations import to_8bit
 from .methods import Method, MethodInput, MethodOutput, MethodSpec
 
-__all__ = ["Record", "Task", "Where", "condition_of", "run_tasks"]
+__all__ = ["RayOptions", "Record", "Task", "Where", "condition_of", "run_tasks"]
 
 
 @dataclass(frozen=True)
@@ -169,8 +169,29 @@ def _execute(task: Task) -> Record:
     return _record_fields(payload, resumed=False)
 
 
-def run_tasks(tasks: list[Task], jobs: int, progress: bool) -> list[Record]:
-    """Run the cells, in ``jobs`` worker processes when more than one, with a progress bar; records in task order."""
+@dataclass(frozen=True)
+class RayOptions:
+    """``zssr bench --ray``: each cell a Ray task on the cluster at ``address`` (see :mod:`zssr.batch.ray_backend`)."""
+
+    address: str = "auto"
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+
+
+def _absolute(task: Task) -> Task:
+    """The task with absolute input paths: a Ray worker runs in a folder of its own."""
+    item = task.item
+    kernel = item.kernel.resolve() if item.kernel is not None else None
+    return replace(task, item=replace(item, hr=item.hr.resolve(), lr=item.lr.resolve(), kernel=kernel),
+                   out=task.out.resolve())
+
+
+def run_tasks(tasks: list[Task], jobs: int, progress: bool, ray: RayOptions | None = None) -> list[Record]:
+    """Run the cells, in ``jobs`` worker processes when more than one (or as Ray tasks), with a progress bar.
+
+    Records come back in task order. With ``ray``, the output folder must be on a
+    filesystem every node of the cluster sees, under the same path.
+    """
     from tqdm.auto import tqdm
 
     done: dict[int, Record] = {}
@@ -182,7 +203,19 @@ def run_tasks(tasks: list[Task], jobs: int, progress: bool) -> list[Record]:
         else:
             pending.append(i)
     with tqdm(total=len(tasks), initial=len(done), desc="bench", unit="image", disable=not progress) as bar:
-        if jobs == 1:
+        if ray is not None and pending:
+            from ..batch.ray_backend import ray_map
+
+            calls = [(_absolute(tasks[i]),) for i in pending]
+            for index, record, error in ray_map(
+                _execute, calls, address=ray.address, threads=max(1, int(ray.num_cpus)), num_cpus=ray.num_cpus,
+                num_gpus=ray.num_gpus, name="zssr_bench",
+            ):
+                if error is not None:
+                    raise error
+                done[pending[index]] = record
+                bar.update(1)
+        elif jobs == 1:
             for i in pending:
                 task = tasks[i]
                 bar.set_postfix_str(f"{task.condition.column} {task.spec.name} {task.item.name}", refresh=False)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 
 from ..bench import DEGRADATIONS, KERNEL_RECIPES, LR_SOURCES, METHODS, run_benchmark
+from ..bench.runner import RayOptions
+from ..errors import ConfigError
 
 __all__ = ["add_bench_arguments", "run_bench"]
 
@@ -43,6 +45,13 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default=None, metavar="DIR",
                         help="folder holding Set5/ and Set14/ (default $ZSSR_DATA or ../shared/data)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no table on stdout")
+    parser.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                        help="run each image as a Ray task on the cluster at ADDRESS (default auto; HOST:PORT, "
+                        "ray://HOST:PORT, or 'local'); --out must be on a filesystem every node sees. "
+                        'Needs pip install "zssr[ray]" (see docs/BATCH.md)')
+    parser.add_argument("--ray-cpus", type=float, default=1.0, metavar="N", help="CPUs per Ray task (default 1)")
+    parser.add_argument("--ray-gpus", type=float, metavar="N",
+                        help="GPUs per Ray task (default 1 with --device cuda, else 0)")
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -51,6 +60,22 @@ def run_bench(args: argparse.Namespace) -> int:
     ``ZSSRError`` and ``OSError`` propagate to the CLI, which prints them as one line (exit 2).
     """
     images = [n.strip() for n in args.images.split(",") if n.strip()] if args.images else None
+    ray, device = None, args.device
+    if args.ray is not None:
+        if args.jobs != 1:
+            raise ConfigError("--ray runs one task per image across the cluster; size tasks with --ray-cpus and "
+                              "--ray-gpus instead of --jobs")
+        gpus = args.ray_gpus if args.ray_gpus is not None else (1.0 if str(args.device).startswith("cuda") else 0.0)
+        if not args.ray_cpus > 0 or not gpus >= 0:
+            raise ConfigError(f"--ray-cpus must be > 0 and --ray-gpus >= 0, got {args.ray_cpus} and {gpus}")
+        from ..batch.ray_backend import import_ray
+
+        import_ray()
+        ray = RayOptions(str(args.ray).strip() or "auto", args.ray_cpus, gpus)
+        if device == "auto":  # a task without a GPU reservation must not take one
+            device = "cuda" if gpus > 0 else "cpu"
+    elif args.ray_gpus is not None:
+        raise ConfigError("--ray-gpus applies to --ray runs only")
     result = run_benchmark(
         args.dataset,
         out=args.out,
@@ -64,9 +89,10 @@ def run_bench(args: argparse.Namespace) -> int:
         limit=args.limit,
         images=images,
         jobs=args.jobs,
-        device=args.device,
+        device=device,
         data_root=args.data_root,
         progress=not args.quiet,
+        ray=ray,
     )
     if not args.quiet:
         print(result.table.read_text(encoding="utf-8"), end="")

@@ -179,17 +179,35 @@ def kernel_estimator(name: str, *, iterations: int | None, restarts: int | None,
         given = [f for f, v in zip(flags, (iterations, restarts, width_correction or None)) if v is not None]
         if given:
             raise ConfigError(f"{', '.join(given)} apply to --estimator kernelgan only (the edge estimator does not train)")
-        from ..kernel_estimation import estimate_kernel_edges
-
-        return lambda image, factor, seed, device, progress: estimate_kernel_edges(image, factor)
+        return _estimate_edges
     try:
-        from ..kernel_estimation import RESTARTS, TqdmKernelProgress, estimate_kernel
+        from ..kernel_estimation import RESTARTS
     except ImportError as exc:
         raise ZSSRError(f"kernel estimation needs zssr.kernel_estimation (KernelGAN), which failed to import: {exc}") from exc
-    return lambda image, factor, seed, device, progress: estimate_kernel(
-        image, factor, iterations=3000 if iterations is None else iterations, seed=seed, device=device,
-        progress=partial(TqdmKernelProgress, file=sys.stderr, leave=False) if progress else None,
+    return partial(
+        _estimate_kernelgan, iterations=3000 if iterations is None else iterations,
         restarts=RESTARTS if restarts is None else restarts, width_correction=width_correction,
+    )
+
+
+# Module-level functions (not lambdas), so that an estimator pickles into the worker
+# processes of a parallel folder run (zssr.batch).
+def _estimate_edges(image: torch.Tensor, factor: float, seed: int, device: torch.device, progress: bool) -> Any:
+    from ..kernel_estimation import estimate_kernel_edges
+
+    return estimate_kernel_edges(image, factor)
+
+
+def _estimate_kernelgan(
+    image: torch.Tensor, factor: float, seed: int, device: torch.device, progress: bool, *,
+    iterations: int, restarts: int, width_correction: bool,
+) -> Any:
+    from ..kernel_estimation import TqdmKernelProgress, estimate_kernel
+
+    return estimate_kernel(
+        image, factor, iterations=iterations, seed=seed, device=device,
+        progress=partial(TqdmKernelProgress, file=sys.stderr, leave=False) if progress else None,
+        restarts=restarts, width_correction=width_correction,
     )
 
 

@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import sys
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from .._figures import save_training_curves
+from ..batch import BatchItem, run_batch
 from ..config import PRESET_DOCS, PRESETS, Config, resolve_config
-from ..errors import ConfigError, ScaleError, StructureError
-from ..io import read_image, to_array, to_tensor, write_image
-from ..kernels import align_kernel, kernel_picture, save_kernel
-from ..pipeline import (
-    MIN_INPUT_SIDE,
-    parse_scale,
-    plan_steps,
-    resolve_device,
-    upscale_tensor,
-)
-from .inputs import (
-    check_not_inputs,
-    check_readable,
-    plan_jobs,
-    read_kernel,
-    resize_alpha,
-    sibling,
-)
+from ..errors import ConfigError, ScaleError
+from ..kernels import align_kernel
+from ..pipeline import MIN_INPUT_SIDE, parse_scale, plan_steps
+from .batch_options import add_batch_options, batch_exit_status, execution_from_args
+from .inputs import check_not_inputs, check_readable, plan_jobs, read_kernel
 from .kernel import ESTIMATORS, kernel_estimator
-from .options import add_outputs, add_run_options, parse_override, progress_factory
+from .options import add_outputs, add_run_options, parse_override
+from .upscale_image import UpscaleTask
 
 
 def add_parser(sub: Any) -> None:
@@ -75,6 +63,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--gradual", type=int, metavar="N", help="reach a single target in N equal steps")
     p.add_argument("--max-iterations", type=int, metavar="N", help="training iterations per step at most")
     add_run_options(p, seed_help="seed of weights, crops and noise (default 0)")
+    add_batch_options(p)
     p.add_argument("--save-curves", action="store_true", help="also write <out>_curves.png (loss, error, learning rate)")
     p.add_argument(
         "--set", action="append", metavar="FIELD=VALUE",
@@ -117,7 +106,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         steps = plan_steps(steps[0], config)
     elif args.gradual is not None:
         raise ConfigError(f"--gradual splits a single target scale; -s {args.scale!r} already lists the steps")
-    device = resolve_device(args.device)
+    execution = execution_from_args(args)
     auto_kernel = args.kernel is not None and args.kernel.strip().lower() == "auto"
     fixed_kernels: list[torch.Tensor | None] = [None] * len(steps)
     estimate_kernel = None
@@ -133,58 +122,25 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         fixed_kernels[-1] = align_kernel(read_kernel(args.kernel), steps[-1])
     jobs = plan_jobs(args.inputs, args.output, args.out_dir)
     sources = [source for source, _ in jobs]
-    extras = []
-    for _, target in jobs:
-        if args.save_curves:
-            extras.append(sibling(target, "_curves.png"))
-        if auto_kernel:
-            extras += [sibling(target, "_kernel.mat"), sibling(target, "_kernel.png")]
-    check_not_inputs([t for _, t in jobs] + extras, sources)
+    task = UpscaleTask(
+        steps=tuple(steps), config=config, kernels=tuple(fixed_kernels), seed=args.seed, estimate=estimate_kernel,
+        fallback_config=_upscale_config(args, with_kernel=False) if auto_kernel else None,
+        save_curves=args.save_curves, protect=tuple(s.resolve() for s in sources),
+    )
+    items = [BatchItem(source, target, task.extras(target)) for source, target in jobs]
+    check_not_inputs([t for _, t in jobs] + [p for item in items for p in item.extras], sources)
+    min_side, why = MIN_INPUT_SIDE, ""
     if auto_kernel:
         from ..kernel_estimation import MIN_SIZE as kernel_min_side
 
-        check_readable(sources, min_side=max(MIN_INPUT_SIDE, kernel_min_side), why=" for --kernel auto")
-    else:
-        check_readable(sources)
+        min_side, why = max(MIN_INPUT_SIDE, kernel_min_side), " for --kernel auto"
 
-    # STEP 2 - one image at a time: (estimate the kernel,) train, super-resolve, write.
-    progress = progress_factory(args.quiet)
-    for source, target in jobs:
-        picture = read_image(source)
-        x = to_tensor(picture.color)
-        kernels = fixed_kernels
-        run_config = config
-        if estimate_kernel is not None:
-            try:
-                estimate = estimate_kernel(x, steps[-1][0], args.seed, device, not args.quiet)
-            except StructureError as exc:  # nothing to measure: no kernel files, the bicubic kernel
-                estimate, why = None, str(exc)
-            else:
-                if args.out_dir is not None:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                save_kernel(estimate.kernel, sibling(target, "_kernel.mat"))
-                kernel_picture(estimate.kernel, sibling(target, "_kernel.png"))
-                why = f"the estimated kernel is degenerate ({estimate.spread:.0%} of its mass far from its centre)"
-            if estimate is not None and estimate.reliable:
-                kernels = [None] * (len(steps) - 1) + [align_kernel(estimate.kernel, steps[-1])]
-            else:
-                print(f"zssr: warning: {source}: {why}; using the bicubic kernel instead", file=sys.stderr)
-                kernels = [None] * len(steps)
-                run_config = _upscale_config(args, with_kernel=False)
-        result = upscale_tensor(x, steps, config=run_config, kernels=kernels, seed=args.seed, device=device, progress=progress)
-        color = to_array(result.image)
-        alpha = resize_alpha(picture.alpha, steps[-1], color.shape[:2])
-        if args.out_dir is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        write_image(
-            target, color, alpha=alpha, bit_depth=picture.bit_depth, icc_profile=picture.icc_profile, protect=sources,
-        )
-        if args.save_curves:
-            save_training_curves(result, sibling(target, "_curves.png"), title=f"{source.name}, preset {config.name}")
-        iterations = sum(h.iterations for h in result.steps)
-        print(
-            f"{target}: {picture.height}×{picture.width} → {color.shape[0]}×{color.shape[1]}, "
-            f"preset {run_config.name}, {iterations} iterations in {len(result.steps)} step(s), "
-            f"{result.seconds:.1f} s on {result.device}"
-        )
-    return 0
+    # STEP 2 - the images, one by one or in parallel (zssr.batch): (estimate the kernel,) train,
+    # super-resolve, write. A folder run keeps a manifest there, skips what is done, and goes on
+    # past an image that fails (checked here first: unreadable or too small).
+    report = run_batch(
+        items, task, settings=task.settings(), folder=None if args.out_dir is None else Path(args.out_dir),
+        execution=execution, overwrite=args.overwrite, progress=not args.quiet,
+        precheck=lambda item: check_readable([item.source], min_side=min_side, why=why),
+    )
+    return batch_exit_status(report)
