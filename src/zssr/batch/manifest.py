@@ -170,7 +170,8 @@ class FolderLock:
     """An exclusive ``flock`` on ``folder/.zssr-batch.lock`` while a batch writes into ``folder``.
 
     The kernel drops the lock when the process dies (even by SIGKILL), so a killed run never
-    blocks the next one. Where ``fcntl`` is missing (Windows) this is a no-op.
+    blocks the next one (only a killed run leaves the empty lock file behind). Where ``fcntl``
+    is missing (Windows) this is a no-op.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -196,6 +197,8 @@ class FolderLock:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._fd is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()  # still held: a finished run leaves only complete outputs behind
             with contextlib.suppress(OSError):
                 os.close(self._fd)  # closing the descriptor releases the lock
             self._fd = None
