@@ -142,6 +142,25 @@ def test_load_kernel_missing_file_names_the_path(tmp_path: Path) -> None:
         load_kernel(tmp_path / "nope_0.mat")
 
 
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"", "not a .npy file"),  # was EOFError, a traceback in the CLI (found by the fuzzer)
+        (b"\x00\x01garbage", "not a .npy file"),  # was "…contains pickled data…"
+        (b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (8, 3), }\x8a" + b" " * 60,
+         "could not be read as .npy"),  # a corrupt header: was tokenize.TokenError
+        (b"\x93NUMPY\x01\x00", "could not be read as .npy"),  # a truncated header
+    ],
+)
+def test_load_kernel_refuses_empty_garbage_and_corrupt_npy_files_with_a_kernel_error(
+    tmp_path: Path, content: bytes, match: str,
+) -> None:
+    path = tmp_path / "k.npy"
+    path.write_bytes(content)
+    with pytest.raises(KernelError, match=match):
+        load_kernel(path)
+
+
 def test_load_kernel_mat_without_a_2d_variable_lists_its_variables(tmp_path: Path) -> None:
     path = tmp_path / "bad.mat"
     scipy.io.savemat(str(path), {"cube": np.ones((2, 2, 2)), "label": "blur"})
