@@ -423,3 +423,15 @@ def test_compose_x4_support_and_kernelgan_crop() -> None:
         compose_x4(k2, size=24)
     with pytest.raises(ScaleError):
         compose(k2, k2, 1.5)
+
+
+def test_kernels_wider_than_max_kernel_side_are_refused_before_allocating() -> None:
+    """Found by the fuzzer: ``zssr kernel gaussian --size 100000`` (or ``--sigma 1e5``, ``--random --scale 1e5``)
+    asked numpy for 80 GB to 3 TB (a MemoryError traceback)."""
+    from zssr.kernels import MAX_KERNEL_SIDE
+
+    with pytest.raises(KernelError, match=f"at most {MAX_KERNEL_SIDE}"):
+        gaussian_kernel(100_000, 1.0, 1.0)
+    with pytest.raises(KernelError, match=f"at most {MAX_KERNEL_SIDE}"):
+        random_gaussian_kernel(1e5, generator=0)
+    assert gaussian_kernel(MAX_KERNEL_SIDE, 1.0, 1.0).shape == (MAX_KERNEL_SIDE, MAX_KERNEL_SIDE)
