@@ -1,12 +1,31 @@
-"""Shared fixtures: the shared data folder and device selection."""
+"""Shared fixtures: the shared data folder and device selection; the Hypothesis profiles of the fuzz tests."""
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import Phase, settings
+
+# Profiles of the property-based fuzz tests (tests/test_fuzz_*.py, docs/FUZZING.md). Each test
+# asks for a fraction of max_examples, so one number sizes a whole run.
+#  * ci (the default): deterministic (derandomize: the same examples every run, no database),
+#    within the CI budget on 2 cores (docs/FUZZING.md). No shrinking (it can take minutes).
+#  * dev: the same examples as ci, and a failure is shrunk to a minimal one (to debug ci).
+#  * long: `python -m pytest --hypothesis-profile=long tests/test_fuzz_*.py`: fresh random
+#    examples, 15× the ci run (hundreds to thousands per property; benchmarks/results/fuzz_long.md),
+#    with shrinking and a looser deadline (it shares the machine).
+# The deadline bounds every example's time (a hang is also stopped by the harness's hard timeout).
+_NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target)
+settings.register_profile("ci", max_examples=100, derandomize=True, database=None, deadline=timedelta(seconds=10),
+                          print_blob=True, phases=_NO_SHRINK)
+settings.register_profile("dev", settings.get_profile("ci"), phases=tuple(Phase))
+settings.register_profile("long", max_examples=1500, derandomize=False, database=None,
+                          deadline=timedelta(seconds=20), print_blob=True)
+settings.load_profile("ci")
 
 
 def _data_root() -> Path:

@@ -575,3 +575,25 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, monkeypatch: pytest.Monk
     assert code == 130
     assert err.strip() == "zssr: interrupted"
     assert not (tmp_path / "b.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "contains"),
+    [
+        (["kernel", "gaussian", "--size", "100000", "--sigma", "1", "1"], "at most 1025"),
+        (["kernel", "gaussian", "--sigma", "1e300", "1"], "-tap kernel"),
+        (["kernel", "gaussian", "--random", "--scale", "1e5"], "at most 1025"),
+        (["resize", "IN", "--scale", "1e-9"], "shrinks too far"),
+        (["upscale", "IN", "-s", "2", "--set", "learning_rate=1e300", *FAST], "learning_rate"),
+        (["upscale", "IN", "-s", "2", "--set", "width=100000000", *FAST], "weights"),
+    ],
+)
+def test_values_the_fuzzer_found_crashing_are_one_line_errors_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], contains: str,
+) -> None:
+    """Each was a traceback (MemoryError, ValueError, RuntimeError) or a minute-long allocation."""
+    source = _png8(tmp_path / "in.png", 12, 12)
+    argv = [str(source) if a == "IN" else a for a in argv]
+    code, _, err = _run(capsys, *argv, "-o", tmp_path / ("out.png" if argv[0] != "kernel" else "k.npy"))
+    _assert_usage_error(code, err, contains=contains)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]

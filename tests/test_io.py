@@ -456,6 +456,35 @@ def test_reading_a_truncated_or_corrupt_file_fails(tmp_path: Path, kind: str) ->
     _assert_one_line_naming(error, path)
 
 
+def test_a_tiff_cut_anywhere_fails_with_its_error_alone_no_decoder_warnings_or_log_lines(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Found by the fuzzer (tests/test_fuzz_files.py): before the error, Pillow warned ("Truncated
+    File Read", "Tag data larger than file") and tifffile logged "<TiffTag.fromfile> raised …",
+    which the CLI printed as extra stderr lines (the log record raw, without ``zssr:``)."""
+    import logging
+    import warnings
+
+    buffer = stdlib_io.BytesIO()
+    tifffile.imwrite(buffer, np.zeros((8, 9, 3), np.uint16), photometric="rgb", description="x" * 200)
+    data = buffer.getvalue()
+    path = tmp_path / "cut.tif"
+    failures = 0
+    caplog.set_level(logging.WARNING)  # what Python prints when no logging is configured
+    for cut in range(8, len(data)):
+        path.write_bytes(data[:cut])
+        caplog.clear()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                read_image(path)
+            except ImageReadError:
+                failures += 1
+                assert not caught, (cut, [str(w.message) for w in caught])
+                assert not caplog.records, (cut, [r.getMessage() for r in caplog.records])
+    assert failures > 0
+
+
 def test_unsupported_modes_and_sample_types_are_refused(tmp_path: Path) -> None:
     Image.new("LAB", (4, 4)).save(tmp_path / "lab.tif")  # CIELab TIFF: Pillow mode "LAB"
     tifffile.imwrite(tmp_path / "signed.tif", np.zeros((3, 3), np.int16))

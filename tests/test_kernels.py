@@ -142,6 +142,25 @@ def test_load_kernel_missing_file_names_the_path(tmp_path: Path) -> None:
         load_kernel(tmp_path / "nope_0.mat")
 
 
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"", "not a .npy file"),  # was EOFError, a traceback in the CLI (found by the fuzzer)
+        (b"\x00\x01garbage", "not a .npy file"),  # was "…contains pickled data…"
+        (b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (8, 3), }\x8a" + b" " * 60,
+         "could not be read as .npy"),  # a corrupt header: was tokenize.TokenError
+        (b"\x93NUMPY\x01\x00", "could not be read as .npy"),  # a truncated header
+    ],
+)
+def test_load_kernel_refuses_empty_garbage_and_corrupt_npy_files_with_a_kernel_error(
+    tmp_path: Path, content: bytes, match: str,
+) -> None:
+    path = tmp_path / "k.npy"
+    path.write_bytes(content)
+    with pytest.raises(KernelError, match=match):
+        load_kernel(path)
+
+
 def test_load_kernel_mat_without_a_2d_variable_lists_its_variables(tmp_path: Path) -> None:
     path = tmp_path / "bad.mat"
     scipy.io.savemat(str(path), {"cube": np.ones((2, 2, 2)), "label": "blur"})
@@ -404,3 +423,15 @@ def test_compose_x4_support_and_kernelgan_crop() -> None:
         compose_x4(k2, size=24)
     with pytest.raises(ScaleError):
         compose(k2, k2, 1.5)
+
+
+def test_kernels_wider_than_max_kernel_side_are_refused_before_allocating() -> None:
+    """Found by the fuzzer: ``zssr kernel gaussian --size 100000`` (or ``--sigma 1e5``, ``--random --scale 1e5``)
+    asked numpy for 80 GB to 3 TB (a MemoryError traceback)."""
+    from zssr.kernels import MAX_KERNEL_SIDE
+
+    with pytest.raises(KernelError, match=f"at most {MAX_KERNEL_SIDE}"):
+        gaussian_kernel(100_000, 1.0, 1.0)
+    with pytest.raises(KernelError, match=f"at most {MAX_KERNEL_SIDE}"):
+        random_gaussian_kernel(1e5, generator=0)
+    assert gaussian_kernel(MAX_KERNEL_SIDE, 1.0, 1.0).shape == (MAX_KERNEL_SIDE, MAX_KERNEL_SIDE)

@@ -121,3 +121,10 @@ def test_cuda_run_matches_shape_and_is_deterministic(cuda_device):
     b = zssr.upscale(lr, 2, seed=1, device="cuda", **TINY)
     assert a.shape == (96, 128, 3)
     assert np.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("image", [[[[[0.5]]]], [0.5] * 9, [[[0.5, 0.5]] * 9] * 9])
+def test_upscale_refuses_nested_lists_of_the_wrong_shape_with_a_shape_error(image: list) -> None:
+    """Found by the fuzzer: the message read ``array.shape`` of the caller's list (an AttributeError)."""
+    with pytest.raises(ShapeError, match="got shape"):
+        zssr.upscale(image, 2, max_iterations=1)

@@ -202,3 +202,11 @@ def test_cuda_matches_cpu(cuda_device):
         gpu = imresize(x.to(cuda_device), scale)
         assert gpu.device.type == "cuda"
         assert torch.allclose(gpu.cpu(), cpu, atol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [1e-9, 1e-300, (1.0, 1e-6)])
+def test_a_scale_whose_antialiasing_kernel_spans_too_many_pixels_is_refused_at_once(scale: object) -> None:
+    """Found by the fuzzer: ``zssr resize --scale 1e-9`` built 4·10⁹ taps (a MemoryError traceback)."""
+    with pytest.raises(ScaleError, match="shrinks too far"):
+        imresize(torch.rand(1, 3, 12, 12), scale)  # type: ignore[arg-type]
+    assert imresize(torch.rand(1, 3, 12, 12), 1e-9, antialias=False).shape[-2:] == (1, 1)

@@ -14,7 +14,10 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Config", "PRESETS", "PRESET_DOCS", "resolve_config", "AUTHORS_GRADUAL_PATTERN"]
+__all__ = [
+    "AUTHORS_GRADUAL_PATTERN", "MAX_LEARNING_RATE", "MAX_NETWORK_WEIGHTS", "PRESETS", "PRESET_DOCS", "Config",
+    "network_weights", "resolve_config",
+]
 
 # The authors' X2_GRADUAL_IDEAL_CONF steps [1,1.5],[1.5,1],[1.5,1.5],[1.5,2],[2,1.5],[2,2],
 # written as fractions of the way from 1 to the target so they generalise to any target.
@@ -84,6 +87,16 @@ class Config:
             value = getattr(self, name)
             if not _finite(value) or value <= 0:
                 raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
+        # Adam moves each weight by about the learning rate: above 1 training only diverges,
+        # and from ~1e38 the step overflows float32 inside torch (a RuntimeError mid-run).
+        if self.learning_rate > MAX_LEARNING_RATE:
+            raise ConfigError(f"learning_rate must be at most {MAX_LEARNING_RATE:g}, got {self.learning_rate!r}")
+        weights = network_weights(self.width, self.depth)
+        if weights > MAX_NETWORK_WEIGHTS:
+            raise ConfigError(
+                f"width {self.width} and depth {self.depth} make a network of {weights:.3g} weights, more than the "
+                f"{MAX_NETWORK_WEIGHTS:.3g} allowed (the authors' 64×8 has {network_weights(64, 8):.3g})"
+            )
         non_negative = ("noise_std", "augment_scale_diff_sigma", "augment_shear_sigma")
         for name in non_negative:
             value = getattr(self, name)
@@ -120,6 +133,19 @@ class Config:
         if len(bp) >= n_steps:
             return bp[len(bp) - n_steps :]
         return (bp[0],) * (n_steps - len(bp)) + bp
+
+
+#: Largest learning rate accepted (see ``Config.__post_init__``).
+MAX_LEARNING_RATE = 1.0
+#: Largest network accepted: 2**26 weights are 256 MB at float32 (1 GB with the gradient and
+#: Adam's two moments), 300× the authors' net. ``width=10**8`` once spent a minute before a
+#: failed 360-PB allocation, ``depth=10**5`` ran for over ten minutes.
+MAX_NETWORK_WEIGHTS = 2**26
+
+
+def network_weights(width: int, depth: int, channels: int = 3) -> int:
+    """Weights of the ``depth``-layer 3×3 network of ``width`` channels on ``channels``-channel images."""
+    return 9 * (2 * channels * width + max(depth - 2, 0) * width * width)  # 3×3 convolutions, no biases
 
 
 def _finite(value: Any) -> bool:

@@ -283,7 +283,7 @@ def _split_array(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-        raise ShapeError(f"image array must be H×W, H×W×1, H×W×3 or H×W×4, got shape {array.shape}")
+        raise ShapeError(f"image array must be H×W, H×W×1, H×W×3 or H×W×4, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         raise ShapeError("image array contains NaN or infinite values")
     # Resampling overshoot (bicubic rings slightly past [0, 1]) is clipped; anything

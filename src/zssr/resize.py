@@ -33,7 +33,14 @@ import torch.nn.functional as F
 from ._validate import scale_pair
 from .errors import ScaleError, ShapeError, ZSSRError
 
-__all__ = ["Boundary", "Method", "InterpKernel", "INTERP_KERNELS", "imresize", "output_size", "resize_weights"]
+__all__ = [
+    "Boundary", "Method", "InterpKernel", "INTERP_KERNELS", "MAX_TAPS", "imresize", "output_size", "resize_weights",
+]
+
+#: Widest 1-D kernel of one resize pass, in input pixels. Shrinking by ``s`` widens the
+#: kernel by ``1/s`` (antialiasing), and each tap is one pass over the image: at
+#: ``s = 1e-9`` that was 4·10⁹ taps (a MemoryError); 2**14 taps take about a second.
+MAX_TAPS = 2**14
 
 Method = Literal["cubic", "linear", "lanczos2", "lanczos3", "box"]
 Boundary = Literal["symmetric", "replicate"]
@@ -137,6 +144,11 @@ def _taps(
     u = x / scale + 0.5 * (1.0 - 1.0 / scale)
     # STEP 3 - the ceil(width)+2 taps starting left of the support.
     left = np.floor(u - width / 2.0)
+    if width > MAX_TAPS:
+        raise ScaleError(
+            f"scale {scale:g} shrinks too far in one pass: its antialiasing kernel would span {width:.3g} input "
+            f"pixels (at most {MAX_TAPS}); resize in two steps, or without antialiasing"
+        )
     taps = int(math.ceil(width)) + 2
     ind = left[:, None] + np.arange(taps, dtype=np.float64)[None, :]
     weights = h(u[:, None] - ind)

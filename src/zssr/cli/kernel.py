@@ -16,6 +16,7 @@ from .._validate import scale_value
 from ..errors import ConfigError, ImageWriteError, KernelError, ScaleError, ZSSRError
 from ..io import read_image, to_tensor
 from ..kernels import (
+    MAX_KERNEL_SIDE,
     center_of_mass,
     compose_x4,
     gaussian_kernel,
@@ -131,6 +132,11 @@ def _cmd_kernel_gaussian(args: argparse.Namespace) -> int:
         if size is None:
             spread = max(abs(sy), abs(sx)) if all(math.isfinite(v) for v in (sy, sx)) else 1.0
             size = 2 * math.ceil(3.0 * spread) + 1  # ±3σ
+            if size > MAX_KERNEL_SIDE:
+                raise KernelError(
+                    f"--sigma {sy:g} {sx:g} needs a {float(size):.3g}-tap kernel (±3σ), more than the {MAX_KERNEL_SIDE} allowed; "
+                    "give smaller sigmas (or --size)"
+                )
         k = gaussian_kernel(size, sy, sx, 0.0 if args.theta is None else args.theta)
         what = f"gaussian σ=({sy:g}, {sx:g}), θ={args.theta or 0.0:g} rad"
     save_kernel(k, out)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from zssr.kernels.apply import align_kernel, center_of_mass, downscale
 from zssr.kernels.files import kernel_picture, load_kernel, save_kernel
 from zssr.kernels.make import (
+    MAX_KERNEL_SIDE,
     KernelRecipe,
     bicubic_kernel,
     compose,
@@ -32,6 +33,7 @@ from zssr.kernels.make import (
 from zssr.kernels.validate import validate_kernel
 
 __all__ = [
+    "MAX_KERNEL_SIDE",
     "KernelRecipe",
     "align_kernel",
     "bicubic_kernel",

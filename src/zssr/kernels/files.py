@@ -12,7 +12,7 @@ import scipy.ndimage
 import scipy.signal
 import torch
 
-from zssr._atomic import atomic_write
+from zssr._atomic import atomic_write, one_line
 from zssr.errors import ImageWriteError, KernelError
 from zssr.kernels.apply import center_of_mass
 from zssr.kernels.validate import validate_kernel
@@ -77,14 +77,20 @@ def load_kernel(path: str | os.PathLike[str]) -> torch.Tensor:
         if suffix == ".mat":
             arr = _read_mat(p)
         elif suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
+            with p.open("rb") as handle:  # not np.load's guess: anything else "contains pickled data"
+                if handle.read(6) != b"\x93NUMPY":
+                    raise KernelError(f"kernel file {p} is not a .npy file (no NumPy header)")
+            try:
+                arr = np.load(p, allow_pickle=False)
+            except Exception as exc:  # a corrupt header: SyntaxError, tokenize.TokenError, EOFError, …
+                raise KernelError(f"kernel file {p} could not be read as .npy: {one_line(exc) or type(exc).__name__}") from exc
         else:
             text = p.read_text()
             arr = np.loadtxt(text.splitlines(), delimiter="," if "," in text else None, ndmin=2)
     except KernelError:
         raise
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise KernelError(f"kernel file {p} could not be read: {exc}") from exc
+    except (OSError, ValueError, MemoryError) as exc:
+        raise KernelError(f"kernel file {p} could not be read: {one_line(exc) or type(exc).__name__}") from exc
     return validate_kernel(np.asarray(arr), name=f"kernel file {p}")
 
 

@@ -21,10 +21,14 @@ from zssr.kernels.validate import (
     validate_kernel,
 )
 
-__all__ = ["RECIPES", "KernelRecipe", "bicubic_kernel", "compose", "compose_x4", "gaussian_kernel", "random_gaussian_kernel"]
+__all__ = ["MAX_KERNEL_SIDE", "RECIPES", "KernelRecipe", "bicubic_kernel", "compose", "compose_x4", "gaussian_kernel", "random_gaussian_kernel"]
 
 KernelRecipe = Literal["zssr", "div2krk"]
 RECIPES = ("zssr", "div2krk")
+
+#: The widest kernel made here: 16 taps per unit of factor up to ×64. A wider blur is no
+#: downscaling kernel, and the side is squared: 10⁵ taps would need 80 GB (a MemoryError).
+MAX_KERNEL_SIDE = 1025
 
 
 def _keys_cubic(x: np.ndarray) -> np.ndarray:
@@ -97,6 +101,8 @@ def _size_pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
         pair = (int(items[0]), int(items[1]))
     if min(pair) < 1:
         raise KernelError(f"{name} must be ≥ 1, got {size!r}")
+    if max(pair) > MAX_KERNEL_SIDE:
+        raise KernelError(f"{name} must be at most {MAX_KERNEL_SIDE} taps per side, got {size!r}")
     return pair
 
 
@@ -202,7 +208,8 @@ def random_gaussian_kernel(
         noise = 1.0 + (torch.rand(side, side, generator=gen, dtype=torch.float64) * 0.8 - 0.4)
         k2 = validate_kernel(gaussian_kernel(side, math.sqrt(lam2), math.sqrt(lam1), theta) * noise)
         return compose_x4(k2) if s == 4.0 else k2
-    side = 2 * math.ceil(3.0 * s) + 1 if size is None else _size_pair(size, "size")[0]
+    default = f"the side 2·⌈3s⌉ + 1 of a ×{s:g} kernel"
+    side = _size_pair(2 * math.ceil(3.0 * s) + 1, default)[0] if size is None else _size_pair(size, "size")[0]
     lo, hi = 0.35, max(0.35, s * s)
     u = torch.rand(3, generator=gen, dtype=torch.float64).tolist()
     lam1, lam2 = lo + u[0] * (hi - lo), lo + u[1] * (hi - lo)
