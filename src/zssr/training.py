@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .config import Config
+from .ensemble import forward_tiled
 from .examples import FatherSampler, FatherSource, make_son
 from .network import ZSSRNet
 from .resize import imresize
@@ -55,10 +56,14 @@ def reconstruction_error(
     noise_std: float,
     generator: torch.Generator | None,
 ) -> float:
-    """MSE between the input and the net's SR of its own son (docs/authors_code.md §2.4, drives the LR policy)."""
+    """MSE between the input and the net's SR of its own son (docs/authors_code.md §2.4, drives the LR policy).
+
+    The net sees the whole input here, so it runs in tiles (:func:`~zssr.ensemble.forward_tiled`):
+    bounded activations, and Ctrl-C honoured between tiles on a large input.
+    """
     son = make_son(image, sf, kernel=kernel, noise_std=noise_std, generator=generator)
     up = imresize(son, sf, size=tuple(image.shape[-2:]))
-    out = net(up).clamp(0.0, 1.0)
+    out = forward_tiled(net, up).clamp(0.0, 1.0)
     return float(torch.mean((out - image) ** 2))
 
 

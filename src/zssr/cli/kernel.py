@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from .._atomic import check_writable
 from .._validate import scale_value
 from ..errors import ConfigError, ImageWriteError, KernelError, ScaleError, ZSSRError
 from ..io import read_image, to_tensor
@@ -24,8 +25,8 @@ from ..kernels import (
     save_kernel,
 )
 from ..pipeline import resolve_device
-from .inputs import check_not_inputs, read_kernel
-from .options import Parser, add_run_options
+from .inputs import check_not_inputs, clear_stale_temps, read_kernel
+from .options import Parser, add_run_options, seed_argument
 
 _KERNEL_FILE_SUFFIXES = (".mat", ".npy", ".txt", ".csv")
 #: ``--estimator`` choices; ``edges`` is the default (Table 2: 57% of the bicubic → true kernel gap, KernelGAN 45%:
@@ -54,7 +55,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--theta", type=float, metavar="T", help="rotation in radians (default 0)")
     g.add_argument("--random", action="store_true", help="draw the kernel at random")
     g.add_argument("--scale", type=float, metavar="S", help="SR factor the random kernel is for")
-    g.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
+    g.add_argument("--seed", type=seed_argument, default=0, metavar="N",
+                   help="seed for --random, an integer in [0, 2**63) (default 0)")
     g.add_argument("--recipe", choices=("zssr", "div2krk"), default="zssr", help="random recipe (default zssr)")
     g.add_argument("-o", "--output", required=True, metavar="FILE", help="kernel file (.mat/.npy/.txt/.csv/.png)")
     g.set_defaults(handler=_cmd_kernel_gaussian)
@@ -104,6 +106,8 @@ def _check_kernel_output(path: Path, *, inputs: Sequence[Path] = ()) -> None:
     if not path.parent.is_dir():
         raise ImageWriteError(f"cannot write {path}: output folder {path.parent} does not exist")
     check_not_inputs([path], inputs)
+    check_writable(path.parent, what="output folder")
+    clear_stale_temps([path])
 
 
 def _describe_kernel(k: torch.Tensor) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -13,6 +14,7 @@ from ..config import PRESET_DOCS, PRESETS, Config, resolve_config
 from ..errors import ConfigError, ScaleError, StructureError
 from ..io import read_image, to_array, to_tensor, write_image
 from ..kernels import align_kernel, kernel_picture, save_kernel
+from ..limits import check_kernel_size, check_plan, check_scale_fits, describe_plan, plan_run
 from ..pipeline import (
     MIN_INPUT_SIDE,
     parse_scale,
@@ -23,6 +25,8 @@ from ..pipeline import (
 from .inputs import (
     check_not_inputs,
     check_readable,
+    clear_stale_temps,
+    no_empty_folders_left,
     plan_jobs,
     read_kernel,
     resize_alpha,
@@ -110,7 +114,8 @@ def _upscale_config(args: argparse.Namespace, *, with_kernel: bool | None = None
 
 
 def _cmd_upscale(args: argparse.Namespace) -> int:
-    # STEP 1 - everything that can be wrong is checked before the first (long) training.
+    # STEP 1 - everything that can be wrong is checked before the first (long) training:
+    # options, device, scale (against this machine's memory), kernel, paths, every input, every plan.
     config = _upscale_config(args)
     steps = parse_scale(args.scale)
     if len(steps) == 1:
@@ -118,8 +123,9 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     elif args.gradual is not None:
         raise ConfigError(f"--gradual splits a single target scale; -s {args.scale!r} already lists the steps")
     device = resolve_device(args.device)
+    check_scale_fits(steps, config=config, device=device)
     auto_kernel = args.kernel is not None and args.kernel.strip().lower() == "auto"
-    fixed_kernels: list[torch.Tensor | None] = [None] * len(steps)
+    given_kernel = None
     estimate_kernel = None
     if auto_kernel:
         if steps[-1][0] != steps[-1][1]:
@@ -130,7 +136,8 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             flags=("--kernel-iterations", "--kernel-restarts", "--width-correction"),
         )
     elif args.kernel is not None:
-        fixed_kernels[-1] = align_kernel(read_kernel(args.kernel), steps[-1])
+        given_kernel = read_kernel(args.kernel)
+        check_kernel_size(tuple(given_kernel.shape), steps[-1], name=f"--kernel {args.kernel}")
     jobs = plan_jobs(args.inputs, args.output, args.out_dir)
     sources = [source for source, _ in jobs]
     extras = []
@@ -143,48 +150,70 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     if auto_kernel:
         from ..kernel_estimation import MIN_SIZE as kernel_min_side
 
-        check_readable(sources, min_side=max(MIN_INPUT_SIDE, kernel_min_side), why=" for --kernel auto")
+        shapes = check_readable(sources, min_side=max(MIN_INPUT_SIDE, kernel_min_side), why=" for --kernel auto")
     else:
-        check_readable(sources)
+        shapes = check_readable(sources)
+    plans = []
+    for source, (h, w, c) in zip(sources, shapes):
+        if given_kernel is not None:
+            check_kernel_size(tuple(given_kernel.shape), steps[-1], (h, w), name=f"--kernel {args.kernel} on {source}")
+        plan = plan_run((h, w), c, steps, config=config, device=device)
+        check_plan(plan, source=str(source))
+        plans.append(plan)
+    fixed_kernels: list[torch.Tensor | None] = [None] * len(steps)
+    if given_kernel is not None:
+        fixed_kernels[-1] = align_kernel(given_kernel, steps[-1])
+    clear_stale_temps(t for _, t in jobs)
 
     # STEP 2 - one image at a time: (estimate the kernel,) train, super-resolve, write.
     progress = progress_factory(args.quiet)
-    for source, target in jobs:
-        picture = read_image(source)
-        x = to_tensor(picture.color)
-        kernels = fixed_kernels
-        run_config = config
-        if estimate_kernel is not None:
-            try:
-                estimate = estimate_kernel(x, steps[-1][0], args.seed, device, not args.quiet)
-            except StructureError as exc:  # nothing to measure: no kernel files, the bicubic kernel
-                estimate, why = None, str(exc)
-            else:
-                if args.out_dir is not None:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                save_kernel(estimate.kernel, sibling(target, "_kernel.mat"))
-                kernel_picture(estimate.kernel, sibling(target, "_kernel.png"))
-                why = f"the estimated kernel is degenerate ({estimate.spread:.0%} of its mass far from its centre)"
-            if estimate is not None and estimate.reliable:
-                kernels = [None] * (len(steps) - 1) + [align_kernel(estimate.kernel, steps[-1])]
-            else:
-                print(f"zssr: warning: {source}: {why}; using the bicubic kernel instead", file=sys.stderr)
-                kernels = [None] * len(steps)
-                run_config = _upscale_config(args, with_kernel=False)
-        result = upscale_tensor(x, steps, config=run_config, kernels=kernels, seed=args.seed, device=device, progress=progress)
-        color = to_array(result.image)
-        alpha = resize_alpha(picture.alpha, steps[-1], color.shape[:2])
-        if args.out_dir is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        write_image(
-            target, color, alpha=alpha, bit_depth=picture.bit_depth, icc_profile=picture.icc_profile, protect=sources,
-        )
-        if args.save_curves:
-            save_training_curves(result, sibling(target, "_curves.png"), title=f"{source.name}, preset {config.name}")
-        iterations = sum(h.iterations for h in result.steps)
-        print(
-            f"{target}: {picture.height}×{picture.width} → {color.shape[0]}×{color.shape[1]}, "
-            f"preset {run_config.name}, {iterations} iterations in {len(result.steps)} step(s), "
-            f"{result.seconds:.1f} s on {result.device}"
-        )
+    with no_empty_folders_left(t for _, t in jobs):
+        for (source, target), plan in zip(jobs, plans):
+            if not args.quiet:
+                print(f"zssr: {source}: {describe_plan(plan)}", file=sys.stderr)
+            _upscale_one(args, source, target, steps, config, fixed_kernels, estimate_kernel, device, progress, sources)
     return 0
+
+
+def _upscale_one(
+    args: argparse.Namespace, source: Path, target: Path, steps: list[tuple[float, float]], config: Config,
+    fixed_kernels: list[torch.Tensor | None], estimate_kernel: Any, device: torch.device, progress: Any,
+    sources: list[Path],
+) -> None:
+    picture = read_image(source)
+    x = to_tensor(picture.color)
+    kernels = fixed_kernels
+    run_config = config
+    if estimate_kernel is not None:
+        try:
+            estimate = estimate_kernel(x, steps[-1][0], args.seed, device, not args.quiet)
+        except StructureError as exc:  # nothing to measure: no kernel files, the bicubic kernel
+            estimate, why = None, str(exc)
+        else:
+            if args.out_dir is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            save_kernel(estimate.kernel, sibling(target, "_kernel.mat"))
+            kernel_picture(estimate.kernel, sibling(target, "_kernel.png"))
+            why = f"the estimated kernel is degenerate ({estimate.spread:.0%} of its mass far from its centre)"
+        if estimate is not None and estimate.reliable:
+            kernels = [None] * (len(steps) - 1) + [align_kernel(estimate.kernel, steps[-1])]
+        else:
+            print(f"zssr: warning: {source}: {why}; using the bicubic kernel instead", file=sys.stderr)
+            kernels = [None] * len(steps)
+            run_config = _upscale_config(args, with_kernel=False)
+    result = upscale_tensor(x, steps, config=run_config, kernels=kernels, seed=args.seed, device=device, progress=progress)
+    color = to_array(result.image)
+    alpha = resize_alpha(picture.alpha, steps[-1], color.shape[:2])
+    if args.out_dir is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    write_image(
+        target, color, alpha=alpha, bit_depth=picture.bit_depth, icc_profile=picture.icc_profile, protect=sources,
+    )
+    if args.save_curves:
+        save_training_curves(result, sibling(target, "_curves.png"), title=f"{source.name}, preset {config.name}")
+    iterations = sum(h.iterations for h in result.steps)
+    print(
+        f"{target}: {picture.height}×{picture.width} → {color.shape[0]}×{color.shape[1]}, "
+        f"preset {run_config.name}, {iterations} iterations in {len(result.steps)} step(s), "
+        f"{result.seconds:.1f} s on {result.device}"
+    )

@@ -50,6 +50,26 @@ def _read_mat(path: Path) -> np.ndarray:
     )
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A numeric ``.npy`` array; a file that is not one says so (not numpy's advice about pickles)."""
+    with path.open("rb") as handle:
+        head = handle.read(len(_NPY_MAGIC))
+    if head != _NPY_MAGIC:
+        raise KernelError(f"kernel file {path} is not a NumPy .npy file (it does not start with the .npy header)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise KernelError(
+                f"kernel file {path} holds Python objects, not numbers (object arrays are never loaded: "
+                "they could run code); save a numeric 2-D array with numpy.save"
+            ) from exc
+        raise KernelError(f"kernel file {path} is a damaged or unsupported .npy file: {exc}") from exc
+
+
 def load_kernel(path: str | os.PathLike[str]) -> torch.Tensor:
     """Read a kernel from ``.mat`` (variable ``Kernel``), ``.npy``, ``.txt`` or ``.csv``.
 
@@ -72,12 +92,16 @@ def load_kernel(path: str | os.PathLike[str]) -> torch.Tensor:
     if suffix not in KERNEL_SUFFIXES:
         raise KernelError(f"kernel file {p} must end in one of {', '.join(KERNEL_SUFFIXES)}, got {suffix or 'no suffix'!r}")
     if not p.is_file():
-        raise KernelError(f"kernel file {p} does not exist or is not a file")
+        if p.exists():
+            raise KernelError(f"kernel file {p} is not a regular file")
+        from zssr.io import missing_reason
+
+        raise KernelError(f"kernel file {p} {missing_reason(p)}")
     try:
         if suffix == ".mat":
             arr = _read_mat(p)
         elif suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
+            arr = _read_npy(p)
         else:
             text = p.read_text()
             arr = np.loadtxt(text.splitlines(), delimiter="," if "," in text else None, ndmin=2)

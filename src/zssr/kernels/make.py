@@ -12,6 +12,7 @@ import scipy.ndimage
 import scipy.signal
 import torch
 
+from zssr._validate import seed_value
 from zssr.errors import KernelError, ScaleError
 from zssr.kernels.validate import (
     as_array,
@@ -142,7 +143,7 @@ def _as_generator(generator: torch.Generator | int) -> torch.Generator:
     if isinstance(generator, torch.Generator):
         return generator
     if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        return torch.Generator().manual_seed(int(generator))
+        return torch.Generator().manual_seed(seed_value(generator, "generator"))
     raise KernelError(f"generator must be a torch.Generator or an int seed, got {type(generator).__name__}")
 
 
