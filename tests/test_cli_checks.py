@@ -306,3 +306,52 @@ def test_metrics_scores_an_rgb_file_holding_a_gray_picture_against_gray(
     code, out, err = _run(capsys, "metrics", "--reference", tmp_path / "gray.png", "--test", tmp_path / "rgb.png")
     assert code == 0, err
     assert "inf" in out.splitlines()[-1]
+
+
+# ----------------------------------------------------------------------------- the other commands' limits
+
+
+@pytest.mark.parametrize(
+    "argv, contains",
+    [
+        (["--scale", "1e308"], "to more than 1e308 pixels per side needs more memory than any machine has"),
+        (["--scale", "1e9"], "resizing 24×24 to 24000000000×24000000000 pixels needs about"),
+        (["--size", "100000000x100000000"], "enough for an output of about"),
+        (["--scale", "1e-308"], "shrinks its height of 24 pixels below one pixel"),
+        (["--scale", "0.01x0.5"], "shrinks its height of 24 pixels below one pixel"),
+    ],
+)
+def test_resize_refuses_outputs_too_large_or_below_a_pixel_before_any_work(
+    argv: list[str], contains: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _png(tmp_path / "a.png")
+    code, _, err = _run(capsys, "resize", source, *argv, "-o", tmp_path / "b.png")
+    _one_line_error(code, err, contains=contains)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+@pytest.mark.parametrize(
+    "argv, contains",
+    [
+        (["gaussian", "--random", "--scale", "1e308"], "at most 256"),
+        (["gaussian", "--sigma", "1e9", "1e9"], "needs a 6000000001×6000000001 kernel"),
+        (["gaussian", "--size", "100000", "--sigma", "1", "1"], "at most 4097 taps per side"),
+        (["estimate", "IMAGE", "-s", "1e9"], "--scale must be at most 256"),
+    ],
+)
+def test_kernel_commands_refuse_kernels_too_large_to_use(
+    argv: list[str], contains: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = _png(tmp_path / "a.png", 96, 96)
+    argv = [str(image) if a == "IMAGE" else a for a in argv]
+    code, _, err = _run(capsys, "kernel", *argv, "-o", tmp_path / "k.mat")
+    _one_line_error(code, err, contains=contains)
+
+
+def test_a_kernel_file_too_large_to_use_or_compose_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    np.save(tmp_path / "huge.npy", np.ones((5000, 3)))
+    code, _, err = _run(capsys, "kernel", "show", tmp_path / "huge.npy", "-o", tmp_path / "k.png")
+    _one_line_error(code, err, contains="is 5000×3; a kernel has at most 4097 taps per side")
+    np.save(tmp_path / "big.npy", np.ones((400, 400)))
+    code, _, err = _run(capsys, "kernel", "compose", tmp_path / "big.npy", "-o", tmp_path / "k4.mat")
+    _one_line_error(code, err, contains="too large to compose")

@@ -90,8 +90,15 @@ def planewise(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, el
     n, c = int(x.shape[0]), int(x.shape[1])
     if n * c == 1 or x.numel() * (1.0 + factor) <= elements:
         return fn(x)
-    planes = [fn(x[i : i + 1, j : j + 1]) for i in range(n) for j in range(c)]
-    return torch.cat(planes, dim=1).reshape(n, c, *planes[0].shape[-2:])
+    out: torch.Tensor | None = None
+    for i in range(n):
+        for j in range(c):
+            plane = fn(x[i : i + 1, j : j + 1])
+            if out is None:  # written in place: no list of planes plus their concatenation
+                out = torch.empty((n, c, *plane.shape[-2:]), dtype=plane.dtype, device=plane.device)
+            out[i, j] = plane[0, 0]
+    assert out is not None  # n·c > 1
+    return out
 
 
 #: Net input pixels per call: a tile of ``2**16`` pixels takes about half a second
@@ -126,7 +133,10 @@ def forward_tiled(net: torch.nn.Module, x: torch.Tensor, *, max_pixels: int | No
     if n * h * w <= limit:
         return net(x)
     if n > 1:
-        return torch.cat([forward_tiled(net, x[i : i + 1], max_pixels=limit) for i in range(n)], dim=0)
+        batch = torch.empty_like(x)
+        for i in range(n):
+            batch[i : i + 1] = forward_tiled(net, x[i : i + 1], max_pixels=limit)
+        return batch
     halo = sum(1 for m in net.modules() if isinstance(m, torch.nn.Conv2d))
     side = max(64, int(math.sqrt(limit)) - 2 * halo)
     out = torch.empty_like(x)

@@ -9,7 +9,7 @@ downscaling blur, and the smallest image the method can learn from.
 Rules (docs/LIMITS.md):
     * Memory: a step's peak is about ``v·C·H'·W'`` float32 values for an
       ``H'×W'`` output with ``C`` channels (``v`` = 18 with the 8-way ensemble,
-      16 with the 4-way one of anisotropic factors, 8 without), plus the earlier
+      14 with the 4-way one of anisotropic factors, 8 without), plus the earlier
       outputs kept as fathers and a fixed allowance. A run may use at most
       :data:`MEMORY_FRACTION` of the memory available when it starts.
     * Kernel: at most ``16·⌈sf⌉ + 1`` taps per axis and no larger than the input on
@@ -29,12 +29,12 @@ import torch
 
 from .config import Config
 from .ensemble import tile_pixels
-from .errors import KernelError, ResourceError
+from .errors import KernelError, ResourceError, ScaleError
 from .resize import output_size
 
 __all__ = [
     "KERNEL_SIDE_PER_FACTOR", "MEMORY_FRACTION", "MIN_INPUT_SIDE", "Plan", "available_memory", "check_kernel_size",
-    "check_plan", "check_scale_fits", "describe_plan", "format_bytes", "max_kernel_side", "plan_run", "values_per_output",
+    "RESIZE_VALUES", "check_plan", "check_resize", "check_scale_fits", "describe_plan", "format_bytes", "max_kernel_side", "plan_run", "values_per_output",
 ]
 
 #: Smallest input side we accept: the son of a father must keep a few pixels for
@@ -203,7 +203,7 @@ def _fmt_dims(h: float, w: float) -> str:
 
 
 def _need(n: float) -> str:
-    return f"about {format_bytes(n)}" if math.isfinite(n) else "more memory than any machine has"
+    return f"about {format_bytes(n)} of memory" if math.isfinite(n) else "more memory than any machine has"
 
 
 def _fmt_factor(sf: tuple[float, float]) -> str:
@@ -237,11 +237,47 @@ def check_plan(plan: Plan, *, source: str | None = None, available: float | None
     where = "this GPU" if torch.device(plan.device).type == "cuda" else "this machine"
     raise ResourceError(
         f"{source + ': ' if source else ''}{_fmt_factor(plan.steps[-1])} of {h}×{w} makes an output of "
-        f"{_fmt_dims(oh, ow)}, which needs {_need(plan.peak_bytes)} of memory "
+        f"{_fmt_dims(oh, ow)}, which needs {_need(plan.peak_bytes)} "
         f"({plan.values_per_pixel} float32 values per output pixel and channel); {where} has "
         f"{format_bytes(budget / MEMORY_FRACTION)} available, enough for an output of about "
         f"{_square(max_pixels)} "
         f"(about ×{max_factor:.3g} of this input)"
+    )
+
+
+#: Float32 values per output pixel and channel of ``zssr resize`` at its peak (the two
+#: separable passes, their sums, the conversion and encoding: measured 6-8, docs/LIMITS.md).
+RESIZE_VALUES = 8
+
+
+def check_resize(
+    source: str, input_size: tuple[int, int], channels: int, scale: tuple[float, float] | None,
+    size: tuple[int, int] | None, *, available: float | None = None,
+) -> None:
+    """Refuse a resize whose output is below one pixel or cannot fit in memory (before any is done).
+
+    Raises:
+        ScaleError: a factor that shrinks an axis below one pixel.
+        ResourceError: an output too large for this machine, with the largest that fits.
+    """
+    h, w = input_size
+    if size is not None:
+        oh, ow = float(size[0]), float(size[1])
+    elif scale is None:
+        return  # nothing to resize to: the caller reports it
+    else:
+        for n, s, axis in ((h, scale[0], "height"), (w, scale[1], "width")):
+            if n * s < 1.0:
+                raise ScaleError(f"{source}: --scale {s:g} shrinks its {axis} of {n} pixels below one pixel")
+        oh, ow = _side(h, scale[0]), _side(w, scale[1])
+    need = RESIZE_VALUES * channels * oh * ow * _FLOAT + 2 * channels * h * w * _FLOAT + FIXED_BYTES
+    budget = _budget("cpu", available)
+    if need <= budget:
+        return
+    max_pixels = max(budget - FIXED_BYTES, 0.0) / (RESIZE_VALUES * channels * _FLOAT)
+    raise ResourceError(
+        f"{source}: resizing {h}×{w} to {_fmt_dims(oh, ow)} needs {_need(need)}; this machine has "
+        f"{format_bytes(budget / MEMORY_FRACTION)} available, enough for an output of about {_square(max_pixels)}"
     )
 
 

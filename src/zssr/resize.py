@@ -40,6 +40,9 @@ Boundary = Literal["symmetric", "replicate"]
 
 _MATLAB_EPS = float(np.finfo(np.float64).eps)
 
+#: Most taps of one antialiased 1-D pass (scale ≥ ~2.4e-7): ``-s 1e-308`` asked for infinitely many.
+_MAX_TAPS = 2**24
+
 
 @dataclass(frozen=True)
 class InterpKernel:
@@ -238,6 +241,9 @@ def imresize(
     in_size = (int(x.shape[-2]), int(x.shape[-1]))
     sc, out = output_size(in_size, scale, size)
     kernel = INTERP_KERNELS[method]
+    if antialias and not kernel.width / min(sc) <= _MAX_TAPS:
+        raise ScaleError(f"scale {scale!r} is too small to resample: each output pixel would average more than "
+                         f"{_MAX_TAPS:,} input pixels per axis")
     if not quantize and _fused_ok(x, in_size, sc, out, method, antialias):
         return _resize_fused(x, in_size, sc, out, method, antialias, boundary)
     plans = None if quantize else _fast_plans(x, in_size, sc, out, method, antialias)

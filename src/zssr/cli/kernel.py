@@ -24,6 +24,7 @@ from ..kernels import (
     random_gaussian_kernel,
     save_kernel,
 )
+from ..kernels.validate import MAX_FACTOR, MAX_SIDE
 from ..pipeline import resolve_device
 from .inputs import check_not_inputs, clear_stale_temps, read_kernel
 from .options import Parser, add_run_options, seed_argument
@@ -135,6 +136,9 @@ def _cmd_kernel_gaussian(args: argparse.Namespace) -> int:
         if size is None:
             spread = max(abs(sy), abs(sx)) if all(math.isfinite(v) for v in (sy, sx)) else 1.0
             size = 2 * math.ceil(3.0 * spread) + 1  # ±3σ
+            if size > MAX_SIDE:
+                raise KernelError(f"--sigma {sy:g} {sx:g} needs a {size}×{size} kernel (±3σ); at most {MAX_SIDE} taps "
+                                  "per side: give smaller sigmas (or --size to crop)")
         k = gaussian_kernel(size, sy, sx, 0.0 if args.theta is None else args.theta)
         what = f"gaussian σ=({sy:g}, {sx:g}), θ={args.theta or 0.0:g} rad"
     save_kernel(k, out)
@@ -204,6 +208,9 @@ def _cmd_kernel_estimate(args: argparse.Namespace) -> int:
     if picture_path is not None:
         check_not_inputs([picture_path], [source])
     scale_value(args.scale, "--scale", minimum=1.0, strict=False, hint=" (an SR factor)")
+    if args.scale > MAX_FACTOR:
+        raise ScaleError(f"--scale must be at most {MAX_FACTOR:g} to estimate a kernel (a larger one is never usable), "
+                         f"got {args.scale!r}")
     estimate_kernel = kernel_estimator(args.estimator, iterations=args.iterations, restarts=args.restarts,
                                         width_correction=args.width_correction,
                                         flags=("--iterations", "--restarts", "--width-correction"))

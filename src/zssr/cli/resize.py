@@ -11,6 +11,7 @@ import torch
 from ..errors import ScaleError, ZSSRError
 from ..io import Picture, read_image, to_array, to_tensor, write_image
 from ..kernels import align_kernel, downscale
+from ..limits import check_resize
 from ..resize import INTERP_KERNELS, imresize, output_size
 from .inputs import (
     check_readable,
@@ -55,7 +56,9 @@ def _cmd_resize(args: argparse.Namespace) -> int:
             raise ScaleError(f"--kernel only downscales: --scale must be < 1 (<= 1 on one axis), got {args.scale!r}")
     jobs = plan_jobs(args.inputs, args.output, args.out_dir)
     sources = [source for source, _ in jobs]
-    check_readable(sources, min_side=1)  # all or nothing: a bad file in a folder stops the run before any write
+    shapes = check_readable(sources, min_side=1)  # all or nothing: a bad file in a folder stops the run before any write
+    for source, (h, w, c) in zip(sources, shapes):
+        check_resize(str(source), (h, w), c, scale, size)
     clear_stale_temps(t for _, t in jobs)
     with no_empty_folders_left(t for _, t in jobs):
         for source, target in jobs:

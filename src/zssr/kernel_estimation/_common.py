@@ -21,6 +21,7 @@ from scipy import ndimage
 
 from ..errors import ScaleError, ShapeError, ZSSRError
 from ..kernels import compose_x4
+from ..kernels.validate import MAX_FACTOR
 
 __all__ = [
     "CROP",
@@ -102,12 +103,15 @@ class KernelEstimate:
 
 
 def check_factor(factor: object) -> float:
-    """The SR factor as a float, or a ``ScaleError`` naming ``factor``."""
+    """The SR factor as a float in ``[1, 256]``, or a ``ScaleError`` naming ``factor``."""
     if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating)):
         raise ScaleError(f"factor must be a single finite number >= 1, got {factor!r}")
     f = float(factor)
     if not math.isfinite(f) or f < 1.0:
         raise ScaleError(f"factor must be a finite number >= 1, got {factor!r}")
+    if f > MAX_FACTOR:
+        raise ScaleError(f"factor must be at most {MAX_FACTOR:g} to estimate a kernel (larger kernels are never "
+                         f"usable), got {factor!r}")
     return f
 
 

@@ -15,7 +15,7 @@ import torch
 from zssr._atomic import atomic_write
 from zssr.errors import ImageWriteError, KernelError
 from zssr.kernels.apply import center_of_mass
-from zssr.kernels.validate import validate_kernel
+from zssr.kernels.validate import MAX_SIDE, validate_kernel
 
 __all__ = ["KERNEL_SUFFIXES", "kernel_picture", "load_kernel", "save_kernel"]
 
@@ -109,7 +109,11 @@ def load_kernel(path: str | os.PathLike[str]) -> torch.Tensor:
         raise
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise KernelError(f"kernel file {p} could not be read: {exc}") from exc
-    return validate_kernel(np.asarray(arr), name=f"kernel file {p}")
+    arr = np.asarray(arr)
+    if arr.ndim == 2 and max(arr.shape) > MAX_SIDE:
+        raise KernelError(f"kernel file {p} is {arr.shape[0]}×{arr.shape[1]}; a kernel has at most {MAX_SIDE} taps per "
+                          "side (and, to be used, at most 16·⌈factor⌉ + 1 and the input's size: docs/LIMITS.md)")
+    return validate_kernel(arr, name=f"kernel file {p}")
 
 
 def save_kernel(kernel: torch.Tensor | np.ndarray, path: str | os.PathLike[str]) -> None:
