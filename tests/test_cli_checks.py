@@ -202,13 +202,36 @@ def test_a_disk_full_while_writing_the_curves_names_the_curves_file_and_keeps_th
 # ----------------------------------------------------------------------------- cause 7: checked too late
 
 
-@pytest.mark.parametrize("scale", ["2,1", "1,1", "1", "2x2,2x1.5"])
+@pytest.mark.parametrize("scale", ["2,1", "1,1", "1", "2x2,2x1.5", ",".join(str(1 + k / 100) for k in range(1, 100))])
 def test_steps_that_do_not_enlarge_are_one_line_and_train_nothing(
     scale: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_training: None
 ) -> None:
     source = _png(tmp_path / "a.png")
     code, _, err = _run(capsys, "upscale", source, "-s", scale, "-o", tmp_path / "b.png", *FAST)
-    _one_line_error(code, err, contains="does not enlarge")
+    _one_line_error(code, err, contains="does not enlarge" if len(scale) < 50 else "at most 64 scale steps")
+
+
+@pytest.mark.parametrize("argv, contains", [
+    (["--gradual", "100000000"], "--gradual must be an integer from 1 to 64"),
+    (["--max-iterations", "1000000000000"], ""),
+])
+def test_huge_step_and_iteration_counts_are_refused_or_cost_nothing_up_front(
+    argv: list[str], contains: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--gradual 1e8`` built a 10⁸-step pattern; ``--max-iterations 1e12`` allocated 4 TB for the loss curve."""
+    import zssr.cli.upscale as upscale
+
+    source = _png(tmp_path / "a.png")
+    if not contains:  # a valid request: it must start training at once (stopped here after one iteration)
+        def one_iteration(iteration: int, loss: float, lr: float) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(upscale, "progress_factory", lambda quiet: lambda *a: one_iteration)
+        code, _, err = _run(capsys, "upscale", source, "-s", "2", "-o", tmp_path / "b.png", *argv, "--quiet")
+        assert code == 130 and err.strip() == "zssr: interrupted"
+        return
+    code, _, err = _run(capsys, "upscale", source, "-s", "2", "-o", tmp_path / "b.png", *argv, "--quiet")
+    _one_line_error(code, err, contains=contains)
 
 
 def test_an_output_folder_under_a_file_is_reported_before_training(
@@ -355,3 +378,53 @@ def test_a_kernel_file_too_large_to_use_or_compose_is_refused(tmp_path: Path, ca
     np.save(tmp_path / "big.npy", np.ones((400, 400)))
     code, _, err = _run(capsys, "kernel", "compose", tmp_path / "big.npy", "-o", tmp_path / "k4.mat")
     _one_line_error(code, err, contains="too large to compose")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a child process")
+def test_ctrl_c_during_training_is_one_line_within_a_second_and_leaves_nothing(tmp_path: Path) -> None:
+    """The real thing: a ``zssr upscale`` process, interrupted once its plan line says training starts."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    source = _png(tmp_path / "a.png", 64, 64)
+    out = tmp_path / "out"
+    src = str(Path(cli.__file__).parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "zssr", "upscale", str(source), "-s", "2", "--out-dir", str(out), "--max-iterations",
+         "100000", "--preset", "fast"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    assert child.stderr is not None
+    lines: list[tuple[float, str]] = []
+    started = threading.Event()
+
+    def read() -> None:
+        assert child.stderr is not None
+        for line in iter(child.stderr.readline, ""):
+            lines.append((time.perf_counter(), line))
+            if "training iterations" in line:  # the plan line comes right before training
+                started.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert started.wait(timeout=60)
+        time.sleep(2.0)  # well into training
+        sent = time.perf_counter()
+        child.send_signal(signal.SIGINT)
+        code = child.wait(timeout=60)
+        reader.join(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    said = [t for t, line in lines if line.strip() == "zssr: interrupted"]
+    text = "".join(line for _, line in lines)
+    # 130 from the handler; -SIGINT (the shell's 130 too) if the interpreter re-raised it at exit.
+    assert code in (130, -signal.SIGINT), text
+    assert said and said[0] - sent < 1.0, text
+    assert "Traceback" not in text
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]

@@ -183,6 +183,9 @@ def test_ambiguous_or_non_numeric_scales_are_scale_errors(scale: Any, monkeypatc
 
 def test_lists_are_steps_and_tuples_or_two_numbers_are_one_pair() -> None:
     assert parse_scale((1.5, 2)) == [(1.5, 2.0)]
+    assert parse_scale(np.array([1.5, 2.0])) == [(1.5, 2.0)]  # a 1-D array reads as a tuple
+    with pytest.raises(ScaleError, match="tuple"):
+        parse_scale(np.array([2.0, 2.0, 2.0]))
     assert parse_scale([1.5, 2]) == [(1.5, 2.0)]  # two numbers: one pair, as before
     assert parse_scale([1.5, 2, 3]) == [(1.5, 1.5), (2.0, 2.0), (3.0, 3.0)]
     assert parse_scale([(1.5, 1.5), (2, 2)]) == [(1.5, 1.5), (2.0, 2.0)]
@@ -199,6 +202,13 @@ def test_upscale_tensor_refuses_steps_that_do_not_enlarge() -> None:
     with pytest.raises(ScaleError, match="does not enlarge"):
         upscale_tensor(torch.rand(1, 1, 16, 16), [(2.0, 2.0), (1.5, 1.5)], config=resolve_config("ideal", **TINY),
                        device="cpu")
+
+
+@pytest.mark.parametrize("progress", ["yes", 1, None])
+def test_progress_must_be_a_bool(progress: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_training(monkeypatch)
+    with pytest.raises(ConfigError, match="progress"):
+        zssr.upscale(np.zeros((24, 24, 3)), 2, progress=progress)
 
 
 # ----------------------------------------------------------------------------- Ctrl-C within a second

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from ._validate import is_number, scale_pair, seed_value
-from .config import Config, resolve_config
+from .config import MAX_STEPS, Config, resolve_config
 from .ensemble import super_resolve
-from .errors import ResourceError, ScaleError, ShapeError, ZSSRError
+from .errors import ConfigError, KernelError, ResourceError, ScaleError, ShapeError
 from .examples import FatherSource
 from .limits import MIN_INPUT_SIDE, check_kernel_size, check_plan, check_scale_fits, plan_run
 from .network import ZSSRNet
@@ -71,6 +71,8 @@ def parse_scale(text: str | float | Sequence[Any]) -> list[ScalePair]:
     """
     if is_number(text):
         return check_steps([_check_pair((text, text), "scale")])
+    if getattr(text, "ndim", None) == 1 and hasattr(text, "tolist"):
+        text = tuple(text.tolist())  # a 1-D numpy array or tensor: read as a tuple (one pair)
     if isinstance(text, str):
         steps = []
         for part in text.split(","):
@@ -119,11 +121,13 @@ def check_steps(steps: Sequence[ScalePair]) -> list[ScalePair]:
     of) the input; it is always a typo (``2,1`` for ``2x1``?).
 
     Raises:
-        ScaleError: no step, or a step not larger than the one before, named by position.
+        ScaleError: no step, more than ``MAX_STEPS``, or a step not larger than the one before.
     """
     steps = list(steps)
     if not steps:
         raise ScaleError("at least one scale step is needed")
+    if len(steps) > MAX_STEPS:
+        raise ScaleError(f"at most {MAX_STEPS} scale steps (each trains the net), got {len(steps)}")
     before: ScalePair = (1.0, 1.0)
     for i, step in enumerate(steps):
         if step[0] < before[0] or step[1] < before[1] or step == before:
@@ -162,7 +166,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
     Raises:
         ResourceError: a device (or device index) this machine does not have.
-        ZSSRError: a string that names no device.
+        ConfigError: a value that names no device.
     """
     if isinstance(device, str) and device == "auto":
         if torch.cuda.is_available():
@@ -198,7 +202,7 @@ def _as_device(device: object) -> torch.device:
     name = device.strip() if isinstance(device, str) else ""
     match = _DEVICE.match(name)
     if match is None:
-        raise ZSSRError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+        raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
     kind, index = match.group(1), match.group(2)
     if index is None:
         return torch.device(kind)
@@ -263,7 +267,7 @@ def upscale_tensor(
     steps = check_steps([_check_pair(s, "scale step") for s in steps])
     kernels = list(kernels) if kernels is not None else [None] * len(steps)
     if len(kernels) != len(steps):
-        raise ZSSRError(f"kernels must have one entry per scale step ({len(steps)}), got {len(kernels)}")
+        raise KernelError(f"kernels must have one entry per scale step ({len(steps)}), got {len(kernels)}")
     for i, k in enumerate(kernels):
         if k is not None:
             check_kernel_size(tuple(k.shape), steps[i], (h, w), name="aligned kernel", aligned=True)
@@ -366,6 +370,8 @@ def upscale(
 
     # Everything that needs no pixels is checked before the image is read (as the CLI does).
     config = resolve_config(preset, **overrides)
+    if not isinstance(progress, bool):
+        raise ConfigError(f"progress must be True or False, got {progress!r}")
     if seed is not None:
         seed_value(seed)
     dev = resolve_device(device)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from .._figures import save_training_curves
-from ..config import PRESET_DOCS, PRESETS, Config, resolve_config
+from ..config import MAX_STEPS, PRESET_DOCS, PRESETS, Config, resolve_config
 from ..errors import ConfigError, ScaleError, StructureError
 from ..io import read_image, to_array, to_tensor, write_image
 from ..kernels import align_kernel, kernel_picture, save_kernel
@@ -102,8 +102,9 @@ def _upscale_config(args: argparse.Namespace, *, with_kernel: bool | None = None
     if args.no_back_projection:
         overrides["back_projection_iters"] = (0,)
     if args.gradual is not None:
-        if args.gradual < 1:
-            raise ConfigError(f"--gradual must be an integer >= 1, got {args.gradual}")
+        if not 1 <= args.gradual <= MAX_STEPS:
+            raise ConfigError(f"--gradual must be an integer from 1 to {MAX_STEPS} (each step trains the net), "
+                              f"got {args.gradual}")
         overrides["gradual_pattern"] = tuple((k / args.gradual, k / args.gradual) for k in range(1, args.gradual + 1))
     if args.max_iterations is not None:
         overrides["max_iterations"] = args.max_iterations
