@@ -202,13 +202,17 @@ def test_a_disk_full_while_writing_the_curves_names_the_curves_file_and_keeps_th
 # ----------------------------------------------------------------------------- cause 7: checked too late
 
 
-@pytest.mark.parametrize("scale", ["2,1", "1,1", "1", "2x2,2x1.5", ",".join(str(1 + k / 100) for k in range(1, 100))])
+@pytest.mark.parametrize("scale, why", [
+    ("2,1", "scale step 2 of 2 (×1) does not enlarge the input"), ("1,1", "does not enlarge the input"),
+    ("1", "scale ×1 does not enlarge the input"), ("2x2,2x1.5", "is larger than the last step"),
+    (",".join(str(1 + k / 100) for k in range(1, 100)), "at most 64 scale steps"),
+])
 def test_steps_that_do_not_enlarge_are_one_line_and_train_nothing(
-    scale: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_training: None
+    scale: str, why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_training: None
 ) -> None:
     source = _png(tmp_path / "a.png")
     code, _, err = _run(capsys, "upscale", source, "-s", scale, "-o", tmp_path / "b.png", *FAST)
-    _one_line_error(code, err, contains="does not enlarge" if len(scale) < 50 else "at most 64 scale steps")
+    _one_line_error(code, err, contains=why)
 
 
 @pytest.mark.parametrize("argv, contains", [

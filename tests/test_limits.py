@@ -192,14 +192,38 @@ def test_lists_are_steps_and_tuples_or_two_numbers_are_one_pair() -> None:
     assert parse_scale(["1.5x2", 3]) == [(1.5, 2.0), (3.0, 3.0)]
 
 
-@pytest.mark.parametrize("scale", ["2,1", "1,1", "1", 1, [2, 2, 2], "2,1.5", "2x2,2x1.5", [3, 2, 4]])
-def test_steps_that_do_not_enlarge_are_refused(scale: Any) -> None:
-    with pytest.raises(ScaleError, match="does not enlarge"):
+@pytest.mark.parametrize(
+    "scale, why",
+    [("2,1", "does not enlarge the input"), ("1,1", "does not enlarge the input"), ("1", "does not enlarge"),
+     (1, "does not enlarge"), ("1x0.5", "must be finite and ≥ 1"), ([2, 2, 2], "repeats step 1"),
+     ("2,1.5", "is larger than the last step"), ("2x2,2x1.5", "is larger than the last step"),
+     ([3, 4, 2], "is larger than the last step")],
+)
+def test_steps_that_do_not_enlarge_are_refused(scale: Any, why: str) -> None:
+    with pytest.raises(ScaleError, match=why):
         parse_scale(scale)
 
 
+@pytest.mark.parametrize("target", [(2.0, 2.0), (4.0, 4.0), (1.5, 2.0), (3.0, 1.5), (2.0, 1.0), (1.0, 3.0)])
+def test_the_gradual_presets_steps_pass_the_step_rules(target: tuple[float, float]) -> None:
+    """The authors' pattern alternates axes (1x1.5 then 1.5x1): the rules must allow it, any target."""
+    from zssr.pipeline import check_steps, plan_steps
+
+    steps = plan_steps(target, resolve_config("gradual"))
+    assert check_steps(steps) == steps and steps[-1] == target
+
+
+def test_a_gradual_run_to_an_anisotropic_target_trains() -> None:
+    from zssr.pipeline import plan_steps
+
+    config = resolve_config("gradual", **TINY, back_projection_iters=(1,))
+    steps = plan_steps((1.5, 2.0), config)
+    out = upscale_tensor(torch.rand(1, 1, 12, 12), steps, config=config, device="cpu").image
+    assert tuple(out.shape[-2:]) == (18, 24)
+
+
 def test_upscale_tensor_refuses_steps_that_do_not_enlarge() -> None:
-    with pytest.raises(ScaleError, match="does not enlarge"):
+    with pytest.raises(ScaleError, match="larger than the last step"):
         upscale_tensor(torch.rand(1, 1, 16, 16), [(2.0, 2.0), (1.5, 1.5)], config=resolve_config("ideal", **TINY),
                        device="cpu")
 

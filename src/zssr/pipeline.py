@@ -63,8 +63,8 @@ def parse_scale(text: str | float | Sequence[Any]) -> list[ScalePair]:
         * a tuple of any other length is refused: ``(2, 2, 2)`` could be three
           steps or a mistyped pair, and guessing would train the wrong thing.
 
-    Explicit steps must each enlarge the image beyond the previous step
-    (:func:`check_steps`): ``"2,1"`` and ``"1,1"`` are refused, not trained.
+    Explicit steps must each enlarge the input, none may repeat, and the last is the
+    target (:func:`check_steps`): ``"2,1"``, ``"1,1"`` and ``"2,1.5"`` are refused, not trained.
 
     Raises:
         ScaleError: anything else, with the value received.
@@ -115,29 +115,42 @@ def parse_scale(text: str | float | Sequence[Any]) -> list[ScalePair]:
 
 
 def check_steps(steps: Sequence[ScalePair]) -> list[ScalePair]:
-    """Refuse steps that do not enlarge: each must be larger than the previous one (the input first).
+    """Refuse steps that do not enlarge: every step enlarges the input, none repeats, the last is the target.
 
-    Why: a ×1 step, or a step back down, trains for minutes and writes (a blur
-    of) the input; it is always a typo (``2,1`` for ``2x1``?).
+    Why: a ×1 step trains for minutes and writes (a blur of) the input; ``-s 2,1``
+    is always a typo (for ``2x1``), ``-s 2,1.5`` ends below a step it already made.
+    The order in between is free: the authors' gradual pattern alternates the axes
+    (``1x1.5`` then ``1.5x1``), and an anisotropic target makes its area dip.
+
+    Rules: each step is ≥ 1 on both axes and larger on one; no step repeats an
+    earlier one; the last step is ≥ every earlier step on both axes.
 
     Raises:
-        ScaleError: no step, more than ``MAX_STEPS``, or a step not larger than the one before.
+        ScaleError: no step, more than ``MAX_STEPS``, or a step breaking a rule, named by position.
     """
     steps = list(steps)
     if not steps:
         raise ScaleError("at least one scale step is needed")
     if len(steps) > MAX_STEPS:
         raise ScaleError(f"at most {MAX_STEPS} scale steps (each trains the net), got {len(steps)}")
-    before: ScalePair = (1.0, 1.0)
+    n = len(steps)
+    hint = "; one vertical x horizontal factor is written AxB, e.g. 2x1" if n == 2 else ""
+    def where(i: int) -> str:
+        return f"scale step {i + 1} of {n} ({_fmt_pair(steps[i])})" if n > 1 else f"scale {_fmt_pair(steps[i])}"
+
     for i, step in enumerate(steps):
-        if step[0] < before[0] or step[1] < before[1] or step == before:
-            what = "the input" if i == 0 else f"step {i} ({_fmt_pair(before)})"
-            where = f"scale step {i + 1} of {len(steps)} ({_fmt_pair(step)})" if len(steps) > 1 else "scale ×1"
-            hint = "; one vertical x horizontal factor is written AxB, e.g. 2x1" if len(steps) == 2 else ""
+        if step[0] < 1.0 or step[1] < 1.0 or step == (1.0, 1.0):
+            raise ScaleError(f"{where(i)} does not enlarge the input: ZSSR only enlarges{hint}")
+    for i, step in enumerate(steps):
+        if step in steps[:i]:
+            raise ScaleError(f"{where(i)} repeats step {steps.index(step) + 1}: each step trains the net again")
+    last = steps[-1]
+    for i, step in enumerate(steps):
+        if step[0] > last[0] or step[1] > last[1]:
             raise ScaleError(
-                f"{where} does not enlarge {what}: ZSSR only enlarges, each step beyond the previous one{hint}"
+                f"{where(i)} is larger than the last step ({_fmt_pair(last)}) on an axis: the last step is the "
+                f"target, every step before it must fit inside it{hint}"
             )
-        before = step
     return steps
 
 
