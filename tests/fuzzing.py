@@ -13,8 +13,9 @@ instead of the suite. The checks are the README's promises for *any* input:
 Strategies draw images (format × mode × size × depth), kernel files (valid, invalid, garbage
 bytes), scale/seed/device texts, ``--set`` overrides and byte mutations of valid files. What a
 budget-bounded example may draw is bounded (scales ≤ :data:`MAX_FUZZ_SCALE`, tiny images,
-≤ 3 iterations) so each runs in well under a second; the known causes of issue #16 are drawn
-by their own tests (see ``KNOWN``).
+≤ 3 iterations) so each runs in well under a second; the seven causes of issue #16 (huge
+scales and kernels, out-of-range seeds, ``cuda:N``, Ctrl-C during temp creation, bench options)
+also have their own regression tests at the bottom of ``test_fuzz_cli.py`` / ``test_fuzz_api.py``.
 """
 
 from __future__ import annotations
@@ -55,16 +56,6 @@ BUDGET = ("--quiet",)
 #: Phases for the known-cause tests: a known failure needs no shrinking (minutes of work for nothing).
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 
-#: The seven causes of issue #16, fixed on branch ``robust``: tests drawing them are marked xfail with these reasons.
-KNOWN = {
-    1: "issue #16 cause 1 (no upper bound on the scale / output size), fixed on branch robust",
-    2: "issue #16 cause 2 (seeds outside [0, 2**63) or not integers), fixed on branch robust",
-    3: "issue #16 cause 3 (--device cuda:N not checked by index), fixed on branch robust",
-    4: "issue #16 cause 4 (kernels far larger than the image run for minutes), fixed on branch robust",
-    5: "issue #16 cause 5 (Ctrl-C leaves a .tmp; stale temps never cleaned), fixed on branch robust",
-    6: "issue #16 cause 6 (API: empty arrays, scale=True, scale=(2,2,2)), fixed on branch robust",
-    7: "issue #16 cause 7 (checked too late: work or files before the error), fixed on branch robust",
-}
 
 
 # ----------------------------------------------------------------------------- running the command
@@ -426,25 +417,18 @@ def good_seed_texts() -> st.SearchStrategy[str]:
 
 
 def seed_texts() -> st.SearchStrategy[str]:
-    """Values for ``--seed``: integers in [0, 2**63) in any spelling, and non-integers (refused by argparse)."""
+    """Values for ``--seed``: integers in [0, 2**63), and non-integers and integers outside it (refused up front)."""
     good = st.integers(0, 2**63 - 1).map(str)
     bad = st.sampled_from(["x", "1.5", "", "0x10", "1e3", "nan", " ", "٣"])
-    return st.one_of(good, good, bad).filter(lambda t: not _known_bad_seed(t))
-
-
-def _known_bad_seed(text: str) -> bool:
-    """Integers outside [0, 2**63): cause 2, drawn by their own test."""
-    try:
-        value = int(text)
-    except ValueError:
-        return False
-    return not 0 <= value < 2**63
+    out_of_range = st.one_of(st.integers(max_value=-1), st.integers(min_value=2**63)).map(str)  # cause 2
+    return st.one_of(good, good, bad, out_of_range)
 
 
 def device_texts() -> st.SearchStrategy[str]:
-    """Values for ``--device``; ``cuda:N`` (cause 3) is drawn by its own test."""
-    named = st.sampled_from(["cpu", "auto", "cuda", "mps", "CPU", "gpu", "", "cpu:0", "meta", "xla", "vulkan", "cuda "])
-    return st.one_of(named, named, st.text(max_size=8)).filter(lambda t: not t.strip().lower().startswith("cuda:"))
+    """Values for ``--device``, ``cuda:N`` (cause 3) included: without a GPU every CUDA device is refused up front."""
+    named = st.sampled_from(["cpu", "auto", "cuda", "mps", "CPU", "gpu", "", "cpu:0", "meta", "xla", "vulkan", "cuda ",
+                             "cuda:0", "cuda:9", "cuda:-1", "cuda:x"])
+    return st.one_of(named, named, st.text(max_size=8))
 
 
 # ----------------------------------------------------------------------------- --set FIELD=VALUE

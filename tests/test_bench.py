@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -426,3 +427,47 @@ def test_workers_exit_when_the_bench_process_is_killed(tmp_path: Path) -> None:
             pytest.fail("the worker outlived its parent by 10 s")
     finally:
         parent.kill()
+
+
+# ----------------------------------------------------------------------------- issue 16: checked before writing
+
+
+@pytest.mark.parametrize(
+    "method", ["zssr:presett=fast", "zssr:preset=nope", "bicubic:x=1", "zssr+estimated-kernel:estimator=magic",
+               "zssr+estimated-kernel:estimator=edges,iterations=5", "zssr:max_iterations=many"],
+)
+def test_method_options_are_checked_before_the_input_cache_is_written(
+    small_set: Path, tmp_path: Path, method: str
+) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match="method"):
+        run_benchmark([small_set], out=out, methods=[method], limit=1)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("data_seed", [-1, 2**63, 1.5, True])
+def test_data_seeds_outside_0_to_2_63_are_config_errors(tmp_path: Path, data_seed: Any) -> None:
+    with pytest.raises(ConfigError, match="data_seed"):
+        run_benchmark([tmp_path / "missing"], out=tmp_path / "run", methods=["bicubic"], data_seed=data_seed)
+
+
+def test_bench_records_and_tables_get_the_users_usual_permissions(small_set: Path, tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    result = run_benchmark([small_set], out=tmp_path, methods=["bicubic"], limit=1)
+    expected = 0o666 & ~umask
+    records = list((tmp_path / "runs").rglob("*.json"))
+    assert records
+    for path in [result.json, result.csv, result.table, *records, *(tmp_path / "runs").rglob("*.png")]:
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+
+
+def test_a_killed_runs_temps_in_the_bench_folder_are_removed(small_set: Path, tmp_path: Path) -> None:
+    nested = tmp_path / "runs" / "somewhere"
+    nested.mkdir(parents=True)
+    stale = nested / ".astro_seed0.json.0123456789ab.tmp"
+    stale.write_bytes(b"")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    run_benchmark([small_set], out=tmp_path, methods=["bicubic"], limit=1)
+    assert not stale.exists()

@@ -8,8 +8,9 @@ returns an ``H'×W'×C`` float32 image in [0, 1] or raises a :class:`zssr.ZSSREr
 (naming the parameter): never a ``TypeError``/``ValueError``/``IndexError`` from deeper down,
 never a hang; and it never edits the caller's array.
 
-Known causes of issue #16 (cause 2: seeds; cause 6: empty arrays, ``scale=True``,
-``scale=(2, 2, 2)``) are drawn by their own xfail tests at the bottom.
+The causes of issue #16 met here (cause 2: seeds; cause 6: empty arrays, ``scale=True``,
+``scale=(2, 2, 2)``) have their own regression tests at the bottom, and the main strategies
+draw them too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import numpy as np
 import pytest
 import torch
 from fuzzing import (
-    KNOWN,
     MAX_FUZZ_SCALE,
     NO_SHRINK,
     HardTimeout,
@@ -104,15 +104,6 @@ def image_arrays(draw: Any, *, allow_empty: bool = False) -> Any:
     return array
 
 
-def _is_known_scale(value: Any) -> bool:
-    """Empty step lists (``[]``, ``()``): an IndexError today, cause 6 (scale sequences of the wrong length).
-
-    ``True`` and ``(2, 2, 2)`` are drawn here too: the first is already a ScaleError, the second
-    runs (a silent coercion, not a crash); their own test below asks for a ScaleError.
-    """
-    return isinstance(value, (list, tuple)) and len(value) == 0
-
-
 def _affordable(value: Any) -> bool:
     """Valid-looking factors above the budget (costly, or cause 1) are not drawn here."""
     numbers: list[float] = []
@@ -142,11 +133,12 @@ def scales() -> st.SearchStrategy[Any]:
                      st.builds(lambda a, b: np.array([a, b]), factor, factor), factor.map(np.float32))
     bad = st.one_of(
         st.sampled_from([0, -1, 0.5, float("nan"), float("inf"), -float("inf"), "x", "", None, 1 + 2j, [], [2],
-                         (1, "a"), {"v": 2}, b"2", "2x", np.array([]), np.array([[2, 2]]), object(), 1e-300]),
+                         (1, "a"), {"v": 2}, b"2", "2x", np.array([]), np.array([[2, 2]]), object(), 1e-300,
+                         True, (), (2, 2, 2)]),  # cause 6
         st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6), st.integers(-5, 0),
         st.lists(st.one_of(st.floats(), st.text(max_size=2)), max_size=3),
     )
-    return st.one_of(good, good, bad).filter(lambda v: not _is_known_scale(v) and _affordable(v))
+    return st.one_of(good, good, bad).filter(_affordable)
 
 
 def seeds() -> st.SearchStrategy[Any]:
@@ -300,7 +292,7 @@ def test_upscale_api_on_image_files_returns_an_image_or_raises_a_zssr_error(spec
         assert path.read_bytes() == data
 
 
-# ----------------------------------------------------------------------------- the known causes (xfail until merged)
+# ----------------------------------------------------------------------------- the seven causes of issue #16 (regression tests)
 
 
 def _raises_zssr_error(image: Any, **kwargs: Any) -> None:
@@ -308,23 +300,20 @@ def _raises_zssr_error(image: Any, **kwargs: Any) -> None:
     assert out is None, "expected a ZSSRError naming the parameter, got an image"
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN[6])
 @settings(max_examples=examples(0.05), suppress_health_check=SLOW_OK, phases=NO_SHRINK)
 @given(image=image_arrays(allow_empty=True).filter(lambda a: isinstance(a, np.ndarray) and a.ndim >= 2))
-def test_known_cause_6_empty_arrays_raise_a_shape_error(image: np.ndarray) -> None:
+def test_cause_6_empty_arrays_raise_a_shape_error(image: np.ndarray) -> None:
     _raises_zssr_error(image, scale=2, max_iterations=1)
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN[6])
 @settings(max_examples=examples(0.05), suppress_health_check=SLOW_OK, phases=NO_SHRINK)
 @given(scale=st.one_of(st.booleans(), st.sampled_from([[], ()]), st.lists(st.floats(1, 2), min_size=3, max_size=5).map(tuple)))
-def test_known_cause_6_bool_scales_and_wrong_length_step_lists_raise_a_scale_error(scale: Any) -> None:
+def test_cause_6_bool_scales_and_wrong_length_step_lists_raise_a_scale_error(scale: Any) -> None:
     _raises_zssr_error(np.random.default_rng(0).random((12, 12, 3)), scale=scale, max_iterations=1)
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN[2])
 @settings(max_examples=examples(0.05), suppress_health_check=SLOW_OK, phases=NO_SHRINK)
 @given(seed=st.one_of(st.floats(allow_nan=True), st.text(max_size=3), st.booleans(), st.integers(max_value=-1),
                       st.integers(min_value=2**63)))
-def test_known_cause_2_seeds_that_are_not_integers_in_range_raise_a_zssr_error(seed: Any) -> None:
+def test_cause_2_seeds_that_are_not_integers_in_range_raise_a_zssr_error(seed: Any) -> None:
     _raises_zssr_error(np.random.default_rng(0).random((12, 12, 3)), scale=2, seed=seed, max_iterations=1)

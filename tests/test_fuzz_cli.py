@@ -8,9 +8,10 @@ second. Each run must keep the README's promises (see ``tests/fuzzing.py``): exi
 ``zssr: error:`` line for a failure, no traceback, inputs unchanged, nothing half-written, and
 nothing at all written by a failure; the profile's deadline and a hard timeout bound its time.
 
-The causes of issue #16 that branch ``robust`` fixes are kept out of the main strategies and
-drawn by their own tests below, marked ``xfail(strict=False)`` with the cause: remove the mark
-once that branch is merged.
+The seven causes of issue #16 each have a regression test below (they failed before the fixes,
+commit history: branch ``robust``); the main strategies draw out-of-range seeds and ``cuda:N``
+devices too, while factors above the budget stay in their own test (a valid ``-s 64`` is a
+long run, not a bug).
 
 Profiles (``tests/conftest.py``): ``ci`` by default (deterministic, about a minute in all),
 ``long`` by ``pytest --hypothesis-profile=long tests/test_fuzz_*.py`` (docs/FUZZING.md).
@@ -29,7 +30,6 @@ import numpy as np
 import pytest
 import torch
 from fuzzing import (
-    KNOWN,
     NO_SHRINK,
     ImageSpec,
     KernelFile,
@@ -193,7 +193,7 @@ def check_run(world: World, argv: list[str], *, codes: tuple[int, ...] = (0, 2),
 
 def upscale_argv(world: World, *, scale: str | None = None, seed: str | None = None, device: str | None = None,
                  kernel: list[str] | None = None) -> list[str]:
-    """A drawn ``zssr upscale`` command within the budget; the keywords pin one option (for the known causes)."""
+    """A drawn ``zssr upscale`` command within the budget; the keywords pin one option (for the cause tests)."""
     inputs = [world.input_path() for _ in range(1 + world.faulty("second input"))]
     groups: list[list[str]] = [world.image_output(inputs), ["--quiet"]]
     if scale is not None:
@@ -475,13 +475,12 @@ def test_ctrl_c_in_any_phase_exits_130_leaving_inputs_and_no_partial_file(data: 
         assert run.code == (130 if interrupter.calls >= interrupter.at else 0), run.describe()
 
 
-# ----------------------------------------------------------------------------- the known causes (xfail until merged)
+# ----------------------------------------------------------------------------- the seven causes of issue #16 (regression tests)
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN[1])
 @settings(max_examples=examples(0.1), suppress_health_check=SLOW_OK, phases=NO_SHRINK)
 @given(st.data())
-def test_known_cause_1_huge_scales_are_refused_up_front_in_one_line(data: st.DataObject) -> None:
+def test_cause_1_huge_scales_are_refused_up_front_in_one_line(data: st.DataObject) -> None:
     with fresh_root() as root:
         world = World(Path(root), data)
         huge = world.draw(st.one_of(st.sampled_from(["1e6", "1e9", "1e308", "1_000_000", "1e6x2", "2,1e7"]),
@@ -492,25 +491,23 @@ def test_known_cause_1_huge_scales_are_refused_up_front_in_one_line(data: st.Dat
         assert run.code == 2 and run.seconds < 5 and "output" in run.err.lower(), run.describe()
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN[1] + " (zssr resize: not yet checked against the memory limits)")
 @settings(max_examples=examples(0.01), suppress_health_check=SLOW_OK, deadline=None, phases=NO_SHRINK)
 @given(st.data())
-def test_known_cause_1_huge_resizes_are_refused_up_front_in_one_line(data: st.DataObject) -> None:
+def test_cause_1_huge_resizes_are_refused_up_front_in_one_line(data: st.DataObject) -> None:
     with fresh_root() as root:
         world = World(Path(root), data)
         how = world.draw(st.sampled_from([["--scale", "1e6"], ["--scale", "3e4x2"], ["--size", "1000000x1000000"]]))
+        source = world.image(min_side=8, max_side=12)
         before = snapshot(world.root)
-        run = run_cli(["resize", str(world.image(min_side=8, max_side=12)), *how, "-o", str(world.out / "x.png")],
-                      timeout=3.0)
+        run = run_cli(["resize", str(source), *how, "-o", str(world.out / "x.png")], timeout=3.0)
         check_outcome(run)
         check_files(world.root, before, protected=[], failed=run.code != 0)
         assert run.code == 2, run.describe()
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN[2])
 @settings(max_examples=examples(0.1), suppress_health_check=SLOW_OK, phases=NO_SHRINK)
 @given(st.data())
-def test_known_cause_2_seeds_outside_0_to_2_63_are_refused_in_one_line(data: st.DataObject) -> None:
+def test_cause_2_seeds_outside_0_to_2_63_are_refused_in_one_line(data: st.DataObject) -> None:
     with fresh_root() as root:
         world = World(Path(root), data)
         seed = world.draw(st.one_of(st.integers(max_value=-1), st.integers(min_value=2**63)).map(str), "seed")
@@ -524,10 +521,9 @@ def test_known_cause_2_seeds_outside_0_to_2_63_are_refused_in_one_line(data: st.
         assert run.code == 2, run.describe()
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN[3])
 @settings(max_examples=examples(0.05), suppress_health_check=SLOW_OK, phases=NO_SHRINK)
 @given(st.data())
-def test_known_cause_3_devices_are_checked_by_index(data: st.DataObject) -> None:
+def test_cause_3_devices_are_checked_by_index(data: st.DataObject) -> None:
     import torch
 
     with fresh_root() as root:
@@ -539,19 +535,18 @@ def test_known_cause_3_devices_are_checked_by_index(data: st.DataObject) -> None
         assert run.code == 2, run.describe()
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN[4])
 @settings(max_examples=examples(0.03), suppress_health_check=SLOW_OK, deadline=None, phases=NO_SHRINK)
 @given(st.data())
-def test_known_cause_4_kernels_far_larger_than_the_image_are_refused_at_once(data: st.DataObject) -> None:
+def test_cause_4_kernels_far_larger_than_the_image_are_refused_at_once(data: st.DataObject) -> None:
     with fresh_root() as root:
         world = World(Path(root), data)
         side = world.draw(st.integers(101, 301), "kernel side")
         kernel = KernelFile(".npy", encode_kernel(np.ones((side, side)), ".npy"), True).write(world.inputs)
-        # a tight hard limit: today this runs for many seconds, fixed it is refused before training
+        # a tight hard limit: before the fix this ran for many seconds; now it is refused before training
+        source = world.image(min_side=12, max_side=16)
         before = snapshot(world.root)
-        run = run_cli(["upscale", str(world.image(min_side=12, max_side=16)), "-s", "2", "-o",
-                              str(world.out / "x.png"), "--quiet", "--max-iterations", "1", "--kernel", str(kernel)],
-                             timeout=5.0)
+        run = run_cli(["upscale", str(source), "-s", "2", "-o", str(world.out / "x.png"), "--quiet",
+                       "--max-iterations", "1", "--kernel", str(kernel)], timeout=5.0)
         check_outcome(run)
         check_files(world.root, before, protected=[kernel], failed=run.code != 0)
         assert run.code == 2, run.describe()
@@ -570,10 +565,9 @@ def _interrupt_in_temp_creation() -> Any:
     return mock.patch("zssr._atomic.os.close", close)
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN[5])
 @settings(max_examples=examples(0.05), suppress_health_check=SLOW_OK, phases=NO_SHRINK)
 @given(st.data())
-def test_known_cause_5_ctrl_c_while_the_temp_file_is_created_leaves_nothing(data: st.DataObject) -> None:
+def test_cause_5_ctrl_c_while_the_temp_file_is_created_leaves_nothing(data: st.DataObject) -> None:
     with fresh_root() as root:
         world = World(Path(root), data)
         argv = ["upscale", str(world.image(min_side=8, max_side=12)), "-s", "2", "-o", str(world.out / "x.png"),
@@ -583,10 +577,9 @@ def test_known_cause_5_ctrl_c_while_the_temp_file_is_created_leaves_nothing(data
         assert run.code == 130
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN[7])
 @settings(max_examples=examples(0.05), suppress_health_check=SLOW_OK, phases=NO_SHRINK)
 @given(st.data())
-def test_known_cause_7_bench_refuses_bad_method_options_before_writing_anything(data: st.DataObject) -> None:
+def test_cause_7_bench_refuses_bad_method_options_before_writing_anything(data: st.DataObject) -> None:
     with fresh_root() as root:
         world = World(Path(root), data)
         dataset = world.inputs / "set"

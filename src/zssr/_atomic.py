@@ -1,24 +1,46 @@
 """The one atomic writer: every output of the package (images, kernels, reports, figures).
 
 A file appears under its final name only when complete: the bytes go to a hidden
-``.<name>.<random>.tmp`` file in the same folder, are fsynced and renamed over the
-target. A crash or a full disk never leaves a half-written output, and the temp
+``.<name>.<12 hex digits>.tmp`` file in the same folder, are fsynced and renamed over
+the target. A crash or a full disk never leaves a half-written output, and the temp
 name ends in ``.tmp`` so a leftover is never taken for an input image.
+
+Nothing is left behind: the writer owns the temp's name before the file exists
+(Ctrl-C at any moment is cleaned up), holds a lock on it while writing, and the
+temps a killed process could not clean (SIGKILL, power loss) are removed by the
+next run writing to that folder (:func:`remove_stale_temps`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from zssr.errors import ImageWriteError
 
-__all__ = ["atomic_write", "one_line", "write_bytes", "write_json", "write_text"]
+__all__ = [
+    "STALE_AFTER_SECONDS", "TEMP_NAME", "atomic_write", "check_writable", "one_line", "remove_stale_temps",
+    "write_bytes", "write_json", "write_text",
+]
+
+#: Our temp files and only them: ``.<target name>.<12 lowercase hex digits>.tmp``.
+TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$", re.DOTALL)
+
+#: A temp of ours is stale once unmodified this long *and* not locked by a live writer.
+STALE_AFTER_SECONDS = 60.0
+
+try:  # POSIX advisory locks: released by the kernel when the writer dies, even by SIGKILL
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the age rule alone decides
+    fcntl = None  # type: ignore[assignment]
 
 
 def one_line(message: object) -> str:
@@ -44,8 +66,21 @@ def atomic_write(target: str | os.PathLike[str], encode: Callable[[BinaryIO], No
     """
     path = Path(target)
     temp: Path | None = None
+    lock: int | None = None
     try:
-        temp = _create_temp(path, what)
+        for _ in range(100):
+            # The name is ours before the file exists: an interrupt between the
+            # create and the next line can no longer orphan it (the cleanup below sees it).
+            temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+            try:
+                lock = os.open(temp, _CREATE_FLAGS, 0o666)
+            except FileExistsError:
+                temp = None  # someone else's file: never ours to delete
+                continue
+            break
+        if temp is None or lock is None:
+            raise ImageWriteError(f"cannot write {what} {path}: no free temporary file name in {path.parent}")
+        _lock(lock)
         with temp.open("wb") as handle:
             encode(handle)
             handle.flush()
@@ -61,6 +96,123 @@ def atomic_write(target: str | os.PathLike[str], encode: Callable[[BinaryIO], No
             raise
         reason = str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
         raise ImageWriteError(f"cannot write {what} {path}: {one_line(reason)}") from exc
+    finally:
+        if lock is not None:
+            with contextlib.suppress(OSError):
+                os.close(lock)
+
+
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
+def _lock(descriptor: int) -> None:
+    """Hold an exclusive lock on our temp while writing: :func:`remove_stale_temps` skips locked ones."""
+    if fcntl is not None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _locked_by_someone(path: Path) -> bool:
+    if fcntl is None:
+        return False
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return True  # cannot tell: leave it
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(descriptor)  # also releases our probe lock
+    return False
+
+
+def remove_stale_temps(
+    folder: str | os.PathLike[str], *, older_than: float = STALE_AFTER_SECONDS, targets: Iterable[str] | None = None,
+) -> list[Path]:
+    """Remove the temps a killed writer left in ``folder`` (not recursive); return what was removed.
+
+    The rule (docs/LIMITS.md): a regular file (not a link) whose name matches
+    :data:`TEMP_NAME` exactly, unmodified for ``older_than`` seconds, and not
+    locked by a live writer (where POSIX locks exist). A temp being written by
+    another run is fresh or locked, so two runs into one folder do not collide.
+    ``targets`` (file names) limits it to the temps of those outputs: a batch
+    whose worker died clears that image's temps at once (``older_than=0``).
+    Errors are ignored: this is housekeeping, never a reason to fail a run.
+    """
+    removed: list[Path] = []
+    wanted = None if targets is None else set(targets)
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not TEMP_NAME.match(entry.name):
+            continue
+        if wanted is not None and entry.name[1:-17] not in wanted:  # ".<name>.<12 hex>.tmp"
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False) or now - entry.stat(follow_symlinks=False).st_mtime < older_than:
+                continue
+        except OSError:
+            continue
+        path = Path(entry.path)
+        if _locked_by_someone(path):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+_REASONS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+}
+
+
+def check_writable(folder: str | os.PathLike[str], *, what: str = "output folder") -> None:
+    """Check, before any work, that files can be created in ``folder`` (or that it can be made).
+
+    A write probe, not a permission-bit check, so it tells the truth as root, on
+    read-only mounts and under ACLs: a temp of ours is created and removed in the
+    folder, or, when the folder does not exist yet, in its nearest existing
+    ancestor (where it would be created).
+
+    Raises:
+        ImageWriteError: one line naming the folder and why (not a folder,
+            permission denied, read-only file system, disk full).
+    """
+    wanted = Path(folder)
+    probe_in = wanted
+    while not probe_in.exists():
+        if probe_in.is_symlink():
+            raise ImageWriteError(f"cannot create {what} {wanted}: {probe_in} is a broken symbolic link")
+        parent = probe_in.parent
+        if parent == probe_in:
+            break
+        probe_in = parent
+    if not probe_in.is_dir():
+        raise ImageWriteError(
+            f"cannot create {what} {wanted}: {probe_in} is a file, not a folder" if probe_in != wanted
+            else f"{what} {wanted} is a file, not a folder"
+        )
+    temp = probe_in / f".zssr-write-probe.{secrets.token_hex(6)}.tmp"
+    try:
+        os.close(os.open(temp, _CREATE_FLAGS, 0o666))
+    except OSError as exc:
+        reason = _REASONS.get(exc.errno or 0, one_line(exc.strerror or exc))
+        if probe_in == wanted:
+            raise ImageWriteError(f"cannot write to {what} {wanted}: {reason}") from exc
+        raise ImageWriteError(f"cannot create {what} {wanted}: cannot write to {probe_in} ({reason})") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
 
 
 def write_bytes(target: str | os.PathLike[str], data: bytes, *, what: str = "file") -> None:
@@ -80,19 +232,6 @@ def write_text(target: str | os.PathLike[str], text: str, *, what: str = "file")
 def write_json(target: str | os.PathLike[str], payload: Any, *, what: str = "record") -> None:
     """Write ``payload`` as indented JSON (one record per line of output) atomically."""
     write_text(target, json.dumps(payload, indent=1, sort_keys=False) + "\n", what=what)
-
-
-def _create_temp(target: Path, what: str) -> Path:
-    """Create an empty, uniquely named file next to ``target`` and return its path."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            os.close(os.open(temp, flags, 0o666))
-        except FileExistsError:
-            continue
-        return temp
-    raise ImageWriteError(f"cannot write {what} {target}: no free temporary file name in {target.parent}")
 
 
 def _sync_folder(folder: Path) -> None:

@@ -51,5 +51,5 @@ def modcrop(image: np.ndarray, scale: float) -> np.ndarray:
     m = _scale_modulus(check_sr_scale(scale))
     h, w = image.shape[:2]
     if h < m or w < m:
-        raise ShapeError(f"image of {h}×{w} is smaller than one block of the scale ({m} px)")
+        raise ShapeError(f"image of {h}×{w} is smaller than one block of the scale ({m if m < 10**9 else float(m):g} px)")
     return image[: h - h % m, : w - w % m]

@@ -1,7 +1,7 @@
-"""The one set of rules for scale factors, shared by every stage and entry point.
+"""The one set of rules for scale factors and seeds, shared by every stage and entry point.
 
 Seven validators with drifting rules (one accepted ``True`` as a scale) are
-replaced by these two functions, so the API, the CLI and the harness refuse the
+replaced by these functions, so the API, the CLI and the harness refuse the
 same values with the same words and name the parameter at fault.
 """
 
@@ -12,9 +12,13 @@ import numbers
 from collections.abc import Sequence
 from typing import TypeGuard
 
-from zssr.errors import ScaleError
+from zssr.errors import ConfigError, ScaleError
 
-__all__ = ["is_number", "scale_pair", "scale_value"]
+__all__ = ["SEED_LIMIT", "is_number", "scale_pair", "scale_value", "seed_value"]
+
+#: Seeds are integers in ``[0, SEED_LIMIT)``: what numpy, torch and the noise
+#: generator (seeded with ``seed + 1``) all take without overflow.
+SEED_LIMIT = 2**63
 
 
 def is_number(value: object) -> TypeGuard[float]:
@@ -83,3 +87,20 @@ def _is_sized_pair(value: object) -> bool:
     """Numpy arrays and tensors holding two numbers count as pairs."""
     shape = getattr(value, "shape", None)
     return shape is not None and tuple(shape) == (2,) and hasattr(value, "tolist")
+
+
+def seed_value(value: object, name: str = "seed") -> int:
+    """A seed: an integer in ``[0, 2**63)`` (numpy integers too; bools, floats and strings refused).
+
+    ``1.5`` is never rounded: two different seeds giving the same output would
+    break the promise "same seed, same output" in the other direction.
+
+    Raises:
+        ConfigError: not an integer, or out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{name} must be an integer in [0, 2**63), got {value!r} ({type(value).__name__})")
+    seed = int(value)
+    if not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"{name} must be an integer in [0, 2**63), got {seed}")
+    return seed

@@ -15,9 +15,12 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = [
-    "AUTHORS_GRADUAL_PATTERN", "MAX_LEARNING_RATE", "MAX_NETWORK_WEIGHTS", "PRESETS", "PRESET_DOCS", "Config",
-    "network_weights", "resolve_config",
+    "AUTHORS_GRADUAL_PATTERN", "MAX_LEARNING_RATE", "MAX_NETWORK_WEIGHTS", "MAX_STEPS", "PRESETS", "PRESET_DOCS",
+    "Config", "network_weights", "resolve_config",
 ]
+
+#: Most gradual steps a run may have: each trains the net again (the authors use 6).
+MAX_STEPS = 64
 
 # The authors' X2_GRADUAL_IDEAL_CONF steps [1,1.5],[1.5,1],[1.5,1.5],[1.5,2],[2,1.5],[2,2],
 # written as fractions of the way from 1 to the target so they generalise to any target.
@@ -119,6 +122,9 @@ class Config:
             len(f) != 2 or not all(_finite(v) and 0 <= v <= 1 for v in f) for f in self.gradual_pattern
         ):
             raise ConfigError(f"gradual_pattern must be (fy, fx) pairs in [0, 1], got {self.gradual_pattern!r}")
+        if len(self.gradual_pattern) > MAX_STEPS:
+            raise ConfigError(f"gradual_pattern must have at most {MAX_STEPS} steps (each trains a net), "
+                              f"got {len(self.gradual_pattern)}")
         if tuple(self.gradual_pattern[-1]) != (1.0, 1.0):
             raise ConfigError(f"gradual_pattern must end at (1, 1), got {self.gradual_pattern!r}")
         if self.lr_slope_range // self.test_every < 3:

@@ -9,14 +9,18 @@ paper §3) and back-projected once more.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from .examples import degrade
-from .resize import imresize
+from .resize import imresize, output_size
 
-__all__ = ["Transform", "TRANSFORMS", "back_project", "super_resolve", "forward_tiled"]
+__all__ = [
+    "Transform", "TRANSFORMS", "back_project", "super_resolve", "forward_tiled", "planewise", "tile_pixels",
+    "PLANEWISE_ELEMENTS", "TILE_PIXELS_CPU", "TILE_PIXELS_ACCELERATOR", "MEDIAN_CHUNK",
+]
 
 
 @dataclass(frozen=True)
@@ -58,29 +62,83 @@ def back_project(
 
     D is the SR kernel's downscale (bicubic or the given aligned kernel), U is
     always bicubic (authors' code), both with sizes forced to the two images.
+    Large images are resampled one channel plane at a time (same values), so
+    Ctrl-C is honoured between planes rather than after a multi-second call.
     """
     y = sr
     lr_size = (int(lr.shape[-2]), int(lr.shape[-1]))
     sr_size = (int(sr.shape[-2]), int(sr.shape[-1]))
     for _ in range(iterations):
-        residual = lr - degrade(y, sf, kernel, lr_size)
-        y = (y + imresize(residual, sf, size=sr_size)).clamp(0.0, 1.0)
+        residual = lr - planewise(lambda p: degrade(p, sf, kernel, lr_size), y)
+        y = (y + planewise(lambda p: imresize(p, sf, size=sr_size), residual)).clamp_(0.0, 1.0)
     return y
 
 
-def forward_tiled(net: torch.nn.Module, x: torch.Tensor, *, max_pixels: int = 1 << 21) -> torch.Tensor:
+#: Elements (input + output) above which a resampling is split into channel planes:
+#: about 0.1 s of work on a 2-core CPU (benchmarks/results/memory_plan.md).
+PLANEWISE_ELEMENTS = 1 << 23
+
+
+def planewise(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, elements: int = PLANEWISE_ELEMENTS,
+              factor: float = 4.0) -> torch.Tensor:
+    """``fn(x)`` for a per-plane operation on ``N×C×H×W``, one plane at a time when ``x`` is large.
+
+    ``fn`` must treat each ``(n, c)`` plane independently (resampling does), so the
+    result is the same; a long native call cannot be interrupted, a loop of short
+    ones can. ``factor`` bounds the output's size relative to the input's.
+    """
+    n, c = int(x.shape[0]), int(x.shape[1])
+    if n * c == 1 or x.numel() * (1.0 + factor) <= elements:
+        return fn(x)
+    out: torch.Tensor | None = None
+    for i in range(n):
+        for j in range(c):
+            plane = fn(x[i : i + 1, j : j + 1])
+            if out is None:  # written in place: no list of planes plus their concatenation
+                out = torch.empty((n, c, *plane.shape[-2:]), dtype=plane.dtype, device=plane.device)
+            out[i, j] = plane[0, 0]
+    assert out is not None  # n·c > 1
+    return out
+
+
+#: Net input pixels per call: a tile of ``2**16`` pixels takes about half a second
+#: on a 2-core CPU (so Ctrl-C is honoured within a second, and the 64-channel
+#: activations stay at 16 MiB each); GPUs get larger tiles, where calls are cheap.
+TILE_PIXELS_CPU = 1 << 16
+TILE_PIXELS_ACCELERATOR = 1 << 21
+
+
+def tile_pixels(device: torch.device | str) -> int:
+    """The tile size :func:`forward_tiled` uses on ``device`` (see :data:`TILE_PIXELS_CPU`)."""
+    return TILE_PIXELS_CPU if torch.device(device).type == "cpu" else TILE_PIXELS_ACCELERATOR
+
+
+def forward_tiled(net: torch.nn.Module, x: torch.Tensor, *, max_pixels: int | None = None) -> torch.Tensor:
     """``net(x)`` computed in overlapping tiles when ``x`` is large.
 
     The net is a stack of ``depth`` 3×3 convolutions, so an output pixel sees
     ``depth`` pixels each way: tiles with a halo of ``depth`` give exactly the
     full-image result while bounding memory (a 2048² output at 64 channels is
-    1 GiB per activation).
+    1 GiB per activation) and the time of one native call (Ctrl-C is only seen
+    between calls). A batch is tiled one image at a time.
+
+    Args:
+        net: the trained net.
+        x: its input, ``N×C×H×W``.
+        max_pixels: the most ``N·H·W`` input pixels per call; default by device
+            (:func:`tile_pixels`).
     """
     n, _, h, w = x.shape
-    if n * h * w <= max_pixels:
+    limit = tile_pixels(x.device) if max_pixels is None else max_pixels
+    if n * h * w <= limit:
         return net(x)
+    if n > 1:
+        batch = torch.empty_like(x)
+        for i in range(n):
+            batch[i : i + 1] = forward_tiled(net, x[i : i + 1], max_pixels=limit)
+        return batch
     halo = sum(1 for m in net.modules() if isinstance(m, torch.nn.Conv2d))
-    side = max(64, int(math.sqrt(max_pixels / n)) - 2 * halo)
+    side = max(64, int(math.sqrt(limit)) - 2 * halo)
     out = torch.empty_like(x)
     for top in range(0, h, side):
         for left in range(0, w, side):
@@ -92,15 +150,25 @@ def forward_tiled(net: torch.nn.Module, x: torch.Tensor, *, max_pixels: int = 1 
     return out
 
 
+#: Pixels per chunk of the median's sort (whose int64 indices would otherwise
+#: double the ensemble's memory); also keeps each native call short.
+MEDIAN_CHUNK = 1 << 20
+
+
 def _median(stack: torch.Tensor) -> torch.Tensor:
     """Pixelwise median over dim 0; the mean of the middle two for an even count (numpy's)."""
     n = stack.shape[0]
     if n == 1:
         return stack[0]
-    ordered = stack.sort(dim=0).values
-    if n % 2:
-        return ordered[n // 2]
-    return 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
+    flat = stack.reshape(n, -1)
+    out = torch.empty(flat.shape[1], dtype=stack.dtype, device=stack.device)
+    for start in range(0, flat.shape[1], MEDIAN_CHUNK):
+        ordered = flat[:, start : start + MEDIAN_CHUNK].sort(dim=0).values
+        if n % 2:
+            out[start : start + MEDIAN_CHUNK] = ordered[n // 2]
+        else:
+            out[start : start + MEDIAN_CHUNK] = 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
+    return out.reshape(stack.shape[1:])
 
 
 @torch.no_grad()
@@ -112,7 +180,7 @@ def super_resolve(
     ensemble: bool = True,
     back_projection_iters: int = 10,
     kernel: torch.Tensor | None = None,
-    max_pixels: int = 1 << 21,
+    max_pixels: int | None = None,
 ) -> torch.Tensor:
     """Apply the trained net to the whole image with ensemble, median and back-projection.
 
@@ -126,7 +194,13 @@ def super_resolve(
         transforms = tuple(t for t in TRANSFORMS if not t.swaps_axes)
     else:
         transforms = TRANSFORMS
-    outputs = []
+    # Memory (benchmarks/results/memory_plan.md): the variants' outputs go straight
+    # into one preallocated stack, the net's input is freed before back-projection
+    # and the median sorts in chunks, so the peak is about (n + 2·g)·C·H'·W' floats
+    # for n variants in groups of g, plus one tile of activations.
+    out_size = output_size((int(lr.shape[-2]), int(lr.shape[-1])), sf)[1]
+    stack = torch.empty((len(transforms), lr.shape[1], *out_size), dtype=lr.dtype, device=lr.device)
+    index = 0
     # Variants of equal shape go through the net as one batch.
     for swapped in (False, True):
         group = [t for t in transforms if t.swaps_axes == swapped]
@@ -134,10 +208,16 @@ def super_resolve(
             continue
         batch = torch.cat([t.apply(lr) for t in group], dim=0)
         sf_t = (sf[1], sf[0]) if swapped else sf
-        up = imresize(batch, sf_t)
-        sr = forward_tiled(net, up, max_pixels=max_pixels).clamp(0.0, 1.0)
+        up = planewise(lambda p: imresize(p, sf_t), batch)
+        del batch
+        sr = forward_tiled(net, up, max_pixels=max_pixels)
+        del up
+        sr.clamp_(0.0, 1.0)
         for i, t in enumerate(group):
             y = t.invert(sr[i : i + 1])
-            outputs.append(back_project(y, lr, sf, iterations=back_projection_iters, kernel=kernel))
-    fused = _median(torch.cat(outputs, dim=0))[None]
+            stack[index : index + 1] = back_project(y, lr, sf, iterations=back_projection_iters, kernel=kernel)
+            index += 1
+        del sr
+    fused = _median(stack)[None]
+    del stack
     return back_project(fused, lr, sf, iterations=back_projection_iters, kernel=kernel)

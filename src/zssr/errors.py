@@ -16,6 +16,7 @@ __all__ = [
     "ImageWriteError",
     "ConfigError",
     "StructureError",
+    "ResourceError",
 ]
 
 
@@ -49,3 +50,7 @@ class ConfigError(ZSSRError):
 
 class StructureError(ZSSRError):
     """An image has too little structure (too few edges) to estimate a kernel from."""
+
+
+class ResourceError(ZSSRError):
+    """A run needs more than this machine has: memory for its output, or a device that is not there."""

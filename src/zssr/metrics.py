@@ -232,7 +232,8 @@ def shave(image: np.ndarray, n: int | Sequence[int]) -> np.ndarray:
     nv, nh = _pair_shave(n)
     h, w = image.shape[0], image.shape[1]
     if h - 2 * nv < 1 or w - 2 * nh < 1:
-        raise ShapeError(f"shave of {(nv, nh)} pixels leaves nothing of an image of size {(h, w)}")
+        shown = tuple(v if v < 10**9 else float(v) for v in (nv, nh))  # -s 1e308 is not a 309-digit message
+        raise ShapeError(f"shave of {shown} pixels leaves nothing of an image of size {(h, w)}")
     return image[nv : h - nv, nh : w - nh]
 
 

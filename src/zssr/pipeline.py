@@ -8,6 +8,7 @@ between steps unless ``reinit_each_step``; the learning rate restarts.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,22 +18,20 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ._validate import is_number, scale_pair
-from .config import Config, resolve_config
+from ._validate import is_number, scale_pair, seed_value
+from .config import MAX_STEPS, Config, resolve_config
 from .ensemble import super_resolve
-from .errors import ScaleError, ShapeError, ZSSRError
+from .errors import ConfigError, KernelError, ResourceError, ScaleError, ShapeError
 from .examples import FatherSource
+from .limits import MIN_INPUT_SIDE, check_kernel_size, check_plan, check_scale_fits, plan_run
 from .network import ZSSRNet
 from .resize import imresize
 from .training import TrainingHistory, make_optimizer, train_scale_step
 
 __all__ = [
-    "MIN_INPUT_SIDE", "TqdmProgress", "UpscaleResult", "parse_scale", "plan_steps", "resolve_device", "upscale", "upscale_tensor",
+    "MIN_INPUT_SIDE", "TqdmProgress", "UpscaleResult", "check_steps", "parse_scale", "plan_steps", "resolve_device",
+    "upscale", "upscale_tensor",
 ]
-
-#: Smallest input side we accept: the son of a father must keep a few pixels for
-#: the 3×3 stack to see texture (a 4-px son at ×2 is already mostly border).
-MIN_INPUT_SIDE = 8
 
 ScalePair = tuple[float, float]
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
@@ -55,10 +54,25 @@ def _check_pair(pair: Sequence[float], what: str) -> ScalePair:
 def parse_scale(text: str | float | Sequence[Any]) -> list[ScalePair]:
     """Scale steps from ``2``, ``"2"``, ``"1.5x2"`` (vertical x horizontal) or ``"1.5,2"`` (steps).
 
-    A list gives the gradual steps explicitly, each relative to the input.
+    Python values (docs/LIMITS.md, "Scales"):
+        * a number: one target, both axes;
+        * a tuple of two numbers (or a list of exactly two numbers, as before):
+          one ``(vertical, horizontal)`` target;
+        * a list of any other length: explicit steps, each relative to the input
+          and each a number, a string like ``"1.5x2"`` or a pair;
+        * a tuple of any other length is refused: ``(2, 2, 2)`` could be three
+          steps or a mistyped pair, and guessing would train the wrong thing.
+
+    Explicit steps must each enlarge the input, none may repeat, and the last is the
+    target (:func:`check_steps`): ``"2,1"``, ``"1,1"`` and ``"2,1.5"`` are refused, not trained.
+
+    Raises:
+        ScaleError: anything else, with the value received.
     """
     if is_number(text):
-        return [_check_pair((text, text), "scale")]
+        return check_steps([_check_pair((text, text), "scale")])
+    if getattr(text, "ndim", None) == 1 and hasattr(text, "tolist"):
+        text = tuple(text.tolist())  # a 1-D numpy array or tensor: read as a tuple (one pair)
     if isinstance(text, str):
         steps = []
         for part in text.split(","):
@@ -73,13 +87,75 @@ def parse_scale(text: str | float | Sequence[Any]) -> list[ScalePair]:
             if len(values) != 2:
                 raise ScaleError(f"scale must look like 2, 1.5x2 or 1.5,2 — got {text!r}")
             steps.append(_check_pair(values, "scale"))
-        return steps
+        return check_steps(steps)
     if not isinstance(text, Sequence) or isinstance(text, bytes):
         raise ScaleError(f"scale must be a number, a string like 2, 1.5x2 or 1.5,2, or a list of steps; got {text!r}")
     items = list(text)
-    if len(items) == 2 and all(isinstance(v, (int, float)) for v in items):
-        return [_check_pair(items, "scale")]
-    return [p for item in items for p in parse_scale(item if not isinstance(item, (list, tuple)) else f"{item[0]}x{item[1]}")]
+    if len(items) == 2 and all(is_number(v) for v in items):
+        return check_steps([_check_pair(items, "scale")])
+    if not isinstance(text, list):
+        raise ScaleError(
+            f"scale as a tuple must be one (vertical, horizontal) pair of numbers, got {text!r}; "
+            "give explicit steps as a list, e.g. [1.5, 2, 3], or as the string '1.5,2,3'"
+        )
+    if not items:
+        raise ScaleError("scale as a list of steps must name at least one step, got []")
+    steps = []
+    for item in items:
+        if is_number(item):
+            steps.append(_check_pair((item, item), "scale step"))
+        elif isinstance(item, str):
+            steps.extend(parse_scale(item))
+        elif isinstance(item, Sequence) and not isinstance(item, bytes) and len(item) == 2:
+            steps.append(_check_pair(item, "scale step"))
+        else:
+            raise ScaleError(f"each scale step must be a number, a string like '1.5x2' or a (vertical, horizontal) "
+                             f"pair, got {item!r} in {text!r}")
+    return check_steps(steps)
+
+
+def check_steps(steps: Sequence[ScalePair]) -> list[ScalePair]:
+    """Refuse steps that do not enlarge: every step enlarges the input, none repeats, the last is the target.
+
+    Why: a ×1 step trains for minutes and writes (a blur of) the input; ``-s 2,1``
+    is always a typo (for ``2x1``), ``-s 2,1.5`` ends below a step it already made.
+    The order in between is free: the authors' gradual pattern alternates the axes
+    (``1x1.5`` then ``1.5x1``), and an anisotropic target makes its area dip.
+
+    Rules: each step is ≥ 1 on both axes and larger on one; no step repeats an
+    earlier one; the last step is ≥ every earlier step on both axes.
+
+    Raises:
+        ScaleError: no step, more than ``MAX_STEPS``, or a step breaking a rule, named by position.
+    """
+    steps = list(steps)
+    if not steps:
+        raise ScaleError("at least one scale step is needed")
+    if len(steps) > MAX_STEPS:
+        raise ScaleError(f"at most {MAX_STEPS} scale steps (each trains the net), got {len(steps)}")
+    n = len(steps)
+    hint = "; one vertical x horizontal factor is written AxB, e.g. 2x1" if n == 2 else ""
+    def where(i: int) -> str:
+        return f"scale step {i + 1} of {n} ({_fmt_pair(steps[i])})" if n > 1 else f"scale {_fmt_pair(steps[i])}"
+
+    for i, step in enumerate(steps):
+        if step[0] < 1.0 or step[1] < 1.0 or step == (1.0, 1.0):
+            raise ScaleError(f"{where(i)} does not enlarge the input: ZSSR only enlarges{hint}")
+    for i, step in enumerate(steps):
+        if step in steps[:i]:
+            raise ScaleError(f"{where(i)} repeats step {steps.index(step) + 1}: each step trains the net again")
+    last = steps[-1]
+    for i, step in enumerate(steps):
+        if step[0] > last[0] or step[1] > last[1]:
+            raise ScaleError(
+                f"{where(i)} is larger than the last step ({_fmt_pair(last)}) on an axis: the last step is the "
+                f"target, every step before it must fit inside it{hint}"
+            )
+    return steps
+
+
+def _fmt_pair(pair: ScalePair) -> str:
+    return f"×{pair[0]:g}" if pair[0] == pair[1] else f"×{pair[0]:g}x{pair[1]:g}"
 
 
 def plan_steps(target: ScalePair, config: Config) -> list[ScalePair]:
@@ -96,22 +172,66 @@ def plan_steps(target: ScalePair, config: Config) -> list[ScalePair]:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU; an unavailable device is an error."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; an unavailable device is an error.
+
+    ``cuda:N`` is checked against the number of CUDA devices, so a missing GPU is
+    one line here rather than an assertion inside torch later.
+
+    Raises:
+        ResourceError: a device (or device index) this machine does not have.
+        ConfigError: a value that names no device.
+    """
+    if isinstance(device, str) and device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ZSSRError("device 'cuda' was asked for but no CUDA device is available")
-    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ZSSRError("device 'mps' was asked for but Apple MPS is not available")
-    if device not in ("cpu", "cuda", "mps") and not str(device).startswith("cuda:"):
-        raise ZSSRError(f"device must be auto, cpu, cuda or mps, got {device!r}")
-    return torch.device(device)
+    dev = _as_device(device)
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (dev.index is not None and dev.index >= count):
+            raise ResourceError(_missing_cuda(str(dev), count))
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ResourceError(f"device {str(dev)!r} was asked for but Apple MPS is not available")
+    if dev.type in ("cpu", "mps") and dev.index not in (None, 0):
+        raise ResourceError(f"device {str(dev)!r} does not exist; use {dev.type!r}")
+    return dev
+
+
+_DEVICE = re.compile(r"^(cpu|cuda|mps)(?::(0|[1-9][0-9]*))?$")
+
+
+def _as_device(device: object) -> torch.device:
+    """A device from a ``torch.device`` or a string; the index is read here, not by torch.
+
+    torch keeps a device index in 8 bits, so ``torch.device("cuda:999")`` is
+    ``cuda:-25``: a missing GPU would be reported under a number the user never typed.
+    """
+    if isinstance(device, torch.device):
+        if device.index is not None and device.index < 0:
+            raise ResourceError(f"device {str(device)!r} does not exist (negative index)")
+        return device
+    name = device.strip() if isinstance(device, str) else ""
+    match = _DEVICE.match(name)
+    if match is None:
+        raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    kind, index = match.group(1), match.group(2)
+    if index is None:
+        return torch.device(kind)
+    count = torch.cuda.device_count() if kind == "cuda" and torch.cuda.is_available() else 1
+    if kind != "cuda" and int(index) != 0:
+        raise ResourceError(f"device {name!r} does not exist; use {kind!r}")
+    if kind == "cuda" and int(index) >= count:
+        raise ResourceError(_missing_cuda(name, count))
+    return torch.device(kind, int(index))
+
+
+def _missing_cuda(name: str, count: int) -> str:
+    if not torch.cuda.is_available():
+        return f"device {name!r} was asked for but no CUDA device is available"
+    return f"device {name!r} was asked for but this machine has {count} CUDA device(s): cuda:0" + (
+        f" to cuda:{count - 1}" if count > 1 else "")
 
 
 ProgressFactory = Callable[[int, int, ScalePair, int], Callable[[int, float, float], None] | None]
@@ -135,11 +255,19 @@ def upscale_tensor(
         kernels: per step, an *aligned* numeric kernel (``zssr.kernels.align_kernel``)
             or None for MATLAB bicubic.
         config: the frozen run configuration (a preset with overrides).
-        seed: seeds the net's initialisation, the augmentations and the noise.
-            Same seed, same device → identical output.
+        seed: seeds the net's initialisation, the augmentations and the noise: an
+            integer in ``[0, 2**63)``. Same seed, same device → identical output.
         device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``, or a ``torch.device``.
         progress: ``progress(step_index, n_steps, sf, max_iterations)`` returns a
             per-iteration callback (or None); the CLI hangs a tqdm bar on it.
+
+    Raises:
+        ShapeError: a malformed or too small image.
+        ScaleError: steps that do not enlarge, each beyond the previous.
+        KernelError: a kernel too large for its step (:func:`zssr.limits.check_kernel_size`).
+        ConfigError: a seed that is not an integer in ``[0, 2**63)``.
+        ResourceError: a device this machine lacks, or a plan that needs more memory
+            than it has (:func:`zssr.limits.check_plan`), before any training.
     """
     if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] not in (1, 3):
         raise ShapeError(f"image must be 1×C×H×W with C = 1 or 3, got {tuple(image.shape)}")
@@ -148,14 +276,17 @@ def upscale_tensor(
         raise ShapeError(f"image must be at least {MIN_INPUT_SIDE}×{MIN_INPUT_SIDE} pixels, got {h}×{w}")
     if not torch.isfinite(image).all():
         raise ShapeError("image contains NaN or infinite values")
-    steps = [_check_pair(s, "scale step") for s in steps]
-    if not steps:
-        raise ScaleError("at least one scale step is needed")
+    seed = 0 if seed is None else seed_value(seed)
+    steps = check_steps([_check_pair(s, "scale step") for s in steps])
     kernels = list(kernels) if kernels is not None else [None] * len(steps)
     if len(kernels) != len(steps):
-        raise ZSSRError(f"kernels must have one entry per scale step ({len(steps)}), got {len(kernels)}")
+        raise KernelError(f"kernels must have one entry per scale step ({len(steps)}), got {len(kernels)}")
+    for i, k in enumerate(kernels):
+        if k is not None:
+            check_kernel_size(tuple(k.shape), steps[i], (h, w), name="aligned kernel", aligned=True)
     dev = resolve_device(device)
-    seed = 0 if seed is None else int(seed)
+    # Everything the run will hold is known now: refuse what cannot fit before training.
+    check_plan(plan_run((h, w), image.shape[1], steps, config=config, device=dev))
     rng = np.random.default_rng(seed)
     init_gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator().manual_seed(seed + 1)
@@ -214,13 +345,16 @@ def upscale(
     Args:
         image_or_path: ``H×W``, ``H×W×1``, ``H×W×3`` or ``H×W×4`` float array in
             [0, 1] (uint8/uint16 arrays are scaled), or a path to an image file.
-        scale: target factor (``2``, ``"1.5x2"``) or explicit steps (``"1.5,2"``,
-            ``[1.5, 2]``). One target uses the preset's gradual pattern.
+        scale: target factor (``2``, ``"1.5x2"``, ``(1.5, 2)``) or explicit steps
+            (``"1.5,2"``, ``[1.5, 2, 3]``, ``[(1.5, 1.5), (2, 2)]``); see :func:`parse_scale`
+            (a list of exactly two numbers is one pair; a tuple of three is refused).
+            One target uses the preset's gradual pattern.
         preset: a :data:`zssr.config.PRESETS` name or a :class:`~zssr.config.Config`.
         kernel: the downscaling kernel (array or file), aligned for the last step, or
             ``"auto"`` to estimate it from the image (:func:`zssr.kernel_estimation.estimate_kernel_edges`,
             what ``zssr upscale --kernel auto`` does; pass ``preset="kernel"`` as the CLI does).
-        seed: seeds initialisation, augmentation and noise; same seed and device, same output.
+        seed: seeds initialisation, augmentation and noise, an integer in ``[0, 2**63)``;
+            same seed and device, same output.
         device: ``auto`` (CUDA, then MPS, then the CPU), ``cpu``, ``cuda[:N]`` or ``mps``.
         progress: show a tqdm bar per scale step on stderr.
         overrides: any :class:`~zssr.config.Config` field, e.g. ``max_iterations=500``.
@@ -230,6 +364,11 @@ def upscale(
         bicubically, not learned.
 
     Raises:
+        ZSSRError: every mistake in the arguments, as the CLI reports it, naming the
+            parameter: ``ScaleError`` (scale), ``ConfigError`` (preset, overrides, seed),
+            ``ShapeError`` (image array, empty ones included), ``KernelError`` (kernel,
+            too large ones included), ``ImageReadError`` (path), ``ResourceError``
+            (device, or a plan this machine cannot hold, refused before training).
         StructureError: ``kernel="auto"`` on an image with too few edges to measure
             (the CLI falls back to the bicubic kernel there; here the caller decides).
 
@@ -242,27 +381,41 @@ def upscale(
     from .io import read_image, to_array, to_tensor
     from .kernels import align_kernel, load_kernel, validate_kernel
 
+    # Everything that needs no pixels is checked before the image is read (as the CLI does).
     config = resolve_config(preset, **overrides)
+    if not isinstance(progress, bool):
+        raise ConfigError(f"progress must be True or False, got {progress!r}")
+    if seed is not None:
+        seed_value(seed)
+    dev = resolve_device(device)
+    steps = parse_scale(scale)
+    if len(steps) == 1:
+        steps = plan_steps(steps[0], config)
+    check_scale_fits(steps, config=config, device=dev)
+    auto = isinstance(kernel, str) and kernel.strip().lower() == "auto"
+    if auto and steps[-1][0] != steps[-1][1]:
+        raise ScaleError(f"kernel='auto' needs the same factor on both axes, got final step {steps[-1]}")
+    given = None
+    if kernel is not None and not auto:
+        given = load_kernel(kernel) if isinstance(kernel, (str, Path)) else validate_kernel(kernel)
+        check_kernel_size(tuple(given.shape), steps[-1])
     if isinstance(image_or_path, (str, Path)):
         picture = read_image(image_or_path)
         color, alpha = picture.color, picture.alpha
     else:
         color, alpha = _split_array(image_or_path)
-    steps = parse_scale(scale)
-    if len(steps) == 1:
-        steps = plan_steps(steps[0], config)
+    # The whole plan is known once the size is: refuse it before estimating or training anything.
+    check_plan(plan_run(color.shape[:2], color.shape[2], steps, config=config, device=dev))
     kernels: list[torch.Tensor | None] = [None] * len(steps)
-    if isinstance(kernel, str) and kernel.strip().lower() == "auto":
+    if auto:
         from .kernel_estimation import estimate_kernel_edges
 
-        if steps[-1][0] != steps[-1][1]:
-            raise ScaleError(f"kernel='auto' needs the same factor on both axes, got final step {steps[-1]}")
         kernels[-1] = align_kernel(estimate_kernel_edges(to_tensor(color), steps[-1][0]).kernel, steps[-1])
-    elif kernel is not None:
-        k = load_kernel(kernel) if isinstance(kernel, (str, Path)) else validate_kernel(kernel)
-        kernels[-1] = align_kernel(k, steps[-1])
+    elif given is not None:
+        check_kernel_size(tuple(given.shape), steps[-1], color.shape[:2])
+        kernels[-1] = align_kernel(given, steps[-1])
     factory = TqdmProgress if progress else None
-    result = upscale_tensor(to_tensor(color), steps, config=config, kernels=kernels, seed=seed, device=device, progress=factory)
+    result = upscale_tensor(to_tensor(color), steps, config=config, kernels=kernels, seed=seed, device=dev, progress=factory)
     out = to_array(result.image)
     if alpha is not None:
         a = imresize(torch.from_numpy(np.ascontiguousarray(alpha, dtype=np.float32))[None, None], steps[-1],
@@ -272,7 +425,10 @@ def upscale(
 
 
 def _split_array(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    arr = np.asarray(array)
+    try:
+        arr = np.asarray(array)
+    except (TypeError, ValueError) as exc:
+        raise ShapeError(f"image_or_path must be a path or an H×W(×C) array, got {type(array).__name__} ({exc})") from exc
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255.0
     elif arr.dtype == np.uint16:
@@ -283,7 +439,9 @@ def _split_array(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-        raise ShapeError(f"image array must be H×W, H×W×1, H×W×3 or H×W×4, got shape {arr.shape}")
+        raise ShapeError(f"image array must be H×W, H×W×1, H×W×3 or H×W×4, got shape {np.shape(array)}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ShapeError(f"image array is empty: shape {np.shape(array)} has no pixels")
     if not np.isfinite(arr).all():
         raise ShapeError("image array contains NaN or infinite values")
     # Resampling overshoot (bicubic rings slightly past [0, 1]) is clipped; anything

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .config import Config
+from .ensemble import forward_tiled
 from .examples import FatherSampler, FatherSource, make_son
 from .network import ZSSRNet
 from .resize import imresize
@@ -24,6 +25,7 @@ from .schedule import LearningRatePolicy
 __all__ = ["TrainingHistory", "train_scale_step", "reconstruction_error", "make_optimizer"]
 
 _SYNC_EVERY = 10
+_LOSS_BLOCK = 4096
 
 
 @dataclass
@@ -55,10 +57,14 @@ def reconstruction_error(
     noise_std: float,
     generator: torch.Generator | None,
 ) -> float:
-    """MSE between the input and the net's SR of its own son (docs/authors_code.md §2.4, drives the LR policy)."""
+    """MSE between the input and the net's SR of its own son (docs/authors_code.md §2.4, drives the LR policy).
+
+    The net sees the whole input here, so it runs in tiles (:func:`~zssr.ensemble.forward_tiled`):
+    bounded activations, and Ctrl-C honoured between tiles on a large input.
+    """
     son = make_son(image, sf, kernel=kernel, noise_std=noise_std, generator=generator)
     up = imresize(son, sf, size=tuple(image.shape[-2:]))
-    out = net(up).clamp(0.0, 1.0)
+    out = forward_tiled(net, up).clamp(0.0, 1.0)
     return float(torch.mean((out - image) ** 2))
 
 
@@ -105,7 +111,8 @@ def train_scale_step(
     net.train()
     # Losses stay on the device and are read back every _SYNC_EVERY iterations: a
     # per-iteration float() would stall a GPU on every step (the CPU could not queue ahead).
-    losses = torch.zeros(config.max_iterations, device=image.device)
+    # They are kept in blocks as training goes: max_iterations=10**12 is a long run, not a 4 TB allocation.
+    blocks = [torch.zeros(min(_LOSS_BLOCK, config.max_iterations), device=image.device)]
     loss_value = float("nan")
     start = time.perf_counter()
     for it in range(config.max_iterations):
@@ -116,9 +123,12 @@ def train_scale_step(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        losses[it] = loss.detach()
+        slot = it % _LOSS_BLOCK
+        if slot == 0 and it > 0:
+            blocks.append(torch.zeros(min(_LOSS_BLOCK, config.max_iterations - it), device=image.device))
+        blocks[-1][slot] = loss.detach()
         if it % _SYNC_EVERY == 0:
-            loss_value = float(losses[it])
+            loss_value = float(blocks[-1][slot])
         history.learning_rates.append(policy.learning_rate)
         if it % config.test_every == 0:
             err = reconstruction_error(net, image, sf, kernel=kernel, noise_std=config.noise_std, generator=generator)
@@ -131,7 +141,7 @@ def train_scale_step(
             progress(it, loss_value, lr)
         if policy.finished:
             break
-    history.losses = losses[: history.iterations].tolist()
+    history.losses = torch.cat(blocks)[: history.iterations].tolist()
     history.seconds = time.perf_counter() - start
     history.test_iterations = list(policy.test_iterations)
     history.test_errors = list(policy.test_errors)

@@ -20,14 +20,14 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .._atomic import write_json
+from .._atomic import STALE_AFTER_SECONDS, write_json
+from .._atomic import remove_stale_temps as clear_temps
 from ..errors import ZSSRError
 from .work import BatchItem, Done, file_sha256
 
@@ -38,8 +38,6 @@ LOCK_NAME = ".zssr-batch.lock"
 FORMAT = "zssr-batch-manifest"
 VERSION = 1
 
-#: The temp names of zssr._atomic: ``.<name>.<12 hex>.tmp`` next to the target.
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}\.tmp$")
 
 
 @dataclass(frozen=True)
@@ -204,25 +202,16 @@ class FolderLock:
             self._fd = None
 
 
-def remove_stale_temps(paths: Iterable[Path]) -> list[Path]:
-    """Remove the atomic writer's leftover temp files of ``paths`` (left by a killed run); return them.
+def remove_stale_temps(paths: Iterable[Path], *, older_than: float = STALE_AFTER_SECONDS) -> list[Path]:
+    """Remove the atomic writer's leftover temps of ``paths`` (a killed run's, not a live writer's); return them.
 
-    Only names of the exact form ``.<name>.<12 hex>.tmp`` next to one of ``paths`` are touched,
-    one folder listing per folder.
+    :func:`zssr._atomic.remove_stale_temps` per folder, limited to these outputs' names;
+    ``older_than=0`` where the writer is known to be gone (its worker died).
     """
     by_folder: dict[Path, set[str]] = {}
     for path in paths:
-        by_folder.setdefault(path.parent, set()).add(path.name)
-    removed = []
+        by_folder.setdefault(Path(path).parent, set()).add(Path(path).name)
+    removed: list[Path] = []
     for folder, names in by_folder.items():
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            match = _TEMP_NAME.match(entry.name)
-            if match and match.group("name") in names and entry.is_file(follow_symlinks=False):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
-                    removed.append(Path(entry.path))
+        removed += clear_temps(folder, older_than=older_than, targets=names)
     return removed

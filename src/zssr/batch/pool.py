@@ -117,7 +117,7 @@ def run_processes(
                 code = w.process.exitcode
                 w.conn.close()
                 slots[i] = None
-                remove_stale_temps(item.paths)
+                remove_stale_temps(item.paths, older_than=0.0)
                 deaths[item] = deaths.get(item, 0) + 1
                 if deaths[item] <= retries:
                     queue.appendleft(item)
@@ -158,4 +158,4 @@ def _stop(workers: list[_Worker], clean: bool) -> None:
             w.process.join()
         w.conn.close()
     for item in held:
-        remove_stale_temps(item.paths)
+        remove_stale_temps(item.paths, older_than=0.0)

@@ -155,4 +155,4 @@ def run_ray(
     finally:
         for index, item in enumerate(items):
             if index not in finished:
-                remove_stale_temps(item.paths)
+                remove_stale_temps(item.paths, older_than=0.0)

@@ -132,7 +132,7 @@ def run_batch(
         manifest, warning = Manifest.load(folder)
         if warning:
             print(f"zssr: warning: {warning}", file=err)
-        remove_stale_temps([p for item in items for p in item.paths] + [manifest.path])
+        remove_stale_temps([p for item in items for p in item.paths] + [manifest.path], older_than=0.0)  # a live writer holds a lock
         fingerprints, skipped, to_run, failed = _plan(items, manifest, settings, overwrite, precheck)
         if skipped:
             print(f"zssr: {len(skipped)} of {len(items)} images already done (recorded in {manifest.path}), "
@@ -168,7 +168,7 @@ def run_batch(
         except KeyboardInterrupt:
             events.close()
             bar.close()
-            remove_stale_temps([manifest.path])  # a save cut short; the file itself is the last complete one
+            remove_stale_temps([manifest.path], older_than=0.0)  # a save cut short; the file itself is the last complete one
             finished = len(skipped) + len(done)
             print(f"\nzssr: batch stopped: {finished} of {len(items)} images done (recorded in {manifest.path}); "
                   "run the same command again to resume", file=err)
@@ -269,4 +269,4 @@ def _run_serial(
     finally:
         torch.set_num_threads(previous)
         if current is not None:
-            remove_stale_temps(current.paths)
+            remove_stale_temps(current.paths, older_than=0.0)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .._atomic import write_json, write_text
+from .._atomic import check_writable, remove_stale_temps, write_json, write_text
 from .._modcrop import check_sr_scale
+from .._validate import seed_value
 from ..errors import ConfigError, ScaleError
 from ..pipeline import resolve_device
 from .datasets import (
@@ -21,7 +23,7 @@ from .datasets import (
     resolve_dataset,
 )
 from .degradations import GAUSSIAN_NOISE_SIGMA, JPEG_QUALITY, SPECKLE_VARIANCE
-from .methods import METHODS, NEEDS_TRUE_KERNEL, Method, MethodSpec, parse_method
+from .methods import METHODS, NEEDS_TRUE_KERNEL, OPTION_CHECKS, Method, MethodSpec, parse_method
 from .report import SummaryRow, summarize, table_markdown, write_csv, write_figure
 from .runner import RayOptions, Record, Task, condition_of, run_tasks
 
@@ -81,7 +83,7 @@ def run_benchmark(
         lr_source: for bicubic/degraded LR: ``auto`` (SelfExSR files where available),
             ``selfexsr`` or ``imresize``.
         kernel_recipe: ``zssr`` or ``div2krk`` (default: div2krk at ×2/×4, else zssr).
-        data_seed: seeds the random kernels and degradations (per image, with its name).
+        data_seed: seeds the random kernels and degradations (per image, with its name), in ``[0, 2**63)``.
         seeds: run seeds ``0 … seeds−1`` of each method; the table reports their mean and spread.
         limit: the first ``limit`` images of each data set.
         images: only these image names.
@@ -97,7 +99,8 @@ def run_benchmark(
         A :class:`BenchResult`. Finished results found under ``out/runs`` are reused, not rerun.
 
     Raises:
-        ConfigError: bad options, unknown methods, images or degradations.
+        ConfigError: bad options (a built-in method's options included, checked before anything is
+            written), unknown methods, images or degradations, seeds outside ``[0, 2**63)``.
         ScaleError: a bad scale.
         ImageReadError: a data set that cannot be found.
     """
@@ -126,16 +129,25 @@ def run_benchmark(
             raise ConfigError(
                 f"method {spec.name!r} needs the true kernel: use it with degradation 'gaussian-kernel' only"
             )
+        check = OPTION_CHECKS.get(spec.name)
+        if check is not None and table[spec.name] is METHODS.get(spec.name):
+            try:  # a typo in an option must not cost an input cache first
+                check(dict(spec.options))
+            except ConfigError as exc:
+                raise ConfigError(f"method {spec.label!r}: {exc}") from None
     _check_count(seeds, "seeds")
     _check_count(jobs, "jobs")
     _check_count(limit, "limit", allow_none=True)
-    if isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0:
-        raise ConfigError(f"data_seed must be an integer >= 0, got {data_seed!r}")
+    seed_value(data_seed, "data_seed")
+    seed_value(seeds - 1, "seeds - 1 (the last run seed)")
     if ray is None:
         resolve_device(device)  # fail now, not in a worker (a Ray task resolves it on its node)
 
     out_dir = Path(out).resolve() if ray is not None else Path(out)  # Ray workers run in other folders
+    check_writable(out_dir, what="--out folder")
     out_dir.mkdir(parents=True, exist_ok=True)
+    for folder, _, _ in os.walk(out_dir):  # temps a killed earlier run left (inputs cache, runs, tables)
+        remove_stale_temps(folder)
     sources = [resolve_dataset(d, data_root) for d in datasets]
     names = [s.name for s in sources]
     if len(set(names)) != len(names):

@@ -18,7 +18,7 @@ from ..kernels import align_kernel
 from ..pipeline import plan_steps, resolve_device, upscale_tensor
 from ..resize import imresize
 
-__all__ = ["METHODS", "NEEDS_TRUE_KERNEL", "Method", "MethodInput", "MethodOutput", "MethodSpec", "parse_method"]
+__all__ = ["METHODS", "NEEDS_TRUE_KERNEL", "OPTION_CHECKS", "Method", "MethodInput", "MethodOutput", "MethodSpec", "parse_method"]
 
 
 @dataclass(frozen=True)
@@ -119,32 +119,19 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     the image gets bicubic-kernel ZSSR with the ``ideal`` preset, as ``zssr upscale
     --kernel auto`` does (recorded as ``kernel_fallback`` in the result's info).
     """
-    from ..kernel_estimation import RESTARTS, estimate_kernel
+    from ..kernel_estimation import estimate_kernel
 
-    opts = dict(request.options)
-    estimator = opts.pop("estimator", "kernelgan")
-    iterations = opts.pop("iterations", 3000)
-    restarts = opts.pop("restarts", RESTARTS)
-    width_correction = opts.pop("width_correction", False)
-    if not isinstance(width_correction, bool):
-        raise ConfigError(f"option width_correction must be true or false, got {width_correction!r}")
+    estimator, iterations, restarts, width_correction, opts = _estimator_options(request.options)
     if estimator == "edges":
-        unused = sorted({"iterations", "restarts"} & set(request.options))
-        if "width_correction" in request.options:
-            unused.append("width_correction")
-        if unused:
-            raise ConfigError(f"option(s) {', '.join(unused)} do not apply to estimator={estimator}: it does not train")
         from ..kernel_estimation import estimate_kernel_edges
 
         estimate = estimate_kernel_edges(to_tensor(request.lr), request.scale)
-    elif estimator == "kernelgan":
+    else:
         device = resolve_device(request.device)
         estimate = estimate_kernel(
             to_tensor(request.lr), request.scale, iterations=iterations, seed=request.seed, device=device,
             restarts=restarts, width_correction=width_correction,
         )
-    else:
-        raise ConfigError(f"option estimator must be kernelgan or edges, got {estimator!r}")
     kernel = estimate.kernel.numpy()
     if estimate.reliable:
         out = _zssr(request, opts, "kernel", kernel)
@@ -158,6 +145,47 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     }
     return MethodOutput(sr=out.sr, iterations=out.iterations, kernel=kernel, info=info)
 
+
+def _estimator_options(options: Mapping[str, Any]) -> tuple[str, int, int, bool, dict[str, Any]]:
+    """``estimator``, ``iterations``, ``restarts``, ``width_correction`` and the remaining (ZSSR) options."""
+    from ..kernel_estimation import RESTARTS
+
+    opts = dict(options)
+    estimator = opts.pop("estimator", "kernelgan")
+    iterations = opts.pop("iterations", 3000)
+    restarts = opts.pop("restarts", RESTARTS)
+    width_correction = opts.pop("width_correction", False)
+    if not isinstance(width_correction, bool):
+        raise ConfigError(f"option width_correction must be true or false, got {width_correction!r}")
+    if estimator not in ("kernelgan", "edges"):
+        raise ConfigError(f"option estimator must be kernelgan or edges, got {estimator!r}")
+    if estimator == "edges":
+        unused = sorted({"iterations", "restarts"} & set(options))
+        if "width_correction" in options:
+            unused.append("width_correction")
+        if unused:
+            raise ConfigError(f"option(s) {', '.join(unused)} do not apply to estimator={estimator}: it does not train")
+    for key, value, least in (("iterations", iterations, 1), ("restarts", restarts, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"option {key} must be an integer >= {least}, got {value!r}")
+    return estimator, iterations, restarts, width_correction, opts
+
+
+def _check_zssr_options(options: Mapping[str, Any], default_preset: str) -> None:
+    opts = dict(options)
+    resolve_config(opts.pop("preset", default_preset), **opts)
+
+
+def _check_bicubic_options(options: Mapping[str, Any]) -> None:
+    if options:
+        raise ConfigError(f"method 'bicubic' takes no options, got {dict(options)}")
+
+
+def _check_estimated_kernel_options(options: Mapping[str, Any]) -> None:
+    _, _, _, _, rest = _estimator_options(options)
+    _check_zssr_options(rest, "kernel")
+
+
 #: The method registry: name → function. Add your own (see the module docstring).
 METHODS: dict[str, Method] = {
     "bicubic": _bicubic_method,
@@ -167,6 +195,16 @@ METHODS: dict[str, Method] = {
 }
 
 NEEDS_TRUE_KERNEL = ("zssr+true-kernel",)
+
+#: Option checks of the built-in methods, run by ``run_benchmark`` before anything is
+#: written (a typo in ``zssr:presett=fast`` must not cost an input cache first). A
+#: method registered without a check gets its options checked only when it runs.
+OPTION_CHECKS: dict[str, Callable[[Mapping[str, Any]], None]] = {
+    "bicubic": _check_bicubic_options,
+    "zssr": lambda options: _check_zssr_options(options, "ideal"),
+    "zssr+true-kernel": lambda options: _check_zssr_options(options, "kernel"),
+    "zssr+estimated-kernel": _check_estimated_kernel_options,
+}
 
 
 @dataclass(frozen=True)

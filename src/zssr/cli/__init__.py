@@ -12,6 +12,11 @@ Conventions of the command line:
     * Outputs keep the input's bit depth, alpha plane and ICC profile, never
       overwrite an input, and never appear half-written.
     * Scales are ``vertical x horizontal`` (``0.5x0.25``); sizes are ``HxW``.
+    * What cannot run on this machine (an output too large for its memory, a
+      kernel too large for the factor or the input, a seed outside [0, 2**63), a
+      missing device, an unwritable output folder) is refused before the first
+      training (docs/LIMITS.md); Ctrl-C is honoured within a second and leaves
+      no partial or temporary file.
 
 Layout: one module per subcommand (``upscale``, ``resize``, ``metrics``, ``kernel``,
 ``demo``, ``bench``), each with ``add_parser(sub)`` and its handler; what they share

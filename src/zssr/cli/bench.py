@@ -11,6 +11,7 @@ import argparse
 from ..bench import DEGRADATIONS, KERNEL_RECIPES, LR_SOURCES, METHODS, run_benchmark
 from ..bench.runner import RayOptions
 from ..errors import ConfigError
+from .options import seed_argument
 
 __all__ = ["add_bench_arguments", "run_bench"]
 
@@ -35,7 +36,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                              "selfexsr, or imresize (MATLAB imresize of the 8-bit HR)")
     parser.add_argument("--kernel-recipe", choices=KERNEL_RECIPES, default=None,
                         help="random kernels for gaussian-kernel (default div2krk at ×2/×4, zssr otherwise)")
-    parser.add_argument("--data-seed", type=int, default=0, metavar="K", help="seed of the random kernels/degradations")
+    parser.add_argument("--data-seed", type=seed_argument, default=0, metavar="K",
+                        help="seed of the random kernels/degradations, an integer in [0, 2**63) (default 0)")
     parser.add_argument("--seeds", type=int, default=1, metavar="K",
                         help="run seeds 0..K-1 per image; the table shows mean and spread (default 1)")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images of each data set")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._atomic import check_writable
 from .._figures import save_comparison
 from .._modcrop import modcrop
 from .._validate import scale_value
@@ -18,6 +19,7 @@ from ..io import to_array, to_tensor, write_image
 from ..metrics import evaluate
 from ..pipeline import plan_steps, resolve_device, upscale_tensor
 from ..resize import imresize
+from .inputs import clear_stale_temps, no_empty_folders_left
 from .metrics import round_half_away
 from .options import add_run_options, progress_factory
 
@@ -59,6 +61,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out_dir = Path(args.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ImageWriteError(f"--out-dir {out_dir} exists and is not a folder")
+    check_writable(out_dir)
+    clear_stale_temps([out_dir / "comparison.png"])
 
     # STEP 1 - ground truth: a textured crop of the photo, modcropped so the LR size is exact.
     top, left = _DEMO_CROPS[args.image]
@@ -78,11 +82,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     m_zssr = evaluate(hr_a, zssr_a, scale=scale)
     gain = m_zssr.psnr - m_bic.psnr
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, image in (("lr", to_array(lr)), ("bicubic", bic_a), ("zssr", zssr_a), ("hr", hr_a)):
-        write_image(out_dir / f"{name}.png", image)
-    save_comparison(hr_a, bic_a, zssr_a, m_bic.psnr, m_zssr.psnr, out_dir / "comparison.png", scale=scale,
-                    border=round_half_away(scale))
+    with no_empty_folders_left([out_dir / "comparison.png"]):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, image in (("lr", to_array(lr)), ("bicubic", bic_a), ("zssr", zssr_a), ("hr", hr_a)):
+            write_image(out_dir / f"{name}.png", image)
+        save_comparison(hr_a, bic_a, zssr_a, m_bic.psnr, m_zssr.psnr, out_dir / "comparison.png", scale=scale,
+                        border=round_half_away(scale))
     iterations = sum(h.iterations for h in result.steps)
     print(f"bicubic  Y-PSNR {m_bic.psnr:6.2f} dB  SSIM {m_bic.ssim:.4f}")
     print(

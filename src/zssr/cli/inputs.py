@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .._atomic import check_writable, remove_stale_temps
 from ..errors import ImageWriteError, ShapeError
-from ..io import IMAGE_SUFFIXES, collect_inputs, output_path_for, read_image
+from ..io import IMAGE_SUFFIXES, collect_inputs, missing_reason, output_path_for, read_image
 from ..kernels import load_kernel
 from ..pipeline import MIN_INPUT_SIDE
 from ..resize import imresize
@@ -47,8 +49,10 @@ def plan_jobs(inputs: Sequence[str], output: str | None, out_dir: str | None) ->
                 f"-o/--output names one file but {len(sources)} input images were given; use --out-dir for several"
             )
         targets = [Path(output)]
-        if not targets[0].parent.is_dir():
-            raise ImageWriteError(f"cannot write {targets[0]}: output folder {targets[0].parent} does not exist")
+        parent = targets[0].parent
+        if not parent.is_dir():
+            reason = "is a file, not a folder" if parent.exists() else missing_reason(parent)
+            raise ImageWriteError(f"cannot write {targets[0]}: output folder {parent} {reason}")
     else:
         folder = Path(str(out_dir))
         if folder.exists() and not folder.is_dir():
@@ -60,19 +64,58 @@ def plan_jobs(inputs: Sequence[str], output: str | None, out_dir: str | None) ->
                 f"output {target} must end in one of {', '.join(sorted(IMAGE_SUFFIXES))}, got {target.suffix or 'no suffix'!r}"
             )
     check_not_inputs(targets, sources)
+    # A folder we cannot write to (read-only, not ours, under a file) is found now, not after training.
+    for folder in dict.fromkeys(target.parent for target in targets):
+        check_writable(folder, what="output folder")
     return list(zip(sources, targets))
 
 
-def check_readable(sources: Iterable[Path], *, min_side: int = MIN_INPUT_SIDE, why: str = "") -> None:
+def clear_stale_temps(targets: Iterable[Path]) -> None:
+    """Remove the temps a killed earlier run left in the output folders (see ``remove_stale_temps``)."""
+    for folder in dict.fromkeys(Path(t).parent for t in targets):
+        remove_stale_temps(folder)
+
+
+@contextlib.contextmanager
+def no_empty_folders_left(targets: Iterable[Path]) -> Iterator[None]:
+    """Folders a run creates for its outputs are removed again if it fails before filling them.
+
+    The missing folders are listed on entry; on any exception (disk full, Ctrl-C)
+    those still empty are removed, deepest first (``rmdir`` never removes content).
+    """
+    missing: set[Path] = set()
+    for target in targets:
+        folder = Path(target).parent
+        while not folder.exists() and folder != folder.parent:
+            missing.add(folder)
+            folder = folder.parent
+    try:
+        yield
+    except BaseException:
+        for folder in sorted(missing, key=lambda f: len(f.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def check_readable(
+    sources: Iterable[Path], *, min_side: int = MIN_INPUT_SIDE, why: str = ""
+) -> list[tuple[int, int, int]]:
     """Decode every input once before any output is written, and check its size.
 
     A folder run fails on its first bad file before training anything, rather than
     hours later with earlier outputs already written (raises ImageReadError/ShapeError).
+
+    Returns:
+        ``(H, W, C)`` of each input's colour planes, for the memory plan.
     """
+    shapes = []
     for source in sources:
-        h, w = read_image(source).color.shape[:2]
+        h, w, c = read_image(source).color.shape[:3]
         if min(h, w) < min_side:
             raise ShapeError(f"{source}: image must be at least {min_side}×{min_side} pixels{why}, got {h}×{w}")
+        shapes.append((h, w, c))
+    return shapes
 
 
 def resize_alpha(alpha: np.ndarray | None, scale: tuple[float, float], size: tuple[int, int]) -> np.ndarray | None:

@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
+from .._atomic import check_writable
 from .._validate import scale_value
 from ..errors import ConfigError, ImageWriteError, KernelError, ScaleError, ZSSRError
 from ..io import read_image, to_tensor
 from ..kernels import (
-    MAX_KERNEL_SIDE,
     center_of_mass,
     compose_x4,
     gaussian_kernel,
@@ -24,9 +24,10 @@ from ..kernels import (
     random_gaussian_kernel,
     save_kernel,
 )
+from ..kernels.validate import MAX_FACTOR, MAX_SIDE
 from ..pipeline import resolve_device
-from .inputs import check_not_inputs, read_kernel
-from .options import Parser, add_run_options
+from .inputs import check_not_inputs, clear_stale_temps, read_kernel
+from .options import Parser, add_run_options, seed_argument
 
 _KERNEL_FILE_SUFFIXES = (".mat", ".npy", ".txt", ".csv")
 #: ``--estimator`` choices; ``edges`` is the default (Table 2: 57% of the bicubic → true kernel gap, KernelGAN 45%:
@@ -55,7 +56,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--theta", type=float, metavar="T", help="rotation in radians (default 0)")
     g.add_argument("--random", action="store_true", help="draw the kernel at random")
     g.add_argument("--scale", type=float, metavar="S", help="SR factor the random kernel is for")
-    g.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
+    g.add_argument("--seed", type=seed_argument, default=0, metavar="N",
+                   help="seed for --random, an integer in [0, 2**63) (default 0)")
     g.add_argument("--recipe", choices=("zssr", "div2krk"), default="zssr", help="random recipe (default zssr)")
     g.add_argument("-o", "--output", required=True, metavar="FILE", help="kernel file (.mat/.npy/.txt/.csv/.png)")
     g.set_defaults(handler=_cmd_kernel_gaussian)
@@ -105,6 +107,8 @@ def _check_kernel_output(path: Path, *, inputs: Sequence[Path] = ()) -> None:
     if not path.parent.is_dir():
         raise ImageWriteError(f"cannot write {path}: output folder {path.parent} does not exist")
     check_not_inputs([path], inputs)
+    check_writable(path.parent, what="output folder")
+    clear_stale_temps([path])
 
 
 def _describe_kernel(k: torch.Tensor) -> str:
@@ -132,11 +136,9 @@ def _cmd_kernel_gaussian(args: argparse.Namespace) -> int:
         if size is None:
             spread = max(abs(sy), abs(sx)) if all(math.isfinite(v) for v in (sy, sx)) else 1.0
             size = 2 * math.ceil(3.0 * spread) + 1  # ±3σ
-            if size > MAX_KERNEL_SIDE:
-                raise KernelError(
-                    f"--sigma {sy:g} {sx:g} needs a {float(size):.3g}-tap kernel (±3σ), more than the {MAX_KERNEL_SIDE} allowed; "
-                    "give smaller sigmas (or --size)"
-                )
+            if size > MAX_SIDE:
+                raise KernelError(f"--sigma {sy:g} {sx:g} needs a {float(size):.3g}-tap kernel (±3σ); at most {MAX_SIDE} taps "
+                                  "per side: give smaller sigmas (or --size to crop)")
         k = gaussian_kernel(size, sy, sx, 0.0 if args.theta is None else args.theta)
         what = f"gaussian σ=({sy:g}, {sx:g}), θ={args.theta or 0.0:g} rad"
     save_kernel(k, out)
@@ -224,6 +226,9 @@ def _cmd_kernel_estimate(args: argparse.Namespace) -> int:
     if picture_path is not None:
         check_not_inputs([picture_path], [source])
     scale_value(args.scale, "--scale", minimum=1.0, strict=False, hint=" (an SR factor)")
+    if args.scale > MAX_FACTOR:
+        raise ScaleError(f"--scale must be at most {MAX_FACTOR:g} to estimate a kernel (a larger one is never usable), "
+                         f"got {args.scale!r}")
     estimate_kernel = kernel_estimator(args.estimator, iterations=args.iterations, restarts=args.restarts,
                                         width_correction=args.width_correction,
                                         flags=("--iterations", "--restarts", "--width-correction"))

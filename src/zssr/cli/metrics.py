@@ -13,8 +13,8 @@ from typing import Any, Literal
 import numpy as np
 
 from .._atomic import one_line
-from ..errors import ImageReadError, ScaleError, ZSSRError
-from ..io import collect_inputs, read_image
+from ..errors import ImageReadError, ScaleError, ShapeError, ZSSRError
+from ..io import collect_inputs, missing_reason, read_image
 from ..metrics import evaluate
 from .options import parse_factor_pair
 
@@ -48,6 +48,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     rows: list[tuple[str, float, float]] = []
     for name, ref_path, test_path in pairs:
         reference, test = read_image(ref_path).color, read_image(test_path).color
+        _check_same_kind(name, ref_path, reference, test_path, test)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SizeMismatchWarning)
             result = evaluate(reference, test, scale=scale, shave=args.shave, channel=channel)
@@ -81,6 +82,26 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_same_kind(name: str, ref_path: Path, reference: np.ndarray, test_path: Path, test: np.ndarray) -> None:
+    """Refuse a gray image scored against a colour one (an RGB file whose three planes are equal is gray).
+
+    Why: the Y of a colour image (``rgb2ycbcr``, 16–235) and a gray value used as Y
+    are different scales, and either way the score says nothing about SR quality.
+    An RGB file holding a gray picture is fine (``evaluate`` scores it as gray).
+    """
+    if reference.shape[2] == test.shape[2]:
+        return
+    rgb = reference if reference.shape[2] == 3 else test
+    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+        return
+    kinds = {1: "gray", 3: "colour (RGB)"}
+    raise ShapeError(
+        f"{name}: --reference {ref_path} is {kinds.get(reference.shape[2], '?')} but --test {test_path} is "
+        f"{kinds.get(test.shape[2], '?')}; a gray image scored against a colour one means nothing "
+        "(convert one so both are gray or both RGB)"
+    )
+
+
 def round_half_away(x: float) -> int:
     """Round half away from zero, as MATLAB's ``round`` does (Python rounds half to even)."""
     return int(math.floor(abs(x) + 0.5) * (1 if x >= 0 else -1))
@@ -95,7 +116,7 @@ def _metric_pairs(reference: Path, test: Path) -> list[tuple[str, Path, Path]]:
     """``(name, reference, test)`` for two files, or for two folders matched by file name (then stem)."""
     for label, path in (("--reference", reference), ("--test", test)):
         if not path.exists():
-            raise ImageReadError(f"{label} {path} does not exist")
+            raise ImageReadError(f"{label} {path} {missing_reason(path)}")
     if reference.is_file() and test.is_file():
         return [(reference.name, reference, test)]
     if not (reference.is_dir() and test.is_dir()):

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 import torch
 
 from .._atomic import one_line
-from .._validate import scale_pair
+from .._validate import scale_pair, seed_value
 from ..config import Config
 from ..errors import ConfigError, ScaleError, ZSSRError
 from ..pipeline import TqdmProgress
@@ -91,9 +91,21 @@ def add_outputs(p: argparse.ArgumentParser) -> None:
 
 def add_run_options(p: argparse.ArgumentParser, *, seed_help: str = "seed (default 0)") -> None:
     """``--seed``, ``--device`` and ``-q``: shared by every command that trains something."""
-    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--seed", type=seed_argument, default=0, metavar="N", help=seed_help)
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def seed_argument(text: str) -> int:
+    """``--seed``: an integer in ``[0, 2**63)`` (argparse turns the error into ``argument --seed: …``)."""
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {text!r}") from None
+    try:
+        return seed_value(value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("seed ")) from None
 
 
 def progress_factory(quiet: bool) -> Callable[..., Any] | None:

@@ -11,8 +11,16 @@ import torch
 from ..errors import ScaleError, ZSSRError
 from ..io import Picture, read_image, to_array, to_tensor, write_image
 from ..kernels import align_kernel, downscale
+from ..limits import check_resize
 from ..resize import INTERP_KERNELS, imresize, output_size
-from .inputs import check_readable, plan_jobs, read_kernel, resize_alpha
+from .inputs import (
+    check_readable,
+    clear_stale_temps,
+    no_empty_folders_left,
+    plan_jobs,
+    read_kernel,
+    resize_alpha,
+)
 from .options import add_outputs, parse_factor_pair, parse_size
 
 
@@ -48,16 +56,21 @@ def _cmd_resize(args: argparse.Namespace) -> int:
             raise ScaleError(f"--kernel only downscales: --scale must be < 1 (<= 1 on one axis), got {args.scale!r}")
     jobs = plan_jobs(args.inputs, args.output, args.out_dir)
     sources = [source for source, _ in jobs]
-    check_readable(sources, min_side=1)  # all or nothing: a bad file in a folder stops the run before any write
-    for source, target in jobs:
-        picture = read_image(source)
-        color, alpha = _resize_picture(picture, scale, size, kernel, args.method, not args.no_antialias)
-        if args.out_dir is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        write_image(
-            target, color, alpha=alpha, bit_depth=picture.bit_depth, icc_profile=picture.icc_profile, protect=sources,
-        )
-        print(f"{target}: {picture.height}×{picture.width} → {color.shape[0]}×{color.shape[1]}")
+    shapes = check_readable(sources, min_side=1)  # all or nothing: a bad file in a folder stops the run before any write
+    for source, (h, w, c) in zip(sources, shapes):
+        check_resize(str(source), (h, w), c, scale, size)
+    clear_stale_temps(t for _, t in jobs)
+    with no_empty_folders_left(t for _, t in jobs):
+        for source, target in jobs:
+            picture = read_image(source)
+            color, alpha = _resize_picture(picture, scale, size, kernel, args.method, not args.no_antialias)
+            if args.out_dir is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            write_image(
+                target, color, alpha=alpha, bit_depth=picture.bit_depth, icc_profile=picture.icc_profile,
+                protect=sources,
+            )
+            print(f"{target}: {picture.height}×{picture.width} → {color.shape[0]}×{color.shape[1]}")
     return 0
 
 

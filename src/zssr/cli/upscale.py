@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..batch import BatchItem, run_batch
-from ..config import PRESET_DOCS, PRESETS, Config, resolve_config
+from ..config import MAX_STEPS, PRESET_DOCS, PRESETS, Config, resolve_config
 from ..errors import ConfigError, ScaleError
 from ..kernels import align_kernel
+from ..limits import available_memory, check_kernel_size, check_plan, check_scale_fits, describe_plan, plan_run
 from ..pipeline import MIN_INPUT_SIDE, parse_scale, plan_steps
 from .batch_options import add_batch_options, batch_exit_status, execution_from_args
-from .inputs import check_not_inputs, check_readable, plan_jobs, read_kernel
+from .inputs import check_not_inputs, check_readable, clear_stale_temps, no_empty_folders_left, plan_jobs, read_kernel
 from .kernel import ESTIMATORS, kernel_estimator
 from .options import add_outputs, add_run_options, parse_override
 from .upscale_image import UpscaleTask
@@ -87,8 +89,9 @@ def _upscale_config(args: argparse.Namespace, *, with_kernel: bool | None = None
     if args.no_back_projection:
         overrides["back_projection_iters"] = (0,)
     if args.gradual is not None:
-        if args.gradual < 1:
-            raise ConfigError(f"--gradual must be an integer >= 1, got {args.gradual}")
+        if not 1 <= args.gradual <= MAX_STEPS:
+            raise ConfigError(f"--gradual must be an integer from 1 to {MAX_STEPS} (each step trains the net), "
+                              f"got {args.gradual}")
         overrides["gradual_pattern"] = tuple((k / args.gradual, k / args.gradual) for k in range(1, args.gradual + 1))
     if args.max_iterations is not None:
         overrides["max_iterations"] = args.max_iterations
@@ -99,7 +102,8 @@ def _upscale_config(args: argparse.Namespace, *, with_kernel: bool | None = None
 
 
 def _cmd_upscale(args: argparse.Namespace) -> int:
-    # STEP 1 - everything that can be wrong is checked before the first (long) training.
+    # STEP 1 - everything that can be wrong is checked before the first (long) training:
+    # options, device, scale (against this machine's memory), kernel, paths, every input, every plan.
     config = _upscale_config(args)
     steps = parse_scale(args.scale)
     if len(steps) == 1:
@@ -107,8 +111,15 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     elif args.gradual is not None:
         raise ConfigError(f"--gradual splits a single target scale; -s {args.scale!r} already lists the steps")
     execution = execution_from_args(args)
+    # Memory is planned on this machine (a Ray node's is unknown here), shared by the workers
+    # that run on the same device at once.
+    device = execution.devices[0]
+    local = execution.backend != "ray"
+    available = available_memory(device) / execution.devices.count(device) if local else None
+    if local:
+        check_scale_fits(steps, config=config, device=device, available=available)
     auto_kernel = args.kernel is not None and args.kernel.strip().lower() == "auto"
-    fixed_kernels: list[torch.Tensor | None] = [None] * len(steps)
+    given_kernel = None
     estimate_kernel = None
     if auto_kernel:
         if steps[-1][0] != steps[-1][1]:
@@ -119,7 +130,11 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             flags=("--kernel-iterations", "--kernel-restarts", "--width-correction"),
         )
     elif args.kernel is not None:
-        fixed_kernels[-1] = align_kernel(read_kernel(args.kernel), steps[-1])
+        given_kernel = read_kernel(args.kernel)
+        check_kernel_size(tuple(given_kernel.shape), steps[-1], name=f"--kernel {args.kernel}")
+    fixed_kernels: list[torch.Tensor | None] = [None] * len(steps)
+    if given_kernel is not None:
+        fixed_kernels[-1] = align_kernel(given_kernel, steps[-1])
     jobs = plan_jobs(args.inputs, args.output, args.out_dir)
     sources = [source for source, _ in jobs]
     task = UpscaleTask(
@@ -135,12 +150,24 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
 
         min_side, why = max(MIN_INPUT_SIDE, kernel_min_side), " for --kernel auto"
 
+    def precheck(item: BatchItem) -> None:
+        # Readable, large enough, a kernel that fits it, a memory plan that fits this machine.
+        (h, w, c), = check_readable([item.source], min_side=min_side, why=why)
+        if given_kernel is not None:
+            check_kernel_size(tuple(given_kernel.shape), steps[-1], (h, w), name=f"--kernel {args.kernel} on {item.source}")
+        plan = plan_run((h, w), c, steps, config=config, device=device if local else "cpu")
+        if local:
+            check_plan(plan, source=str(item.source), available=available)
+        if not args.quiet:
+            print(f"zssr: {item.source}: {describe_plan(plan)}", file=sys.stderr)
+
     # STEP 2 - the images, one by one or in parallel (zssr.batch): (estimate the kernel,) train,
     # super-resolve, write. A folder run keeps a manifest there, skips what is done, and goes on
-    # past an image that fails (checked here first: unreadable or too small).
-    report = run_batch(
-        items, task, settings=task.settings(), folder=None if args.out_dir is None else Path(args.out_dir),
-        execution=execution, overwrite=args.overwrite, progress=not args.quiet,
-        precheck=lambda item: check_readable([item.source], min_side=min_side, why=why),
-    )
+    # past an image that fails (checked here first: unreadable, too small, too large).
+    clear_stale_temps(t for _, t in jobs)
+    with no_empty_folders_left(t for _, t in jobs):
+        report = run_batch(
+            items, task, settings=task.settings(), folder=None if args.out_dir is None else Path(args.out_dir),
+            execution=execution, overwrite=args.overwrite, progress=not args.quiet, precheck=precheck,
+        )
     return batch_exit_status(report)

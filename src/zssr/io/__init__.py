@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from zssr.io._formats import IMAGE_SUFFIXES
 from zssr.io.convert import to_array, to_tensor
-from zssr.io.paths import collect_inputs, output_path_for
+from zssr.io.paths import collect_inputs, missing_reason, output_path_for
 from zssr.io.picture import Picture
 from zssr.io.read import read_image
 from zssr.io.write import write_image
@@ -37,6 +37,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "Picture",
     "collect_inputs",
+    "missing_reason",
     "output_path_for",
     "read_image",
     "to_array",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from zssr.errors import ImageReadError, ImageWriteError
 from zssr.io._formats import IMAGE_SUFFIXES
 
-__all__ = ["collect_inputs", "output_path_for"]
+__all__ = ["collect_inputs", "missing_reason", "output_path_for"]
 
 
 def collect_inputs(paths: Sequence[str | Path]) -> list[Path]:
@@ -44,7 +46,7 @@ def collect_inputs(paths: Sequence[str | Path]) -> list[Path]:
         elif location.exists():
             images = [location]
         else:
-            raise ImageReadError(f"input path {location} does not exist")
+            raise ImageReadError(f"input path {location} {missing_reason(location)}")
         for image in images:
             key = image.resolve()
             if key not in seen:
@@ -74,3 +76,29 @@ def output_path_for(input_path: str | Path, out_dir: str | Path, suffix: str | N
             f"suffix must be one of {', '.join(sorted(IMAGE_SUFFIXES))}; got {new_suffix!r} for {source.name}"
         )
     return Path(out_dir) / f"{source.stem}{new_suffix}"
+
+
+def missing_reason(path: str | Path) -> str:
+    """Why ``path`` cannot be opened, as the end of a sentence (``does not exist``, ``is a symbolic link loop``).
+
+    ``Path.exists`` is false for a link loop and a dangling link alike; saying
+    "does not exist" of a file the user can see in ``ls`` sends them the wrong way.
+    """
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link loop (or has one in its path)"
+        if os.path.islink(path):
+            try:
+                return f"is a broken symbolic link (to {os.readlink(path)}, which does not exist)"
+            except OSError:
+                return "is a broken symbolic link"
+        if exc.errno == errno.ENOTDIR:
+            return "does not exist (a part of its path is a file, not a folder)"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return "cannot be reached (permission denied)"
+        return "does not exist"
+    except ValueError:  # an embedded NUL byte
+        return "is not a valid path"
+    return "exists"

@@ -22,6 +22,7 @@ from zssr.io._formats import (
     Decoded,
     one_line,
 )
+from zssr.io.paths import missing_reason
 from zssr.io.picture import Picture
 from zssr.io.png16 import is_16bit_png, read_png16
 
@@ -55,7 +56,8 @@ def read_image(path: str | Path) -> Picture:
     """
     source = Path(path)
     if not source.exists():
-        raise ImageReadError(f"cannot read image {source}: no such file")
+        reason = missing_reason(source)
+        raise ImageReadError(f"cannot read image {source}: " + ("no such file" if reason == "does not exist" else f"it {reason}"))
     if source.is_dir():
         raise ImageReadError(f"cannot read image {source}: it is a folder, expected an image file")
     if not source.is_file():

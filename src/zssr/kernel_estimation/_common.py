@@ -20,8 +20,9 @@ import torch
 from scipy import ndimage
 
 from .._validate import scale_value
-from ..errors import ShapeError, ZSSRError
+from ..errors import ScaleError, ShapeError, ZSSRError
 from ..kernels import compose_x4
+from ..kernels.validate import MAX_FACTOR
 
 __all__ = [
     "CROP",
@@ -103,8 +104,12 @@ class KernelEstimate:
 
 
 def check_factor(factor: object) -> float:
-    """The SR factor as a float, or a ``ScaleError`` naming ``factor``."""
-    return scale_value(factor, "factor", minimum=1.0, strict=False)
+    """The SR factor as a float in ``[1, 256]``, or a ``ScaleError`` naming ``factor``."""
+    f = scale_value(factor, "factor", minimum=1.0, strict=False)
+    if f > MAX_FACTOR:
+        raise ScaleError(f"factor must be at most {MAX_FACTOR:g} to estimate a kernel (larger kernels are never "
+                         f"usable), got {factor!r}")
+    return f
 
 
 def check_image(image: object) -> torch.Tensor:

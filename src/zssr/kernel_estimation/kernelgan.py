@@ -50,6 +50,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._validate import seed_value
 from ..errors import ConfigError
 from ..resize import imresize
 from ._common import (
@@ -278,7 +279,7 @@ def estimate_kernel(
     Raises:
         ShapeError: ``image`` is not 1×C×H×W with C in (1, 3), or smaller than 84×84.
         ScaleError: ``factor`` is not a finite number >= 1.
-        ConfigError: ``iterations`` < 1, a negative or non-integer ``seed`` or
+        ConfigError: ``iterations`` < 1, a ``seed`` not an integer in ``[0, 2**63)`` or
             ``restarts``, an unusable ``device``, or ``config`` not a KernelGANConfig.
         KernelError: training diverged (no positive mass left in the kernel).
     """
@@ -286,8 +287,8 @@ def estimate_kernel(
     image = check_image(image)
     if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
         raise ConfigError(f"iterations must be a positive integer, got {iterations!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ConfigError(f"seed must be a non-negative integer or None, got {seed!r}")
+    if seed is not None:
+        seed = seed_value(seed)
     if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 0:
         raise ConfigError(f"restarts must be a non-negative integer, got {restarts!r}")
     if config is None:

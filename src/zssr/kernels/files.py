@@ -15,7 +15,7 @@ import torch
 from zssr._atomic import atomic_write, one_line
 from zssr.errors import ImageWriteError, KernelError
 from zssr.kernels.apply import center_of_mass
-from zssr.kernels.validate import validate_kernel
+from zssr.kernels.validate import MAX_SIDE, validate_kernel
 
 __all__ = ["KERNEL_SUFFIXES", "kernel_picture", "load_kernel", "save_kernel"]
 
@@ -50,6 +50,32 @@ def _read_mat(path: Path) -> np.ndarray:
     )
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A numeric ``.npy`` array; a file that is not one says so (not numpy's advice about pickles)."""
+    with path.open("rb") as handle:
+        head = handle.read(len(_NPY_MAGIC))
+    if head != _NPY_MAGIC:
+        raise KernelError(f"kernel file {path} is not a .npy file (it does not start with the NumPy header)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise KernelError(
+                f"kernel file {path} holds Python objects, not numbers (object arrays are never loaded: "
+                "they could run code); save a numeric 2-D array with numpy.save"
+            ) from exc
+        raise KernelError(f"kernel file {path} could not be read as .npy (damaged or unsupported): {one_line(exc)}") from exc
+    except (MemoryError, OSError):
+        raise
+    except Exception as exc:  # a corrupt header: SyntaxError, tokenize.TokenError, EOFError, …
+        raise KernelError(
+            f"kernel file {path} could not be read as .npy (damaged): {one_line(exc) or type(exc).__name__}"
+        ) from exc
+
+
 def load_kernel(path: str | os.PathLike[str]) -> torch.Tensor:
     """Read a kernel from ``.mat`` (variable ``Kernel``), ``.npy``, ``.txt`` or ``.csv``.
 
@@ -72,26 +98,28 @@ def load_kernel(path: str | os.PathLike[str]) -> torch.Tensor:
     if suffix not in KERNEL_SUFFIXES:
         raise KernelError(f"kernel file {p} must end in one of {', '.join(KERNEL_SUFFIXES)}, got {suffix or 'no suffix'!r}")
     if not p.is_file():
-        raise KernelError(f"kernel file {p} does not exist or is not a file")
+        if p.exists():
+            raise KernelError(f"kernel file {p} is not a regular file")
+        from zssr.io import missing_reason
+
+        raise KernelError(f"kernel file {p} {missing_reason(p)}")
     try:
         if suffix == ".mat":
             arr = _read_mat(p)
         elif suffix == ".npy":
-            with p.open("rb") as handle:  # not np.load's guess: anything else "contains pickled data"
-                if handle.read(6) != b"\x93NUMPY":
-                    raise KernelError(f"kernel file {p} is not a .npy file (no NumPy header)")
-            try:
-                arr = np.load(p, allow_pickle=False)
-            except Exception as exc:  # a corrupt header: SyntaxError, tokenize.TokenError, EOFError, …
-                raise KernelError(f"kernel file {p} could not be read as .npy: {one_line(exc) or type(exc).__name__}") from exc
+            arr = _read_npy(p)
         else:
             text = p.read_text()
             arr = np.loadtxt(text.splitlines(), delimiter="," if "," in text else None, ndmin=2)
     except KernelError:
         raise
-    except (OSError, ValueError, MemoryError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, MemoryError) as exc:
         raise KernelError(f"kernel file {p} could not be read: {one_line(exc) or type(exc).__name__}") from exc
-    return validate_kernel(np.asarray(arr), name=f"kernel file {p}")
+    arr = np.asarray(arr)
+    if arr.ndim == 2 and max(arr.shape) > MAX_SIDE:
+        raise KernelError(f"kernel file {p} is {arr.shape[0]}×{arr.shape[1]}; a kernel has at most {MAX_SIDE} taps per "
+                          "side (and, to be used, at most 16·⌈factor⌉ + 1 and the input's size: docs/LIMITS.md)")
+    return validate_kernel(arr, name=f"kernel file {p}")
 
 
 def save_kernel(kernel: torch.Tensor | np.ndarray, path: str | os.PathLike[str]) -> None:

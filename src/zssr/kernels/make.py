@@ -12,8 +12,11 @@ import scipy.ndimage
 import scipy.signal
 import torch
 
+from zssr._validate import seed_value
 from zssr.errors import KernelError, ScaleError
 from zssr.kernels.validate import (
+    MAX_FACTOR,
+    MAX_SIDE,
     as_array,
     check_array,
     factor_pair,
@@ -26,9 +29,9 @@ __all__ = ["MAX_KERNEL_SIDE", "RECIPES", "KernelRecipe", "bicubic_kernel", "comp
 KernelRecipe = Literal["zssr", "div2krk"]
 RECIPES = ("zssr", "div2krk")
 
-#: The widest kernel made here: 16 taps per unit of factor up to ×64. A wider blur is no
-#: downscaling kernel, and the side is squared: 10⁵ taps would need 80 GB (a MemoryError).
-MAX_KERNEL_SIDE = 1025
+#: The widest kernel made here (the public name of :data:`~zssr.kernels.validate.MAX_SIDE`):
+#: a wider blur is no downscaling kernel, and 10⁵ taps per side would need 80 GB.
+MAX_KERNEL_SIDE = MAX_SIDE
 
 
 def _keys_cubic(x: np.ndarray) -> np.ndarray:
@@ -101,8 +104,8 @@ def _size_pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
         pair = (int(items[0]), int(items[1]))
     if min(pair) < 1:
         raise KernelError(f"{name} must be ≥ 1, got {size!r}")
-    if max(pair) > MAX_KERNEL_SIDE:
-        raise KernelError(f"{name} must be at most {MAX_KERNEL_SIDE} taps per side, got {size!r}")
+    if max(pair) > MAX_SIDE:
+        raise KernelError(f"{name} must be at most {MAX_SIDE} taps per side (the largest usable kernel), got {size!r}")
     return pair
 
 
@@ -148,7 +151,7 @@ def _as_generator(generator: torch.Generator | int) -> torch.Generator:
     if isinstance(generator, torch.Generator):
         return generator
     if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        return torch.Generator().manual_seed(int(generator))
+        return torch.Generator().manual_seed(seed_value(generator, "generator"))
     raise KernelError(f"generator must be a torch.Generator or an int seed, got {type(generator).__name__}")
 
 
@@ -208,13 +211,19 @@ def random_gaussian_kernel(
         noise = 1.0 + (torch.rand(side, side, generator=gen, dtype=torch.float64) * 0.8 - 0.4)
         k2 = validate_kernel(gaussian_kernel(side, math.sqrt(lam2), math.sqrt(lam1), theta) * noise)
         return compose_x4(k2) if s == 4.0 else k2
-    default = f"the side 2·⌈3s⌉ + 1 of a ×{s:g} kernel"
-    side = _size_pair(2 * math.ceil(3.0 * s) + 1, default)[0] if size is None else _size_pair(size, "size")[0]
+    if s > MAX_FACTOR:
+        raise ScaleError(f"factor must be at most {MAX_FACTOR:g} for random kernels (their side is 2·⌈3·factor⌉ + 1), "
+                         f"got {factor!r}")
+    side = 2 * math.ceil(3.0 * s) + 1 if size is None else _size_pair(size, "size")[0]
     lo, hi = 0.35, max(0.35, s * s)
     u = torch.rand(3, generator=gen, dtype=torch.float64).tolist()
     lam1, lam2 = lo + u[0] * (hi - lo), lo + u[1] * (hi - lo)
     theta = u[2] * math.pi
     return gaussian_kernel(side, math.sqrt(lam2), math.sqrt(lam1), theta)
+
+
+#: Work bound of :func:`compose` (direct convolution, a few seconds): two 128×128 kernels.
+_COMPOSE_MACS = 2**28
 
 
 def compose(
@@ -254,6 +263,13 @@ def compose(
     a = check_array(as_array(kernel_a, "kernel_a"), "kernel_a")
     b = check_array(as_array(kernel_b, "kernel_b"), "kernel_b")
     fy, fx = integer_pair(factor_a, "factor_a")
+    support = (a.shape[0] + fy * (b.shape[0] - 1), a.shape[1] + fx * (b.shape[1] - 1))
+    if max(support) > MAX_SIDE or a.size * b.size > _COMPOSE_MACS:
+        raise KernelError(
+            f"kernels of {a.shape[0]}×{a.shape[1]} and {b.shape[0]}×{b.shape[1]} taps are too large to compose: "
+            f"the result would be {support[0]}×{support[1]} (at most {MAX_SIDE} per side) and cost "
+            f"{a.size * b.size:.2g} multiply-adds (at most {_COMPOSE_MACS:.2g}, kernels up to about 128×128)"
+        )
     dilated = np.zeros((fy * (b.shape[0] - 1) + 1, fx * (b.shape[1] - 1) + 1))
     dilated[::fy, ::fx] = b
     full = scipy.signal.convolve2d(a, dilated, mode="full")

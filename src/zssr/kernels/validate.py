@@ -10,7 +10,15 @@ import torch
 from zssr._validate import scale_pair
 from zssr.errors import KernelError, ScaleError
 
-__all__ = ["as_array", "check_array", "factor_pair", "integer_pair", "validate_kernel"]
+__all__ = ["MAX_FACTOR", "MAX_SIDE", "as_array", "check_array", "factor_pair", "integer_pair", "validate_kernel"]
+
+#: The most taps per side a kernel made or estimated here may have: ``16·⌈256⌉ + 1``, the
+#: largest kernel :mod:`zssr.limits` lets a ×256 run use (a larger one cannot be used, and a
+#: side of 10⁹ taps was a 490 PB allocation).
+MAX_SIDE = 4097
+
+#: The largest SR factor kernels are made or estimated for (its bound is :data:`MAX_SIDE`).
+MAX_FACTOR = 256.0
 
 
 def as_array(kernel: object, name: str) -> np.ndarray:
