@@ -18,7 +18,7 @@ from .examples import degrade
 from .resize import imresize, output_size
 
 __all__ = [
-    "Transform", "TRANSFORMS", "back_project", "super_resolve", "forward_tiled", "planewise", "tile_pixels",
+    "Transform", "TRANSFORMS", "back_project", "super_resolve", "forward_tiled", "planewise", "tile_count", "tile_pixels",
     "PLANEWISE_ELEMENTS", "TILE_PIXELS_CPU", "TILE_PIXELS_ACCELERATOR", "MEDIAN_CHUNK",
 ]
 
@@ -113,7 +113,22 @@ def tile_pixels(device: torch.device | str) -> int:
     return TILE_PIXELS_CPU if torch.device(device).type == "cpu" else TILE_PIXELS_ACCELERATOR
 
 
-def forward_tiled(net: torch.nn.Module, x: torch.Tensor, *, max_pixels: int | None = None) -> torch.Tensor:
+def tile_count(net: torch.nn.Module, size: tuple[int, int], max_pixels: int) -> int:
+    """How many calls :func:`forward_tiled` makes for one ``size`` image (1 when it fits in one)."""
+    h, w = size
+    if h * w <= max_pixels:
+        return 1
+    side = max(64, int(math.sqrt(max_pixels)) - 2 * _halo(net))
+    return math.ceil(h / side) * math.ceil(w / side)
+
+
+def _halo(net: torch.nn.Module) -> int:
+    return sum(1 for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+
+
+def forward_tiled(
+    net: torch.nn.Module, x: torch.Tensor, *, max_pixels: int | None = None, on_call: Callable[[int], None] | None = None,
+) -> torch.Tensor:
     """``net(x)`` computed in overlapping tiles when ``x`` is large.
 
     The net is a stack of ``depth`` 3×3 convolutions, so an output pixel sees
@@ -127,17 +142,22 @@ def forward_tiled(net: torch.nn.Module, x: torch.Tensor, *, max_pixels: int | No
         x: its input, ``N×C×H×W``.
         max_pixels: the most ``N·H·W`` input pixels per call; default by device
             (:func:`tile_pixels`).
+        on_call: called with the number of images' tiles each call completed
+            (``N`` for a whole batch in one call, 1 per tile), for progress.
     """
     n, _, h, w = x.shape
     limit = tile_pixels(x.device) if max_pixels is None else max_pixels
     if n * h * w <= limit:
-        return net(x)
+        y = net(x)
+        if on_call is not None:
+            on_call(n * tile_count(net, (h, w), limit))
+        return y
     if n > 1:
         batch = torch.empty_like(x)
         for i in range(n):
-            batch[i : i + 1] = forward_tiled(net, x[i : i + 1], max_pixels=limit)
+            batch[i : i + 1] = forward_tiled(net, x[i : i + 1], max_pixels=limit, on_call=on_call)
         return batch
-    halo = sum(1 for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    halo = _halo(net)
     side = max(64, int(math.sqrt(limit)) - 2 * halo)
     out = torch.empty_like(x)
     for top in range(0, h, side):
@@ -147,6 +167,8 @@ def forward_tiled(net: torch.nn.Module, x: torch.Tensor, *, max_pixels: int | No
             tile = net(x[..., t0:b1, l0:r1])
             bh, bw = min(side, h - top), min(side, w - left)
             out[..., top : top + bh, left : left + bw] = tile[..., top - t0 : top - t0 + bh, left - l0 : left - l0 + bw]
+            if on_call is not None:
+                on_call(1)
     return out
 
 
@@ -181,8 +203,13 @@ def super_resolve(
     back_projection_iters: int = 10,
     kernel: torch.Tensor | None = None,
     max_pixels: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Apply the trained net to the whole image with ensemble, median and back-projection.
+
+    ``progress(done, total)`` is called as the work goes (net tiles of each variant,
+    then each variant's back-projection, then the final one): on a large output the
+    inference takes longer than training, and the user should see it move.
 
     Shape:
         ``1×C×H×W`` → ``1×C×ceil(H·sf_y)×ceil(W·sf_x)``, values in [0, 1].
@@ -201,6 +228,17 @@ def super_resolve(
     out_size = output_size((int(lr.shape[-2]), int(lr.shape[-1])), sf)[1]
     stack = torch.empty((len(transforms), lr.shape[1], *out_size), dtype=lr.dtype, device=lr.device)
     index = 0
+    limit = tile_pixels(lr.device) if max_pixels is None else max_pixels
+    total = 1 + sum(1 + tile_count(net, out_size[::-1] if t.swaps_axes else out_size, limit) for t in transforms)
+    done = 0
+
+    def advance(units: int) -> None:
+        nonlocal done
+        done += units
+        if progress is not None:
+            progress(done, total)
+
+    advance(0)
     # Variants of equal shape go through the net as one batch.
     for swapped in (False, True):
         group = [t for t in transforms if t.swaps_axes == swapped]
@@ -210,14 +248,17 @@ def super_resolve(
         sf_t = (sf[1], sf[0]) if swapped else sf
         up = planewise(lambda p: imresize(p, sf_t), batch)
         del batch
-        sr = forward_tiled(net, up, max_pixels=max_pixels)
+        sr = forward_tiled(net, up, max_pixels=limit, on_call=advance)
         del up
         sr.clamp_(0.0, 1.0)
         for i, t in enumerate(group):
             y = t.invert(sr[i : i + 1])
             stack[index : index + 1] = back_project(y, lr, sf, iterations=back_projection_iters, kernel=kernel)
             index += 1
+            advance(1)
         del sr
     fused = _median(stack)[None]
     del stack
-    return back_project(fused, lr, sf, iterations=back_projection_iters, kernel=kernel)
+    result = back_project(fused, lr, sf, iterations=back_projection_iters, kernel=kernel)
+    advance(1)
+    return result

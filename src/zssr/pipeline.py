@@ -306,22 +306,29 @@ def upscale_tensor(
     sources = [FatherSource(x, 1.0)]
     histories = []
     output = x
+    trained = 0.0  # seconds of training so far (Config.time_budget is shared by the steps left)
     for i, sf in enumerate(steps):
         if i > 0 and config.reinit_each_step:
             net = new_net()
             optimizer = make_optimizer(net, config)
         callback = progress(i, len(steps), sf, config.max_iterations) if progress is not None else None
+        deadline = None
+        if config.time_budget is not None:
+            deadline = time.perf_counter() + max(config.time_budget - trained, 0.0) / (len(steps) - i)
         history = train_scale_step(
             net, optimizer, x, sources, sf, config=config, kernel=kernels[i], rng=rng, generator=noise_gen,
-            progress=callback,
+            progress=callback, deadline=deadline,
         )
+        trained += history.seconds
         histories.append(history)
+        # The inference phase reports on the same callback when it can (a tqdm bar: TqdmProgress.inference).
+        output = super_resolve(
+            net, x, sf, ensemble=config.output_flip, back_projection_iters=bp_iters[i], kernel=kernels[i],
+            progress=getattr(callback, "inference", None),
+        )
         close = getattr(callback, "close", None)
         if close is not None:
             close()
-        output = super_resolve(
-            net, x, sf, ensemble=config.output_flip, back_projection_iters=bp_iters[i], kernel=kernels[i],
-        )
         sources.append(FatherSource(output, min(sf)))
     return UpscaleResult(
         image=output.detach().float().cpu(), steps=tuple(histories), seconds=time.perf_counter() - start,
@@ -460,14 +467,23 @@ class TqdmProgress:
     def __init__(self, index: int, total: int, sf: ScalePair, max_iterations: int, **tqdm_kwargs: Any) -> None:
         from tqdm.auto import tqdm
 
-        label = f"step {index + 1}/{total} x{sf[0]:g}" + ("" if sf[0] == sf[1] else f"x{sf[1]:g}")
-        self.bar = tqdm(total=max_iterations, desc=label, unit="it", dynamic_ncols=True, **tqdm_kwargs)
+        self.label = f"step {index + 1}/{total} x{sf[0]:g}" + ("" if sf[0] == sf[1] else f"x{sf[1]:g}")
+        self.bar = tqdm(total=max_iterations, desc=self.label, unit="it", dynamic_ncols=True, **tqdm_kwargs)
 
     def __call__(self, iteration: int, loss: float, lr: float) -> None:
         """Advance the bar by one iteration; show loss and learning rate every 10."""
         self.bar.update(1)
         if iteration % 10 == 0:
             self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.0e}", refresh=False)
+
+    def inference(self, done: int, total: int) -> None:
+        """Show the inference phase (ensemble passes and back-projections) on the same bar."""
+        if done == 0:
+            self.bar.set_description(f"{self.label} inference", refresh=False)
+            self.bar.unit = "part"
+            self.bar.reset(total=total)
+        self.bar.n = done
+        self.bar.refresh()
 
     def close(self) -> None:
         """Close the bar at the end of the scale step."""

@@ -8,6 +8,7 @@ the policy would go below ``min_learning_rate`` or at ``max_iterations``.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ from .network import ZSSRNet
 from .resize import imresize
 from .schedule import LearningRatePolicy
 
-__all__ = ["TrainingHistory", "train_scale_step", "reconstruction_error", "make_optimizer"]
+__all__ = [
+    "TEST_CROP", "TrainingHistory", "make_optimizer", "reconstruction_error", "reconstruction_windows", "train_scale_step",
+]
 
 _SYNC_EVERY = 10
 _LOSS_BLOCK = 4096
@@ -40,11 +43,44 @@ class TrainingHistory:
     test_errors: list[float] = field(default_factory=list)
     learning_rates: list[float] = field(default_factory=list)
     lr_changes: list[int] = field(default_factory=list)
+    test_pixels: int = 0
+    test_seconds: float = 0.0
+    stopped_by_time_budget: bool = False
 
 
 def make_optimizer(net: ZSSRNet, config: Config) -> torch.optim.Adam:
     """Adam as in the authors' TF1 code: β = (0.9, 0.999), ε = 1e-8."""
     return torch.optim.Adam(net.parameters(), lr=config.learning_rate, betas=config.adam_betas, eps=config.adam_eps)
+
+
+#: Side of the reconstruction test's crops on an image above ``Config.test_pixels``.
+TEST_CROP = 128
+
+Window = tuple[int, int, int, int]
+
+
+def reconstruction_windows(size: tuple[int, int], budget: int | None) -> list[Window] | None:
+    """The fixed crops ``(top, left, height, width)`` the reconstruction test measures, or None for the whole image.
+
+    Why: the authors' test runs the net over the whole input every ``test_every``
+    iterations, so training cost grows with the image (paper §4 promises it does not).
+    Above ``budget`` pixels the test uses ``budget // TEST_CROP²`` crops of
+    ``TEST_CROP²`` (smaller for a budget under that) spread evenly over a grid of the image (no randomness: the same
+    crops at every test of the step, so the error series the LR policy fits stays
+    comparable); at or under the budget it is the authors' whole-image test.
+    """
+    h, w = size
+    if budget is None or h * w <= budget:
+        return None
+    side = min(TEST_CROP, math.isqrt(budget))
+    ch, cw = min(side, h), min(side, w)
+    rows, cols = h // ch, w // cw
+    count = max(1, min(rows * cols, budget // (ch * cw)))
+    cells = [(rows * cols * k) // count for k in range(count)]  # evenly spaced, raster order
+    # Grid cells spread over the whole image (the last row/column flush with its edge).
+    ys = [round(r * (h - ch) / max(rows - 1, 1)) for r in range(rows)]
+    xs = [round(c * (w - cw) / max(cols - 1, 1)) for c in range(cols)]
+    return [(ys[cell // cols], xs[cell % cols], ch, cw) for cell in cells]
 
 
 @torch.no_grad()
@@ -56,16 +92,29 @@ def reconstruction_error(
     kernel: torch.Tensor | None,
     noise_std: float,
     generator: torch.Generator | None,
+    windows: list[Window] | None = None,
 ) -> float:
     """MSE between the input and the net's SR of its own son (docs/authors_code.md §2.4, drives the LR policy).
 
-    The net sees the whole input here, so it runs in tiles (:func:`~zssr.ensemble.forward_tiled`):
-    bounded activations, and Ctrl-C honoured between tiles on a large input.
+    ``windows`` (:func:`reconstruction_windows`): measure on those crops of the input, each
+    with its own son, instead of the whole image. The net runs in tiles
+    (:func:`~zssr.ensemble.forward_tiled`): bounded activations, and Ctrl-C
+    honoured between tiles on a large input.
     """
-    son = make_son(image, sf, kernel=kernel, noise_std=noise_std, generator=generator)
-    up = imresize(son, sf, size=tuple(image.shape[-2:]))
-    out = forward_tiled(net, up).clamp(0.0, 1.0)
-    return float(torch.mean((out - image) ** 2))
+    if windows is None:
+        son = make_son(image, sf, kernel=kernel, noise_std=noise_std, generator=generator)
+        up = imresize(son, sf, size=tuple(image.shape[-2:]))
+        out = forward_tiled(net, up).clamp(0.0, 1.0)
+        return float(torch.mean((out - image) ** 2))
+    total = torch.zeros((), dtype=torch.float64, device=image.device)
+    pixels = 0
+    for top, left, ch, cw in windows:
+        crop = image[..., top : top + ch, left : left + cw]
+        son = make_son(crop, sf, kernel=kernel, noise_std=noise_std, generator=generator)
+        out = forward_tiled(net, imresize(son, sf, size=(ch, cw))).clamp(0.0, 1.0)
+        total += torch.sum((out - crop) ** 2, dtype=torch.float64)
+        pixels += crop.numel()
+    return float(total / pixels)
 
 
 def train_scale_step(
@@ -80,6 +129,7 @@ def train_scale_step(
     rng: np.random.Generator,
     generator: torch.Generator,
     progress: Callable[[int, float, float], None] | None = None,
+    deadline: float | None = None,
 ) -> TrainingHistory:
     """Train ``net`` in place for the step ``input → input × sf``.
 
@@ -96,6 +146,9 @@ def train_scale_step(
         generator: torch randomness (son noise).
         progress: called as ``progress(iteration, loss, lr)`` after each iteration (the
             loss shown is refreshed every 10 iterations).
+        deadline: a ``time.perf_counter()`` value (``Config.time_budget``): training
+            stops at the first reconstruction test past it, as if the LR policy had
+            ended (never mid-step; at least one iteration).
     """
     history = TrainingHistory(scale=sf)
     policy = LearningRatePolicy(
@@ -105,6 +158,8 @@ def train_scale_step(
         legacy_covariance=config.legacy_covariance,
     )
     h, w = image.shape[-2:]
+    windows = reconstruction_windows((int(h), int(w)), config.test_pixels)
+    history.test_pixels = int(h * w) if windows is None else sum(wh * ww for _, _, wh, ww in windows)
     sampler = FatherSampler(config, (min(config.crop_size, h), min(config.crop_size, w)), rng)
     for group in optimizer.param_groups:
         group["lr"] = policy.learning_rate
@@ -130,9 +185,15 @@ def train_scale_step(
         if it % _SYNC_EVERY == 0:
             loss_value = float(blocks[-1][slot])
         history.learning_rates.append(policy.learning_rate)
+        out_of_time = False
         if it % config.test_every == 0:
-            err = reconstruction_error(net, image, sf, kernel=kernel, noise_std=config.noise_std, generator=generator)
+            tested = time.perf_counter()
+            err = reconstruction_error(
+                net, image, sf, kernel=kernel, noise_std=config.noise_std, generator=generator, windows=windows,
+            )
             policy.record(it, err)
+            history.test_seconds += time.perf_counter() - tested
+            out_of_time = deadline is not None and time.perf_counter() >= deadline
         lr = policy.step(it)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -140,6 +201,9 @@ def train_scale_step(
         if progress is not None:
             progress(it, loss_value, lr)
         if policy.finished:
+            break
+        if out_of_time:
+            history.stopped_by_time_budget = True
             break
     history.losses = torch.cat(blocks)[: history.iterations].tolist()
     history.seconds = time.perf_counter() - start

@@ -11,6 +11,7 @@ import ast
 import dataclasses
 import math
 import sys
+import types
 import typing
 import warnings
 from collections.abc import Callable
@@ -158,7 +159,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     name = name.strip().replace("-", "_")
     if not sep or not name:
         raise ConfigError(f"--set expects FIELD=VALUE (e.g. max_iterations=500), got {text!r}")
-    types = typing.get_type_hints(Config)
+    hints = typing.get_type_hints(Config)
     fields = [f.name for f in dataclasses.fields(Config)]
     if name not in fields:
         raise ConfigError(f"--set {text!r}: unknown config field {name!r}; known fields: {', '.join(fields)}")
@@ -170,7 +171,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         except (ValueError, SyntaxError):
             raise ConfigError(f"--set {text!r}: {name} value is not a valid literal") from None
     try:
-        return name, _coerce(node, types[name], name, depth=0)
+        return name, _coerce(node, hints[name], name, depth=0)
     except ConfigError as exc:
         raise ConfigError(f"--set {text!r}: {exc}") from None
 
@@ -178,6 +179,11 @@ def parse_override(text: str) -> tuple[str, Any]:
 def _coerce(node: Any, tp: Any, name: str, *, depth: int) -> Any:
     """``node`` (a string from the command line, or a literal's value) as type ``tp``."""
     origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):  # ``X | None``: "none" (any case) or an X
+        kinds = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        if node is None or (isinstance(node, str) and node.strip().lower() == "none"):
+            return None
+        return _coerce(node, kinds[0], name, depth=depth)
     if origin is tuple:
         args = typing.get_args(tp)
         if isinstance(node, str):

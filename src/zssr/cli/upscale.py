@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..batch import BatchItem, run_batch
+from ..batch import BatchItem, Execution, run_batch
 from ..config import MAX_STEPS, PRESET_DOCS, PRESETS, Config, resolve_config
+from ..cost import DeviceSpeed, estimate_run, measure_speed
 from ..errors import ConfigError, ScaleError
 from ..kernels import align_kernel
 from ..limits import available_memory, check_kernel_size, check_plan, check_scale_fits, describe_plan, plan_run
-from ..pipeline import MIN_INPUT_SIDE, parse_scale, plan_steps
+from ..pipeline import MIN_INPUT_SIDE, parse_scale, plan_steps, resolve_device
 from .batch_options import add_batch_options, batch_exit_status, execution_from_args
 from .inputs import check_not_inputs, check_readable, clear_stale_temps, no_empty_folders_left, plan_jobs, read_kernel
 from .kernel import ESTIMATORS, kernel_estimator
@@ -64,6 +66,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-back-projection", action="store_true", help="skip back-projection (for noisy inputs)")
     p.add_argument("--gradual", type=int, metavar="N", help="reach a single target in N equal steps")
     p.add_argument("--max-iterations", type=int, metavar="N", help="training iterations per step at most")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="cap the training time (all steps together): it stops at the first reconstruction test "
+                   "past the budget, as the learning-rate policy would; trades quality for time on big photos "
+                   "(the output then depends on the machine's speed)")
     add_run_options(p, seed_help="seed of weights, crops and noise (default 0)")
     add_batch_options(p)
     p.add_argument("--save-curves", action="store_true", help="also write <out>_curves.png (loss, error, learning rate)")
@@ -95,6 +101,10 @@ def _upscale_config(args: argparse.Namespace, *, with_kernel: bool | None = None
         overrides["gradual_pattern"] = tuple((k / args.gradual, k / args.gradual) for k in range(1, args.gradual + 1))
     if args.max_iterations is not None:
         overrides["max_iterations"] = args.max_iterations
+    if args.time_budget is not None:
+        if not (math.isfinite(args.time_budget) and args.time_budget > 0):
+            raise ConfigError(f"--time-budget must be a finite number of seconds > 0, got {args.time_budget:g}")
+        overrides["time_budget"] = args.time_budget
     for item in args.set or ():
         name, value = parse_override(item)
         overrides[name] = value
@@ -150,6 +160,8 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
 
         min_side, why = max(MIN_INPUT_SIDE, kernel_min_side), " for --kernel auto"
 
+    speeds: list[DeviceSpeed] = []
+
     def precheck(item: BatchItem) -> None:
         # Readable, large enough, a kernel that fits it, a memory plan that fits this machine.
         (h, w, c), = check_readable([item.source], min_side=min_side, why=why)
@@ -159,7 +171,12 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         if local:
             check_plan(plan, source=str(item.source), available=available)
         if not args.quiet:
-            print(f"zssr: {item.source}: {describe_plan(plan)}", file=sys.stderr)
+            line = describe_plan(plan)
+            if local:  # the time it will take, from a step measured here (once per run)
+                if not speeds:
+                    speeds.append(_measure(config, c, device, execution))
+                line += f"; {estimate_run(plan, config, speeds[0]).describe(speeds[0])}"
+            print(f"zssr: {item.source}: {line}", file=sys.stderr)
 
     # STEP 2 - the images, one by one or in parallel (zssr.batch): (estimate the kernel,) train,
     # super-resolve, write. A folder run keeps a manifest there, skips what is done, and goes on
@@ -171,3 +188,17 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             execution=execution, overwrite=args.overwrite, progress=not args.quiet, precheck=precheck,
         )
     return batch_exit_status(report)
+
+
+def _measure(config: Config, channels: int, device: str, execution: Execution) -> DeviceSpeed:
+    """The net's speed here, at the thread count each image will get (workers split the cores)."""
+    threads = execution.threads
+    if threads is None and execution.backend == "processes":
+        threads = max(1, torch.get_num_threads() // len(execution.devices))
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return measure_speed(config, channels, resolve_device(device))
+    finally:
+        torch.set_num_threads(previous)
