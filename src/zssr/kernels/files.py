@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
+import subprocess
+import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import scipy.io
@@ -22,16 +25,70 @@ __all__ = ["KERNEL_SUFFIXES", "kernel_picture", "load_kernel", "save_kernel"]
 KERNEL_SUFFIXES = (".mat", ".npy", ".txt", ".csv")
 
 
-def _read_mat(path: Path) -> np.ndarray:
+#: Reads a .mat file in a child process and sends its variables back as an .npz (numbers only).
+_MAT_READER = """
+import io, sys
+import numpy as np, scipy.io
+try:
+    contents = scipy.io.loadmat(sys.argv[1])
+except NotImplementedError as exc:
+    sys.stderr.write("v7.3: " + " ".join(str(exc).split()))
+    sys.exit(3)
+except Exception as exc:
+    sys.stderr.write(" ".join(repr(exc).split()))
+    sys.exit(4)
+arrays = {}
+for name, value in contents.items():
+    if name.startswith("__"):
+        continue
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        arrays["v_" + name] = value
+    else:
+        arrays["o_" + name] = np.array(str(getattr(value, "shape", type(value).__name__)))
+buffer = io.BytesIO()
+np.savez(buffer, **arrays)
+sys.stdout.buffer.write(buffer.getvalue())
+"""
+
+
+def _loadmat_isolated(path: Path) -> dict[str, Any]:
+    """``scipy.io.loadmat`` in a child process, whose crash is an error rather than ours.
+
+    On some damaged files scipy's reader crashes the whole process (a segmentation fault
+    found by the fuzzer, benchmarks/results/fuzz_long.md), which no ``except`` can catch.
+    Numeric arrays come back as themselves, anything else as its shape.
+    """
     try:
-        contents = scipy.io.loadmat(str(path))
-    except NotImplementedError as exc:  # MATLAB v7.3 (HDF5) files
-        raise KernelError(f"kernel file {path} is a MATLAB v7.3 file; save it with -v7 or as .npy ({exc})") from exc
-    except Exception as exc:  # scipy raises MatReadError, ValueError, IndexError… on foreign files
-        raise KernelError(f"kernel file {path} could not be read as .mat: {exc!r}") from exc
+        done = subprocess.run([sys.executable, "-I", "-c", _MAT_READER, str(path)], capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired as exc:
+        raise KernelError(f"kernel file {path} could not be read as .mat: the reader took over 2 minutes") from exc
+    if done.returncode == 3:
+        raise KernelError(f"kernel file {path} is a MATLAB v7.3 file; save it with -v7 or as .npy "
+                          f"({done.stderr.decode(errors='replace').removeprefix('v7.3: ')})")
+    if done.returncode != 0:
+        why = one_line(done.stderr.decode(errors="replace")) if done.returncode > 0 else (
+            f"the reader crashed (signal {-done.returncode}): the file is damaged")
+        raise KernelError(f"kernel file {path} could not be read as .mat: {why or 'unknown error'}")
+    with np.load(io.BytesIO(done.stdout), allow_pickle=False) as archive:
+        return {name[2:]: archive[name] if name.startswith("v_") else _Other(str(archive[name]))
+                for name in archive.files}
+
+
+class _Other:
+    """A .mat variable that is not a numeric array (a cell, a struct, text): only its shape is kept."""
+
+    def __init__(self, shape: str) -> None:
+        self.shape = shape
+
+
+def _read_mat(path: Path) -> np.ndarray:
+    contents = _loadmat_isolated(path)
     variables = {k: v for k, v in contents.items() if not k.startswith("__")}
     # The authors' files hold the variable `Kernel` (renamed from `ker` in Oct 2018, docs/authors_code.md §6).
     if "Kernel" in variables:
+        if isinstance(variables["Kernel"], _Other):
+            raise KernelError(f"kernel file {path}: its variable 'Kernel' is not a numeric array "
+                              f"(shape {variables['Kernel'].shape})")
         return np.asarray(variables["Kernel"])
     # MATLAB has no 1-D arrays (loadmat gives vectors and scalars as 1×n / 1×1), so
     # when several 2-D arrays are present, a single true matrix among them wins.

@@ -1,0 +1,205 @@
+"""Reading an input's degradation from the image itself: its noise level and its JPEG quality (issue #17, item 1).
+
+The paper's rule for real inputs (§4.2, Table 3) is that the LR sons should carry what
+the input carries. These estimators say what that is, from the LR image alone:
+
+* :func:`estimate_noise` — the standard deviation of additive white noise, per channel,
+  from ``7×7`` patches: the covariance of patches has its smallest eigenvalues at the
+  noise variance, and Chen, Zhu & Heng's rule (ICCV 2015) takes the tail of the spectrum
+  whose mean equals its median; computed on the weak-texture patches only (Liu, Tanaka &
+  Okutomi, TIP 2013: gradient energy under a pure-noise patch's 99% quantile), which
+  keeps a clean photo's own structure from reading as noise.
+* :func:`jpeg_quality` — the IJG quality of a JPEG file from its quantisation tables
+  (exact for files written by libjpeg/Pillow/most cameras' encoders), and
+  :func:`jpeg_quality_from_pixels` for an already-decoded picture (a PNG saved from a
+  JPEG): re-compressing at the original quality changes the pixels least ("JPEG ghosts",
+  Farid 2009), so the quality with the smallest change, if it stands out, is the estimate.
+
+Accuracy on synthetic truth: ``benchmarks/results/degradation_estimates.md``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy.stats import gamma
+
+from .errors import ImageReadError, ShapeError
+
+__all__ = [
+    "CLEAN_SIGMA", "IJG_LUMA", "JpegEstimate", "estimate_noise", "ijg_table", "jpeg_quality", "jpeg_quality_from_pixels",
+    "quality_from_table",
+]
+
+#: Below this noise level (in [0, 1] units, about 1.5/255) an image counts as clean:
+#: 8-bit rounding alone is 0.29/255 and well-exposed photos read 0.3–1.2/255.
+CLEAN_SIGMA = 1.5 / 255
+
+#: The IJG (libjpeg) standard luminance quantisation table, row-major (ITU-T T.81 Annex K).
+IJG_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+], dtype=np.int64)
+
+_PATCH = 7
+_MAX_PATCHES = 200_000
+#: Liu et al.'s threshold: a pure-noise patch's gradient energy stays under this quantile.
+_WEAK_TEXTURE_QUANTILE = 0.99
+
+
+def _tail_variance(patches: np.ndarray) -> float:
+    """Chen et al.'s rule on the patches' covariance spectrum: the longest tail whose mean is also its median."""
+    lam = np.sort(np.maximum(np.linalg.eigvalsh(np.cov(patches, rowvar=False)), 0.0))[::-1]
+    for i in range(lam.size):
+        tail = lam[i:]
+        tau = float(tail.mean())
+        if np.sum(tail > tau) == np.sum(tail < tau):
+            return tau
+    return float(lam[-1])
+
+
+def _plane_sigma(plane: np.ndarray, rng: np.random.Generator) -> float:
+    """σ of one channel: Chen's spectrum rule on Liu's weak-texture patches, refined a few times."""
+    windows = np.lib.stride_tricks.sliding_window_view(plane, (_PATCH, _PATCH))
+    patches = windows.reshape(-1, _PATCH * _PATCH)
+    if patches.shape[0] > _MAX_PATCHES:
+        patches = patches[rng.choice(patches.shape[0], _MAX_PATCHES, replace=False)]
+    square = patches.reshape(-1, _PATCH, _PATCH)
+    energy = (np.diff(square, axis=2) ** 2).sum(axis=(1, 2)) + (np.diff(square, axis=1) ** 2).sum(axis=(1, 2))
+    # Gradient energy of a pure-noise patch is σ²·Gamma(N²/2, 2/N²·tr(DhᵀDh + DvᵀDv)), tr = 4N(N − 1).
+    n2 = _PATCH * _PATCH
+    factor = float(gamma.ppf(_WEAK_TEXTURE_QUANTILE, a=n2 / 2, scale=2.0 / n2 * 4 * _PATCH * (_PATCH - 1)))
+    variance = _tail_variance(patches)
+    for _ in range(5):
+        weak = patches[energy < variance * factor]
+        if weak.shape[0] < 2 * n2:
+            break
+        refined = _tail_variance(weak)
+        if abs(refined - variance) <= 1e-3 * variance:
+            variance = refined
+            break
+        variance = refined
+    return math.sqrt(variance)
+
+
+def estimate_noise(image: np.ndarray) -> np.ndarray:
+    """Standard deviation of additive white Gaussian noise in each channel, in the image's units.
+
+    Args:
+        image: ``H×W`` or ``H×W×C`` float array (for example in [0, 1]), at least 16×16.
+
+    Returns:
+        One σ per channel (a 1-element array for a gray image).
+
+    Raises:
+        ShapeError: an image too small or not 2-D/3-D.
+    """
+    arr = np.asarray(image, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or min(arr.shape[:2]) < 16:
+        raise ShapeError(f"noise estimation needs an H×W(×C) image of at least 16×16, got shape {np.shape(image)}")
+    rng = np.random.default_rng(0)  # which patches are sampled on a large image: fixed, so the estimate is too
+    return np.array([_plane_sigma(arr[..., c], rng) for c in range(arr.shape[2])])
+
+
+def ijg_table(quality: int, base: np.ndarray = IJG_LUMA) -> np.ndarray:
+    """The quantisation table libjpeg writes for ``quality`` (1–100): the standard table scaled and clamped."""
+    q = min(max(int(quality), 1), 100)
+    scale = 5000 // q if q < 50 else 200 - 2 * q
+    return np.clip((base * scale + 50) // 100, 1, 255)
+
+
+def quality_from_table(table: np.ndarray) -> tuple[int, float]:
+    """The IJG quality whose luminance table is nearest to ``table`` (64 values, row-major), and the mean error.
+
+    An error of 0 means the file was written by an IJG-style encoder at exactly that quality;
+    a custom table (some cameras) gets the nearest quality and a larger error.
+    """
+    t = np.asarray(table, dtype=np.float64).reshape(-1)
+    if t.size != 64:
+        raise ShapeError(f"a JPEG quantisation table has 64 values, got {t.size}")
+    errors = [float(np.mean(np.abs(ijg_table(q) - t))) for q in range(1, 101)]
+    best = int(np.argmin(errors))
+    return best + 1, errors[best]
+
+
+@dataclass(frozen=True)
+class JpegEstimate:
+    """What is known of an input's JPEG compression.
+
+    Attributes:
+        compressed: whether the input shows JPEG compression at all.
+        quality: the IJG quality (1–100) it was compressed at, when ``compressed``.
+        source: ``tables`` (read from the file) or ``pixels`` (recompression search).
+        confidence: ``tables``: 1 − mean table error / 10; ``pixels``: how far the best
+            quality's change stands below its neighbours' (0 = not at all).
+    """
+
+    compressed: bool
+    quality: int | None
+    source: str
+    confidence: float
+
+
+def jpeg_quality(path: str | Path) -> JpegEstimate:
+    """The JPEG quality of an image file: from its quantisation tables if it is a JPEG, else from its pixels."""
+    p = Path(path)
+    try:
+        with Image.open(p) as im:
+            if im.format == "JPEG":
+                tables = getattr(im, "quantization", None) or {}
+                if 0 in tables:
+                    quality, error = quality_from_table(np.asarray(tables[0]))
+                    return JpegEstimate(True, quality, "tables", max(0.0, 1.0 - error / 10.0))
+            pixels = np.asarray(im.convert("RGB" if im.mode not in ("L", "I;16", "I") else "L"), dtype=np.float64)
+    except OSError as exc:
+        raise ImageReadError(f"cannot read {p}: {exc}") from exc
+    return jpeg_quality_from_pixels(pixels / (65535.0 if pixels.max() > 255 else 255.0))
+
+
+#: Qualities the pixel search tries: every one from 10 to 98.
+_SEARCH = tuple(range(10, 99))
+#: How much (relative) the change must jump just above the best quality for the picture to count as a JPEG.
+_GHOST_MARGIN = 0.35
+#: The search looks at a crop of at most this side (aligned to the 16-pixel MCU grid at the origin).
+_SEARCH_SIDE = 512
+
+
+def jpeg_quality_from_pixels(image: np.ndarray) -> JpegEstimate:
+    """Estimate the JPEG quality of a decoded picture (``H×W`` or ``H×W×3`` in [0, 1]) by recompressing it.
+
+    The picture's luma (what JPEG quantises with the luminance table) is recompressed at
+    each quality from 10 to 98; a picture that was a JPEG of quality ``q`` changes least
+    at ``q`` (its DCT coefficients are already multiples of that table) and clearly more
+    at ``q + 1``. Without such a jump the picture is reported as not compressed (a clean
+    or a noisy picture's change falls smoothly with the quality).
+    """
+    arr = np.asarray(image, dtype=np.float64)
+    if arr.ndim not in (2, 3) or min(arr.shape[:2]) < 16:
+        raise ShapeError(f"JPEG detection needs an H×W(×3) image of at least 16×16, got shape {arr.shape}")
+    u8 = np.round(np.clip(arr[:_SEARCH_SIDE, :_SEARCH_SIDE], 0.0, 1.0) * 255).astype(np.uint8)
+    if u8.ndim == 3 and u8.shape[2] == 1:
+        u8 = u8[..., 0]
+    luma = Image.fromarray(u8).convert("L")
+    reference = np.asarray(luma, dtype=np.float64)
+    changes = []
+    for q in _SEARCH:
+        buf = io.BytesIO()
+        luma.save(buf, "JPEG", quality=q)
+        again = np.asarray(Image.open(io.BytesIO(buf.getvalue())), dtype=np.float64)
+        changes.append(float(np.mean((again - reference) ** 2)))
+    c = np.asarray(changes)
+    jumps = np.where((c[1:] > c[:-1]) & (c[:-1] > 0), (c[1:] - c[:-1]) / np.maximum(c[1:], 1e-12), 0.0)
+    best = int(np.argmax(jumps))
+    dip = float(jumps[best])
+    if dip < _GHOST_MARGIN:
+        return JpegEstimate(False, None, "pixels", dip)
+    return JpegEstimate(True, _SEARCH[best], "pixels", dip)
