@@ -140,7 +140,7 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
             kind = {1: "gray", 3: "RGB"}[picture.channels] + (" + alpha" if picture.alpha is not None else "")
             return f"{name}: {picture.height}×{picture.width}, {kind}, {picture.bit_depth}-bit"
 
-        upload.change(describe_upload, inputs=upload, outputs=info, queue=False)
+        upload.change(describe_upload, inputs=upload, outputs=info, queue=False, show_progress="hidden")
 
         def kernel_choice(mode: str) -> tuple[Any, Any, Any]:
             return (gr.update(visible=mode == "file"), gr.update(visible=mode == "auto"),
@@ -262,17 +262,22 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
 
         cancel_button.click(cancel, outputs=status, queue=False)
 
-        def rezoom(level: int, request: gr.Request, evt: gr.SelectData | None = None) -> tuple[Any, Any]:
+        def rezoom(level: int, request: gr.Request) -> tuple[Any, Any]:
             visitor = _visitor(visitors, request)
             comparison = visitor.comparison
             if not isinstance(comparison, Comparison):
                 return gr.update(), gr.update()
-            if evt is not None and isinstance(evt.index, (list, tuple)) and len(evt.index) == 2:
-                k = comparison.overview_factor  # the overview is shown enlarged; the browser gives (x, y)
-                visitor.center = (float(evt.index[1]) / k, float(evt.index[0]) / k)
             return comparison.overview(visitor.center, int(level)), comparison.zoomed(visitor.center, int(level))
 
-        overview.select(rezoom, inputs=zoom, outputs=[overview, zoom_slider], queue=False)
+        def pick(level: int, evt: gr.SelectData, request: gr.Request) -> tuple[Any, Any]:
+            visitor = _visitor(visitors, request)
+            comparison = visitor.comparison
+            if isinstance(comparison, Comparison) and isinstance(evt.index, (list, tuple)) and len(evt.index) == 2:
+                k = comparison.overview_factor  # the overview is shown enlarged; the browser gives (x, y)
+                visitor.center = (float(evt.index[1]) / k, float(evt.index[0]) / k)
+            return rezoom(level, request)
+
+        overview.select(pick, inputs=zoom, outputs=[overview, zoom_slider], queue=False)
         zoom.change(rezoom, inputs=zoom, outputs=[overview, zoom_slider], queue=False)
 
         def leave(request: gr.Request) -> None:

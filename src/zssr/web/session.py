@@ -84,11 +84,11 @@ def admit_image(upload: Path, folder: Path, limits: Limits, factor: tuple[float,
     if hw is not None:
         megapixels = hw[0] * hw[1] / 1e6
         if megapixels > limits.max_megapixels:
-            raise ShapeError(f"{name} is {hw[0]}×{hw[1]} ({megapixels:.2f} megapixels); this server accepts up to "
+            raise ShapeError(f"{name} is {hw[0]}×{hw[1]} ({megapixels:.3g} megapixels); this server accepts up to "
                              f"{limits.max_megapixels:g} megapixels")
         out = hw[0] * factor[0] * hw[1] * factor[1] / 1e6
         if out > limits.max_output_megapixels:
-            raise ShapeError(f"{name} at ×{factor[0]:g}×{factor[1]:g} would be {out:.1f} megapixels; this server makes "
+            raise ShapeError(f"{name} at ×{factor[0]:g}×{factor[1]:g} would be {out:.3g} megapixels; this server makes "
                              f"outputs up to {limits.max_output_megapixels:g} megapixels (choose a smaller factor)")
     target = folder / UPLOAD_NAME
     shutil.copyfile(upload, target)
