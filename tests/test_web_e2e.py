@@ -239,11 +239,14 @@ def test_cancel_stops_a_run_and_a_second_tab_waits_in_the_queue_for_its_own_job(
 
     second.click("#zssr-run")
     second.wait_for_function("document.body.innerText.includes('queue:')")  # Gradio's queue position
+    second.click("#zssr-cancel")  # cancelled while queued: it ends, untrained, when its turn comes
     first.click("#zssr-cancel")
     first.wait_for_function("document.querySelector('#zssr-progress').innerText.startsWith('cancelled')")
     assert "cancelled: the run was stopped" in first.inner_text("#zssr-status")
     assert first.locator("#zssr-download").is_hidden()
-    # The device is free again: the queued tab runs its own job, with its own options.
+    second.wait_for_function("document.querySelector('#zssr-status').innerText.includes('cancelled before it started')")
+    # The device is free again: the second tab runs its own job, with its own options.
+    second.click("#zssr-run")
     second.wait_for_selector("#zssr-download", state="visible", timeout=RUN_TIMEOUT_MS)
     assert "3 iterations" in second.inner_text("#zssr-status")
     assert first.locator("#zssr-download").is_hidden()

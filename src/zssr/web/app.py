@@ -78,7 +78,7 @@ def _visitor(visitors: Visitors, request: gr.Request | None) -> Visitor:
 def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr.Blocks:
     """The page; ``visitors`` holds each tab's folder and job (the caller removes them at shutdown)."""
     threads = torch.get_num_threads()
-    with gr.Blocks(title="zssr — Zero-Shot Super-Resolution", delete_cache=(300, 900)) as demo:
+    with gr.Blocks(title="zssr — Zero-Shot Super-Resolution", delete_cache=(600, 3600)) as demo:
         gr.Markdown(
             "## zssr — Zero-Shot Super-Resolution\n"
             f"A small network is trained on your image alone, here on this machine ({device}, {threads} CPU threads); "
