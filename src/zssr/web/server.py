@@ -73,6 +73,10 @@ def serve(*, host: str, port: int, device: torch.device, limits: Limits, auth: t
 
 
 def _interrupt(signum: int, frame: Any) -> None:
-    """SIGTERM as Ctrl-C, so that the visitor folders are removed on a plain ``kill`` too."""
+    """SIGTERM as Ctrl-C, so that the visitor folders are removed on a plain ``kill`` too.
+
+    Later SIGTERMs are ignored, so that a second one cannot cut the cleanup short.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print("zssr serve: stopping", file=sys.stderr)
     raise KeyboardInterrupt
