@@ -24,7 +24,7 @@ from zssr.kernels import gaussian_kernel, load_kernel, save_kernel
 from zssr.resize import imresize
 from zssr.web.compare import ZOOM_VIEW, Comparison, preview8
 from zssr.web.job import JobOptions, Monitor, Snapshot, budget_iterations, run_job
-from zssr.web.session import UPLOAD_NAME, Limits, Visitors, admit_image, admit_kernel, header_size
+from zssr.web.session import UPLOAD_NAME, Limits, Visitors, admit_image, admit_kernel, check_upload, header_size
 
 
 def _image(h: int, w: int, channels: int = 3, seed: int = 0) -> np.ndarray:
@@ -245,6 +245,28 @@ def test_the_megapixel_limit_reads_only_the_header(tmp_path: Path) -> None:
     assert header_size(tmp_path / "a.tif") == (20, 30)
     assert header_size(tmp_path / "b.jpg") == (21, 31)
     assert header_size(tmp_path / "c.png") is None
+
+
+def _png_header(path: Path, height: int, width: int) -> Path:
+    """A PNG that is only a header (IHDR, IEND): it claims a size and holds no pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize(("side", "text"), [(10_000, "10000×10000 (100 megapixels)"), (20_000, "exceeds limit")])
+def test_a_huge_image_is_refused_from_its_header_before_any_decoding(tmp_path: Path, side: int, text: str) -> None:
+    bomb = _png_header(tmp_path / "bomb.png", side, side)
+    with pytest.raises(ShapeError) as caught:
+        check_upload(bomb, Limits(), None, name="bomb.png")
+    message = str(caught.value)
+    assert message.startswith("bomb.png") and text in message and "this server accepts up to 4 megapixels" in message
 
 
 def test_a_kernel_upload_needs_a_kernel_suffix(tmp_path: Path) -> None:

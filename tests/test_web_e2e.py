@@ -217,6 +217,7 @@ def test_a_corrupt_upload_is_one_line_on_the_page(server: Server, context: objec
 def test_an_image_over_the_megapixel_limit_is_refused_with_one_line(server: Server, context: object, tmp_path: Path) -> None:
     big = write_image(tmp_path / "big.png", _image(128, 128))
     page = _open(context, server, big)
+    assert page.inner_text("#zssr-info").strip().startswith("zssr: error: big.png is 128×128")  # said on upload
     page.click("#zssr-run")
     page.wait_for_function("document.querySelector('#zssr-status').innerText.includes('zssr: error')")
     status = page.inner_text("#zssr-status").strip()

@@ -23,12 +23,12 @@ import torch
 from .._atomic import one_line
 from ..batch.work import describe_error
 from ..config import PRESET_DOCS, PRESETS
-from ..errors import ImageReadError, ZSSRError
+from ..errors import ImageReadError
 from ..io import read_image
 from ..pipeline import parse_scale
 from .compare import ZOOMS, Comparison
 from .job import KERNEL_MODES, KERNEL_SUFFIXES, JobOptions, JobResult, Monitor, Snapshot, run_job
-from .session import Limits, Visitor, Visitors, admit_image, admit_kernel
+from .session import Limits, Visitor, Visitors, admit_image, admit_kernel, check_upload
 
 __all__ = ["build_app", "progress_html", "status_html"]
 
@@ -132,13 +132,14 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
         def describe_upload(path: str | None) -> str:
             if not path:
                 return ""
-            name = html.escape(Path(path).name)
+            name = Path(path).name
             try:
+                check_upload(Path(path), limits, None, name=name)  # before decoding anything large
                 picture = read_image(path)
-            except ZSSRError as exc:
-                return f'<span class="zssr-error">zssr: error: {html.escape(one_line(exc).replace(str(path), name))}</span>'
+            except Exception as exc:  # one line, naming the visitor's file
+                return f'<span class="zssr-error">zssr: error: {html.escape(describe_error(exc).replace(path, name))}</span>'
             kind = {1: "gray", 3: "RGB"}[picture.channels] + (" + alpha" if picture.alpha is not None else "")
-            return f"{name}: {picture.height}×{picture.width}, {kind}, {picture.bit_depth}-bit"
+            return html.escape(f"{name}: {picture.height}×{picture.width}, {kind}, {picture.bit_depth}-bit")
 
         upload.change(describe_upload, inputs=upload, outputs=info, queue=False, show_progress="hidden")
 

@@ -27,8 +27,6 @@ OFFLINE_ENVIRONMENT = {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "HF_HUB_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
-    "GRADIO_SSR_MODE": "False",
-    "GRADIO_MCP_SERVER": "False",
 }
 
 

@@ -15,16 +15,18 @@ from __future__ import annotations
 import shutil
 import threading
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import tifffile
 from PIL import Image
 
+from .._atomic import one_line
 from ..errors import ImageReadError, KernelError, ShapeError
 from .job import KERNEL_SUFFIXES, Monitor
 
-__all__ = ["Limits", "Visitor", "Visitors", "admit_image", "admit_kernel", "header_size"]
+__all__ = ["Limits", "Visitor", "Visitors", "admit_image", "admit_kernel", "check_upload", "header_size"]
 
 #: Fixed name of the uploaded image inside a visitor's folder (the format is read from the content).
 UPLOAD_NAME = "input"
@@ -48,7 +50,11 @@ class Limits:
 
 
 def header_size(path: Path) -> tuple[int, int] | None:
-    """``(height, width)`` from the file's header only, or None if the header cannot be read."""
+    """``(height, width)`` from the file's header only, or None if the header cannot be read.
+
+    Raises:
+        ShapeError: the header names an image past Pillow's decompression-bomb limit.
+    """
     try:
         with path.open("rb") as handle:
             head = handle.read(4)
@@ -56,40 +62,58 @@ def header_size(path: Path) -> tuple[int, int] | None:
             with tifffile.TiffFile(path) as tif:
                 page = tif.pages[0]
                 return int(page.imagelength), int(page.imagewidth)  # type: ignore[union-attr]
-        with Image.open(path) as image:
-            width, height = image.size
-            return int(height), int(width)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limits below decide
+            with Image.open(path) as image:
+                width, height = image.size
+                return int(height), int(width)
+    except Image.DecompressionBombError as exc:
+        raise ShapeError(one_line(exc)) from None
     except Exception:  # a corrupt file: read_image gives the one-line reason later
         return None
 
 
-def admit_image(upload: Path, folder: Path, limits: Limits, factor: tuple[float, float], *, name: str) -> Path:
-    """Copy an uploaded image into ``folder`` as :data:`UPLOAD_NAME` after checking its size.
+def check_upload(upload: Path, limits: Limits, factor: tuple[float, float] | None, *, name: str) -> None:
+    """Check an uploaded image's file size and, from its header only, its input and output megapixels.
 
     Args:
         upload: the file the web framework stored.
-        folder: the visitor's folder.
         limits: the server's limits.
-        factor: the final ``(vertical, horizontal)`` factor, for the output size.
+        factor: the final ``(vertical, horizontal)`` factor, for the output size (None: not checked).
         name: the name the visitor gave the file (messages only).
 
     Raises:
-        ImageReadError: over the size limit (or unreadable).
+        ImageReadError: over the size limit.
         ShapeError: over a megapixel limit.
     """
     size = upload.stat().st_size
     if size > limits.max_upload_mb * 1e6:
         raise ImageReadError(f"{name} is {size / 1e6:.1f} MB; this server accepts images up to {limits.max_upload_mb:g} MB")
-    hw = header_size(upload)
-    if hw is not None:
-        megapixels = hw[0] * hw[1] / 1e6
-        if megapixels > limits.max_megapixels:
-            raise ShapeError(f"{name} is {hw[0]}×{hw[1]} ({megapixels:.3g} megapixels); this server accepts up to "
-                             f"{limits.max_megapixels:g} megapixels")
+    try:
+        hw = header_size(upload)
+    except ShapeError as exc:
+        raise ShapeError(f"{name}: {exc}; this server accepts up to {limits.max_megapixels:g} megapixels") from None
+    if hw is None:  # not an image header: read_image gives the reason
+        return
+    megapixels = hw[0] * hw[1] / 1e6
+    if megapixels > limits.max_megapixels:
+        raise ShapeError(f"{name} is {hw[0]}×{hw[1]} ({megapixels:.3g} megapixels); this server accepts up to "
+                         f"{limits.max_megapixels:g} megapixels")
+    if factor is not None:
         out = hw[0] * factor[0] * hw[1] * factor[1] / 1e6
         if out > limits.max_output_megapixels:
             raise ShapeError(f"{name} at ×{factor[0]:g}×{factor[1]:g} would be {out:.3g} megapixels; this server makes "
                              f"outputs up to {limits.max_output_megapixels:g} megapixels (choose a smaller factor)")
+
+
+def admit_image(upload: Path, folder: Path, limits: Limits, factor: tuple[float, float], *, name: str) -> Path:
+    """Copy an uploaded image into ``folder`` as :data:`UPLOAD_NAME` once :func:`check_upload` passes.
+
+    Raises:
+        ImageReadError: over the size limit.
+        ShapeError: over a megapixel limit.
+    """
+    check_upload(upload, limits, factor, name=name)
     target = folder / UPLOAD_NAME
     shutil.copyfile(upload, target)
     return target
