@@ -200,6 +200,29 @@ def test_run_shows_progress_compares_and_downloads_the_bytes_of_zssr_upscale(
     assert page.locator("#zssr-download-kernel").is_hidden()
 
 
+def test_kernel_auto_shows_the_estimated_kernel_and_offers_it_for_download(
+    server: Server, context: object, tmp_path: Path,
+) -> None:
+    from skimage import data
+
+    from zssr.kernels import load_kernel
+
+    source = write_image(tmp_path / "face.png", data.astronaut()[:96, 160:256] / 255.0)  # edges need >= 84 px
+    page = _open(context, server, source, iterations=2)
+    page.click("#zssr-kernel label:has-text('auto')")
+    page.wait_for_function("document.querySelector('#zssr-preset input').value == 'kernel'")  # as the CLI picks
+    page.click("#zssr-run")
+    page.wait_for_selector("#zssr-download-kernel", state="visible", timeout=RUN_TIMEOUT_MS)
+    assert page.locator("#zssr-kernel-picture img").count() == 1
+    assert "--preset kernel" in page.input_value("#zssr-command textarea")
+    assert "--kernel auto --estimator edges" in page.input_value("#zssr-command textarea")
+    with page.expect_download() as download:
+        page.click("#zssr-download-kernel")
+    got = tmp_path / download.value.suggested_filename
+    download.value.save_as(got)
+    assert got.name == "zssr_x2_kernel.mat" and float(load_kernel(got).sum()) == pytest.approx(1.0)
+
+
 def test_a_corrupt_upload_is_one_line_on_the_page(server: Server, context: object, tmp_path: Path) -> None:
     bad = tmp_path / "holiday.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
