@@ -204,6 +204,9 @@ def test_a_time_budget_becomes_max_iterations_within_the_presets_cap(tmp_path: P
     source = write_image(tmp_path / "in.png", _image(24, 24))
     result = _run(JobOptions(preset="fast", budget_seconds=1e-6), source, tmp_path / "web")
     assert result.status == "done" and "--max-iterations 1 " in result.command
+    # Timing the iterations first draws no randomness the run itself uses: the command shown reproduces it.
+    _cli(tmp_path, source, "-s", "2", "--preset", "fast", "--max-iterations", "1", "-o", tmp_path / "cli.png")
+    assert result.output is not None and result.output.read_bytes() == (tmp_path / "cli.png").read_bytes()
 
 
 # ----------------------------------------------------------------------------- uploads, limits and folders
