@@ -264,6 +264,7 @@ def test_cancel_stops_a_run_and_a_second_tab_waits_in_the_queue_for_its_own_job(
     second.click("#zssr-run")
     second.wait_for_function("document.body.innerText.includes('queue:')")  # Gradio's queue position
     second.click("#zssr-cancel")  # cancelled while queued: it ends, untrained, when its turn comes
+    second.wait_for_function("document.body.innerText.includes('will end, untrained, when its turn comes')")
     first.click("#zssr-cancel")
     first.wait_for_function("document.querySelector('#zssr-progress').innerText.startsWith('cancelled')")
     assert "cancelled: the run was stopped" in first.inner_text("#zssr-status")

@@ -211,6 +211,8 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
                 while thread.is_alive():
                     thread.join(POLL_SECONDS)
                     update: dict[Any, Any] = {progress: progress_html(monitor.snapshot())}
+                    if visitor.cancel.is_set():
+                        update[status] = status_html("cancelling…")
                     pictures = [] if kernel_shown else sorted(folder.glob("*_kernel.png"))
                     if pictures:
                         update[kernel_picture] = gr.update(value=str(pictures[0]), visible=True)
@@ -256,12 +258,15 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
             show_progress_on=[progress],
         )
 
-        def cancel(request: gr.Request) -> str:
+        def cancel(request: gr.Request) -> None:
+            # A notice, not the status line: the run's own last word ("cancelled: …") must not be overwritten
+            # by this reply arriving after it.
             what = _visitor(visitors, request).request_cancel()
-            return {"running": status_html("cancelling…"), "waiting": status_html("cancelling the queued run…"),
-                    "nothing": status_html("nothing to cancel")}[what]
+            gr.Info({"running": "Cancelling the run: it stops within one iteration.",
+                     "waiting": "The queued run will end, untrained, when its turn comes.",
+                     "nothing": "Nothing to cancel."}[what])
 
-        cancel_button.click(cancel, outputs=status, queue=False)
+        cancel_button.click(cancel, concurrency_id="zssr-cancel", concurrency_limit=None, show_progress="hidden")
 
         def rezoom(level: int, request: gr.Request) -> tuple[Any, Any]:
             visitor = _visitor(visitors, request)
