@@ -256,15 +256,21 @@ class ImageSpec:
 
 
 @st.composite
-def image_specs(draw: Any, *, min_side: int = 1, max_side: int = 24, formats: Sequence[str] = tuple(MODES)) -> ImageSpec:
-    """An image file of any format and mode; sides mostly at least 8 (ZSSR's minimum), sometimes below."""
+def image_specs(
+    draw: Any, *, min_side: int = 1, max_side: int = 24, formats: Sequence[str] = tuple(MODES), valid: bool = False,
+) -> ImageSpec:
+    """An image file of any format and mode; sides mostly at least 8 (ZSSR's minimum), sometimes below.
+
+    ``valid``: only images every command accepts (no float TIFF with values outside [0, 1]).
+    """
     fmt = draw(st.sampled_from(sorted(formats)))
     mode = draw(st.sampled_from(MODES[fmt]))
     side = st.integers(max(min_side, 8), max(max_side, 8)) if min_side <= 8 else st.integers(min_side, max_side)
     tiny = st.integers(min_side, max(min_side, 7))
     height = draw(st.one_of(side, side, side, tiny))
     width = draw(st.one_of(side, side, side, tiny))
-    return ImageSpec(fmt, mode, height, width, draw(st.integers(0, 2**16)), mode == "F" and draw(st.booleans()))
+    out_of_range = mode == "F" and not valid and draw(st.booleans())
+    return ImageSpec(fmt, mode, height, width, draw(st.integers(0, 2**16)), out_of_range)
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -294,8 +300,8 @@ def encode_kernel(array: np.ndarray, suffix: str) -> bytes:
         scipy.io.savemat(buffer, {"Kernel": array})
     else:
         text = io.StringIO()
-        np.savetxt(text, np.atleast_2d(array) if array.ndim < 2 else array.reshape(array.shape[0], -1),
-                   delimiter="," if suffix == ".csv" else " ")
+        table = np.atleast_2d(array) if array.ndim < 2 else array.reshape(array.shape[0], -1 if array.size else 0)
+        np.savetxt(text, table, delimiter="," if suffix == ".csv" else " ")
         buffer.write(text.getvalue().encode())
     return buffer.getvalue()
 

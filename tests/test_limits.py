@@ -46,13 +46,21 @@ def _fixed_memory(monkeypatch: pytest.MonkeyPatch, gib: float = 16.0) -> None:
 # ----------------------------------------------------------------------------- cause 1: scale upper bound
 
 
-@pytest.mark.parametrize("scale", [1e308, 1e9, 1e5, "1e308", "2,1e9"])
+@pytest.mark.parametrize("scale", [4000, "3000x3000", "2,3000"])
 def test_a_scale_no_input_could_fit_is_a_resource_error_before_the_image_is_read(
     scale: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _fixed_memory(monkeypatch)
     _no_training(monkeypatch)
     with pytest.raises(ResourceError, match=r"^scale .* is too large for this machine"):
+        zssr.upscale("this-file-is-never-read.png", scale)
+
+
+@pytest.mark.parametrize("scale", [1e308, 1e9, 1e5, "1e308", "2,1e9", 4097])
+def test_a_step_beyond_x4096_is_a_scale_error_before_the_image_is_read(scale: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by the long fuzz run: ``-s 1e6x2`` on a gray 8×8 fits in memory, then failed making its first son."""
+    _no_training(monkeypatch)
+    with pytest.raises(ScaleError, match=r"beyond what ZSSR can train on: .* at most ×4096"):
         zssr.upscale("this-file-is-never-read.png", scale)
 
 

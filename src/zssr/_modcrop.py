@@ -14,7 +14,7 @@ import numpy as np
 from ._validate import scale_value
 from .errors import ScaleError, ShapeError
 
-__all__ = ["check_sr_scale", "modcrop"]
+__all__ = ["check_sr_scale", "modcrop", "modcrop_block"]
 
 
 def check_sr_scale(scale: float) -> float:
@@ -53,3 +53,8 @@ def modcrop(image: np.ndarray, scale: float) -> np.ndarray:
     if h < m or w < m:
         raise ShapeError(f"image of {h}×{w} is smaller than one block of the scale ({m if m < 10**9 else float(m):g} px)")
     return image[: h - h % m, : w - w % m]
+
+
+def modcrop_block(scale: float) -> int:
+    """The side ``modcrop`` rounds down to a multiple of (``p`` for a scale ``p/q``): 2 at ×2, 3 at ×1.5."""
+    return _scale_modulus(check_sr_scale(scale))

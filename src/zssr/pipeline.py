@@ -25,7 +25,7 @@ from .errors import ConfigError, KernelError, ResourceError, ScaleError, ShapeEr
 from .examples import FatherSource
 from .limits import MIN_INPUT_SIDE, check_kernel_size, check_plan, check_scale_fits, plan_run
 from .network import ZSSRNet
-from .resize import imresize
+from .resize import INTERP_KERNELS, MAX_TAPS, imresize
 from .training import TrainingHistory, make_optimizer, train_scale_step
 
 __all__ = [
@@ -114,6 +114,11 @@ def parse_scale(text: str | float | Sequence[Any]) -> list[ScalePair]:
     return check_steps(steps)
 
 
+#: The largest factor of one step: making its sons shrinks fathers by its inverse, and the
+#: bicubic antialiasing kernel (4 taps wide) then spans ``4·factor`` pixels (at most ``MAX_TAPS``).
+MAX_SCALE = int(MAX_TAPS // INTERP_KERNELS["cubic"].width)
+
+
 def check_steps(steps: Sequence[ScalePair]) -> list[ScalePair]:
     """Refuse steps that do not enlarge: every step enlarges the input, none repeats, the last is the target.
 
@@ -141,6 +146,13 @@ def check_steps(steps: Sequence[ScalePair]) -> list[ScalePair]:
     for i, step in enumerate(steps):
         if step[0] < 1.0 or step[1] < 1.0 or step == (1.0, 1.0):
             raise ScaleError(f"{where(i)} does not enlarge the input: ZSSR only enlarges{hint}")
+    for i, step in enumerate(steps):
+        if max(step) > MAX_SCALE:
+            raise ScaleError(
+                f"{where(i)} is beyond what ZSSR can train on: its LR sons are fathers shrunk ×1/{max(step):g}, "
+                f"whose antialiasing kernel would span {4 * max(step):.3g} pixels (at most {MAX_TAPS}), so a step "
+                f"may enlarge at most ×{MAX_SCALE}; reach a larger output in two runs"
+            )
     for i, step in enumerate(steps):
         if step in steps[:i]:
             raise ScaleError(f"{where(i)} repeats step {steps.index(step) + 1}: each step trains the net again")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -13,10 +14,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from PIL import Image
 
 from .._atomic import write_json
-from .._modcrop import check_sr_scale, modcrop
-from ..errors import ConfigError, ImageReadError, ImageWriteError
+from .._modcrop import check_sr_scale, modcrop, modcrop_block
+from ..errors import ConfigError, ImageReadError, ImageWriteError, ShapeError
 from ..io import collect_inputs, read_image, to_array, to_tensor, write_image
 from ..kernels import (
     align_kernel,
@@ -25,6 +27,7 @@ from ..kernels import (
     save_kernel,
     validate_kernel,
 )
+from ..limits import MIN_INPUT_SIDE
 from ..resize import imresize
 from .degradations import degrade, to_8bit
 
@@ -274,7 +277,22 @@ def prepare_inputs(
             hr_files[path.stem] = path
     names = _select(list(pairs) if variant == "selfexsr" else list(hr_files), images, limit, source.name)
 
-    # STEP 2 - each image: reuse its sidecar, or generate and write the sidecar last.
+    # STEP 2 - every image large enough to be scored, checked before anything is written.
+    if variant != "selfexsr":
+        smallest = min_hr_side(s)
+        block = modcrop_block(s)
+        for name in names:
+            if (folder / f"{name}.json").is_file():
+                continue
+            h, w = _header_size(hr_files[name])
+            if min(h - h % block, w - w % block) < smallest:
+                raise ShapeError(
+                    f"dataset {source.name!r}: image {hr_files[name].name} is {h}×{w}; at ×{s:g} an HR image needs "
+                    f"at least {smallest}×{smallest} (its LR at least {MIN_INPUT_SIDE} pixels, and 11×11 for SSIM "
+                    f"after shaving {math.ceil(s)} pixels each side)"
+                )
+
+    # STEP 3 - each image: reuse its sidecar, or generate and write the sidecar last.
     prepared = []
     for name in names:
         sidecar = folder / f"{name}.json"
@@ -318,3 +336,23 @@ def prepare_inputs(
             raise ImageWriteError(f"input cache {sidecar} could not be read back")
         prepared.append(loaded)
     return condition, prepared
+
+
+def min_hr_side(scale: float) -> int:
+    """The smallest HR side (after modcrop) a ×``scale`` benchmark can use.
+
+    The LR must have ``MIN_INPUT_SIDE`` pixels and the SR an SSIM window (11) left
+    after the ``ceil(scale)``-pixel shave.
+    """
+    k = math.ceil(scale)
+    return max(math.ceil(scale * MIN_INPUT_SIDE), 11 + 2 * k)
+
+
+def _header_size(path: Path) -> tuple[int, int]:
+    """``(H, W)`` from the file's header, or by decoding it where Pillow cannot (float TIFF); errors are ImageReadError."""
+    try:
+        with Image.open(path) as im:
+            return int(im.size[1]), int(im.size[0])
+    except (OSError, ValueError, Image.DecompressionBombError):
+        h, w = read_image(path).color.shape[:2]
+        return int(h), int(w)

@@ -19,7 +19,7 @@ Conventions of the command line:
       no partial or temporary file.
 
 Layout: one module per subcommand (``upscale``, ``resize``, ``metrics``, ``kernel``,
-``demo``, ``bench``), each with ``add_parser(sub)`` and its handler; what they share
+``demo``, ``serve``, ``bench``), each with ``add_parser(sub)`` and its handler; what they share
 lives in :mod:`zssr.cli.options` (parser, errors, common options, ``--set``) and
 :mod:`zssr.cli.inputs` (input/output planning).
 """
@@ -31,7 +31,7 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
-from . import demo, kernel, metrics, resize, upscale
+from . import demo, kernel, metrics, resize, serve, upscale
 from .options import EXIT_INTERRUPTED, EXIT_USAGE, Parser, exit_status, parse_override
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main", "parse_override"]
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_parser(sub)
     kernel.add_parser(sub)
     demo.add_parser(sub)
+    serve.add_parser(sub)
     _add_bench(sub)
     return parser
 

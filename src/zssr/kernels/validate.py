@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -45,7 +46,10 @@ def check_array(arr: np.ndarray, name: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise KernelError(f"{name} must be finite, got {bad} NaN/inf tap(s) in a {arr.shape} kernel")
-    total = float(arr.sum())
+    with np.errstate(over="ignore", invalid="ignore"):  # taps near 1e308 overflow the sum: an error, not a warning
+        total = float(arr.sum())
+    if not math.isfinite(total):
+        raise KernelError(f"{name} has taps so large that their sum overflows (largest {np.abs(arr).max():.3g})")
     if not total > 0:
         raise KernelError(f"{name} must sum to > 0 (it is normalised to sum 1), got sum {total:.6g}")
     return arr / total
