@@ -471,3 +471,18 @@ def test_a_killed_runs_temps_in_the_bench_folder_are_removed(small_set: Path, tm
     os.utime(stale, (old, old))
     run_benchmark([small_set], out=tmp_path, methods=["bicubic"], limit=1)
     assert not stale.exists()
+
+
+def test_images_too_small_to_score_are_refused_before_the_input_cache_is_written(tmp_path: Path) -> None:
+    """Found by the long fuzz run: a 4×4 image failed at scoring time, after its inputs were cached."""
+    from PIL import Image
+
+    from zssr.errors import ShapeError
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    Image.fromarray(np.zeros((24, 24, 3), dtype=np.uint8)).save(folder / "big.png")
+    Image.fromarray(np.zeros((15, 40, 3), dtype=np.uint8)).save(folder / "small.png")
+    with pytest.raises(ShapeError, match=r"small\.png is 15×40; at ×2 an HR image needs at least 16×16"):
+        run_benchmark(datasets=[str(folder)], scales=[2], methods=["bicubic"], out=tmp_path / "out", progress=False)
+    assert not any(p.is_file() for p in (tmp_path / "out").rglob("*"))

@@ -435,3 +435,27 @@ def test_kernels_wider_than_max_kernel_side_are_refused_before_allocating() -> N
     with pytest.raises(ScaleError, match="at most 256"):
         random_gaussian_kernel(1e5, generator=0)
     assert gaussian_kernel(MAX_KERNEL_SIDE, 1.0, 1.0).shape == (MAX_KERNEL_SIDE, MAX_KERNEL_SIDE)
+
+
+def test_a_mat_file_that_crashes_the_reader_is_a_kernel_error_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the long fuzz run (benchmarks/results/fuzz_long.md): scipy's loadmat segfaulted on a damaged
+    .mat file, taking the whole process with it. The reader runs in a child; here the child crashes on purpose."""
+    import zssr.kernels.files as files
+
+    path = tmp_path / "k.mat"
+    scipy.io.savemat(path, {"Kernel": np.ones((5, 5))})
+    assert load_kernel(path).shape == (5, 5)
+    monkeypatch.setattr(files, "_MAT_READER", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    with pytest.raises(KernelError, match=r"could not be read as \.mat: the reader crashed \(signal 11\)"):
+        load_kernel(path)
+
+
+def test_taps_whose_sum_overflows_are_one_kernel_error_without_a_warning() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(KernelError, match="sum overflows"):
+            validate_kernel(np.full((3, 3), 1e308))
