@@ -13,7 +13,7 @@ tree given (this one, and ``--baseline-src`` for the code before), running
 (the rest), the process's peak RSS, iterations, and Y-PSNR against the HR where there is
 one. Baseline and this tree alternate per size (B A), so drift hits both.
 
-Usage: PYTHONPATH=src python benchmarks/scaling.py --baseline-src /tmp/before/src [--large]
+Usage: PYTHONPATH=src python benchmarks/scaling.py --baseline-src /tmp/before/src [--large] [--sizes 256×256,1024×680]
 Writes benchmarks/results/scaling.md.
 """
 
@@ -98,12 +98,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline-src", type=Path, required=True, help="src/ of the code before (git archive)")
     parser.add_argument("--large", action="store_true", help="also 2048×1360 and 4000×3000 (this tree only)")
+    parser.add_argument("--sizes", default=None, help="only these inputs, e.g. 256×256,1024×680 (default: all)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "scaling.md")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        wanted = None if args.sizes is None else set(args.sizes.replace("x", "×").split(","))
         for name, (source, hr) in make_inputs(folder, args.large).items():
+            if wanted is not None and name not in wanted:
+                continue
             trees = [("after", SRC)] if name in ("2048×1360", "4000×3000") else [("before", args.baseline_src),
                                                                                    ("after", SRC)]
             for label, src in trees:
