@@ -710,3 +710,20 @@ def test_output_path_for_keeps_the_name(tmp_path: Path) -> None:
     assert output_path_for("in/x.y.tif", tmp_path, "tiff") == tmp_path / "x.y.tiff"
     with pytest.raises(ImageWriteError, match="suffix"):
         output_path_for("in/baby.png", tmp_path, ".gif")
+
+
+def test_a_tiff_whose_strip_offsets_are_rationals_is_an_image_read_error(tmp_path: Path) -> None:
+    """Found by the long fuzz run (benchmarks/results/fuzz_long.md): Pillow 12 raised a TypeError
+    ("'IFDRational' object cannot be interpreted as an integer") for a TIFF tag of the wrong type."""
+    buf = stdlib_io.BytesIO()
+    Image.fromarray(np.zeros((8, 8, 4), np.uint8), "CMYK").save(buf, "TIFF")
+    data = bytearray(buf.getvalue())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[ifd : ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack("<H", data[entry : entry + 2])[0] == 0x0111:  # StripOffsets: LONG -> RATIONAL
+            data[entry + 2 : entry + 4] = struct.pack("<H", 5)
+    path = tmp_path / "bad.tif"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="cannot read image"):
+        read_image(path)

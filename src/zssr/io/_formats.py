@@ -58,9 +58,13 @@ PILLOW_READ_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "BMP", "DIB", "WEBP", "TI
 FLOAT_RANGE_TOLERANCE = 1e-3
 
 # What Pillow, tifffile, zlib and struct raise for corrupt, truncated or absurdly large files.
+# TypeError and ArithmeticError: Pillow 12 decoding a TIFF whose tags have the wrong types
+# ("'IFDRational' object cannot be interpreted as an integer", found by the long fuzz run).
 DECODE_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     ValueError,
+    TypeError,
+    ArithmeticError,
     SyntaxError,
     EOFError,
     IndexError,
