@@ -11,6 +11,7 @@ inference, printed before a long run starts.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -119,7 +120,7 @@ def estimate_run(plan: Plan, config: Config, speed: DeviceSpeed) -> RunEstimate:
     h, w = plan.input_size
     iterations = config.max_iterations * len(plan.steps)
     test_px = float(h * w) if config.test_pixels is None else float(min(h * w, config.test_pixels))
-    tests = sum(-(-config.max_iterations // config.test_every) for _ in plan.steps)
+    tests = len(plan.steps) * math.ceil(config.max_iterations / config.test_every)
     passes, pixels = 0, 0.0
     for sf, (oh, ow) in zip(plan.steps, plan.sizes):
         n = 1 if not config.output_flip else (8 if sf[0] == sf[1] else 4)
