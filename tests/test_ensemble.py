@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zssr.ensemble import TRANSFORMS, _median, back_project, forward_tiled, super_resolve
+from zssr.ensemble import TRANSFORMS, pixelwise_median, back_project, forward_tiled, super_resolve
 from zssr.examples import degrade
 from zssr.kernels import align_kernel, gaussian_kernel
 from zssr.network import ZSSRNet
@@ -37,7 +37,7 @@ def test_transforms_match_the_authors_numpy_definition():
 
 def test_median_of_an_even_count_is_the_mean_of_the_middle_two():
     stack = torch.tensor([1.0, 5.0, 2.0, 9.0])[:, None]
-    assert float(_median(stack)) == 3.5
+    assert float(pixelwise_median(stack)) == 3.5
 
 
 def _zero_net(channels=3):

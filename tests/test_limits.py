@@ -344,9 +344,9 @@ def test_chunked_downscale_and_median_give_the_same_values(monkeypatch: pytest.M
     g = torch.Generator().manual_seed(0)
     x, k = torch.rand(2, 3, 97, 83, generator=g), torch.rand(13, 11, generator=g)
     stack = torch.rand(8, 3, 40, 50, generator=g)
-    whole = [apply.downscale(x, k, f) for f in (2.0, (2.0, 1.5), 1.7)] + [ensemble._median(stack)]
+    whole = [apply.downscale(x, k, f) for f in (2.0, (2.0, 1.5), 1.7)] + [ensemble.pixelwise_median(stack)]
     monkeypatch.setattr(apply, "DOWNSCALE_BAND_MACS", 1 << 12)
     monkeypatch.setattr(ensemble, "MEDIAN_CHUNK", 777)
-    parts = [apply.downscale(x, k, f) for f in (2.0, (2.0, 1.5), 1.7)] + [ensemble._median(stack)]
+    parts = [apply.downscale(x, k, f) for f in (2.0, (2.0, 1.5), 1.7)] + [ensemble.pixelwise_median(stack)]
     for a, b in zip(whole, parts):
         assert torch.equal(a, b)

@@ -15,9 +15,15 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = [
-    "AUTHORS_GRADUAL_PATTERN", "MAX_LEARNING_RATE", "MAX_NETWORK_WEIGHTS", "MAX_STEPS", "PRESETS", "PRESET_DOCS",
+    "AUTHORS_GRADUAL_PATTERN", "MAX_LEARNING_RATE", "MAX_NETWORK_WEIGHTS", "MAX_STEPS", "PRECISIONS", "PRESETS", "PRESET_DOCS",
     "Config", "network_weights", "resolve_config",
 ]
+
+#: Arithmetic the net's convolutions may run in (``Config.precision``). ``bfloat16``
+#: runs them under autocast (weights, Adam and the residual sum stay float32): on a
+#: CPU with AMX or AVX-512-BF16 a training step is several times faster
+#: (benchmarks/results/training_speed.md); its PSNR cost is in benchmarks/results/precision.md.
+PRECISIONS = ("float32", "bfloat16")
 
 #: Most gradual steps a run may have: each trains the net again (the authors use 6).
 MAX_STEPS = 64
@@ -72,11 +78,17 @@ class Config:
     test_pixels: int | None = 2**17
     # *ours*: seconds of training for the whole run, checked at each reconstruction test (None: no cap)
     time_budget: float | None = None
+    # *ours*: the convolutions' arithmetic (PRECISIONS); float32 is the authors'
+    precision: str = "float32"
     legacy_covariance: bool = True  # numpy < 1.16 polyfit scaling (N - 4), as the authors ran it
     reinit_each_step: bool = False
     # inference (docs/authors_code.md §4)
     output_flip: bool = True
     back_projection_iters: tuple[int, ...] = (10,)
+    # *ours*: output pixels the ensemble works on at a time; a larger output (integer vertical factor)
+    # is made in row bands with the same values (zssr.bands), None holds it whole. 2**22 is
+    # about 1 GB for RGB; every Set5/Set14 output and a 1024×680 photo at ×2 fit in one.
+    inference_pixels: int | None = 2**22
     # gradual SR (docs/authors_code.md §5)
     gradual_pattern: tuple[tuple[float, float], ...] = ((1.0, 1.0),)
     # extra fields only carried, never interpreted (keeps presets documented)
@@ -111,8 +123,16 @@ class Config:
         ):
             raise ConfigError(f"test_pixels must be None (the whole image) or an integer >= {MIN_TEST_PIXELS}, "
                               f"got {self.test_pixels!r}")
+        if self.inference_pixels is not None and (
+            isinstance(self.inference_pixels, bool) or not isinstance(self.inference_pixels, int)
+            or self.inference_pixels < MIN_INFERENCE_PIXELS
+        ):
+            raise ConfigError(f"inference_pixels must be None (the whole output) or an integer >= "
+                              f"{MIN_INFERENCE_PIXELS}, got {self.inference_pixels!r}")
         if self.time_budget is not None and (not _finite(self.time_budget) or self.time_budget <= 0):
             raise ConfigError(f"time_budget must be None or a finite number of seconds > 0, got {self.time_budget!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         non_negative = ("noise_std", "augment_scale_diff_sigma", "augment_shear_sigma")
         for name in non_negative:
             value = getattr(self, name)
@@ -156,6 +176,8 @@ class Config:
 
 #: Smallest reconstruction-test budget: one 32×32 crop.
 MIN_TEST_PIXELS = 32 * 32
+#: Smallest inference window: a 64×64 output (bands are at least zssr.bands.MIN_BAND_ROWS rows anyway).
+MIN_INFERENCE_PIXELS = 64 * 64
 
 #: Largest learning rate accepted (see ``Config.__post_init__``).
 MAX_LEARNING_RATE = 1.0

@@ -89,7 +89,7 @@ def measure_speed(config: Config, channels: int, device: str | torch.device, *, 
 def _measure(config: Config, channels: int, dev: torch.device, repeats: int) -> DeviceSpeed:
     gen = torch.Generator().manual_seed(0)  # its own: the run's random numbers are untouched
     net = ZSSRNet(channels, config.width, config.depth, init_variance=config.init_variance,
-                  residual=config.learn_residual, generator=gen).to(dev)
+                  residual=config.learn_residual, generator=gen, precision=config.precision).to(dev)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     side = config.crop_size
     x = torch.rand(1, channels, side, side, generator=gen).to(dev)

@@ -19,7 +19,7 @@ from .resize import imresize, output_size
 
 __all__ = [
     "Transform", "TRANSFORMS", "back_project", "super_resolve", "forward_tiled", "planewise", "tile_count", "tile_pixels",
-    "PLANEWISE_ELEMENTS", "TILE_PIXELS_CPU", "TILE_PIXELS_ACCELERATOR", "MEDIAN_CHUNK",
+    "PLANEWISE_ELEMENTS", "TILE_PIXELS_CPU", "TILE_PIXELS_ACCELERATOR", "MEDIAN_CHUNK", "pixelwise_median", "ensemble_transforms",
 ]
 
 
@@ -48,6 +48,15 @@ class Transform:
 
 # Authors' k = 0..7: rot90(x, k) for k < 4, fliplr(rot90(x, k - 4)) for k >= 4.
 TRANSFORMS: tuple[Transform, ...] = tuple(Transform(k % 4, k >= 4) for k in range(8))
+
+
+def ensemble_transforms(sf: tuple[float, float], ensemble: bool) -> tuple[Transform, ...]:
+    """The variants the net is applied to: all 8, the 4 that keep the axes for anisotropic factors, or none."""
+    if not ensemble:
+        return TRANSFORMS[:1]
+    if sf[0] != sf[1]:
+        return tuple(t for t in TRANSFORMS if not t.swaps_axes)
+    return TRANSFORMS
 
 
 def back_project(
@@ -177,7 +186,7 @@ def forward_tiled(
 MEDIAN_CHUNK = 1 << 20
 
 
-def _median(stack: torch.Tensor) -> torch.Tensor:
+def pixelwise_median(stack: torch.Tensor) -> torch.Tensor:
     """Pixelwise median over dim 0; the mean of the middle two for an even count (numpy's)."""
     n = stack.shape[0]
     if n == 1:
@@ -215,12 +224,7 @@ def super_resolve(
         ``1×C×H×W`` → ``1×C×ceil(H·sf_y)×ceil(W·sf_x)``, values in [0, 1].
     """
     net.eval()
-    if not ensemble:
-        transforms: tuple[Transform, ...] = TRANSFORMS[:1]
-    elif sf[0] != sf[1]:
-        transforms = tuple(t for t in TRANSFORMS if not t.swaps_axes)
-    else:
-        transforms = TRANSFORMS
+    transforms = ensemble_transforms(sf, ensemble)
     # Memory (benchmarks/results/memory_plan.md): the variants' outputs go straight
     # into one preallocated stack, the net's input is freed before back-projection
     # and the median sorts in chunks, so the peak is about (n + 2·g)·C·H'·W' floats
@@ -257,7 +261,7 @@ def super_resolve(
             index += 1
             advance(1)
         del sr
-    fused = _median(stack)[None]
+    fused = pixelwise_median(stack)[None]
     del stack
     result = back_project(fused, lr, sf, iterations=back_projection_iters, kernel=kernel)
     advance(1)

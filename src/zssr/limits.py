@@ -27,13 +27,14 @@ from pathlib import Path
 
 import torch
 
+from .bands import band_plan
 from .config import Config
 from .ensemble import tile_pixels
 from .errors import KernelError, ResourceError, ScaleError
 from .resize import output_size
 
 __all__ = [
-    "KERNEL_SIDE_PER_FACTOR", "MEMORY_FRACTION", "MIN_INPUT_SIDE", "Plan", "available_memory", "check_kernel_size",
+    "BANDED_VALUES", "KERNEL_SIDE_PER_FACTOR", "MEMORY_FRACTION", "MIN_INPUT_SIDE", "Plan", "available_memory", "check_kernel_size",
     "RESIZE_VALUES", "check_plan", "check_resize", "check_scale_fits", "describe_plan", "format_bytes", "max_kernel_side", "plan_run", "values_per_output",
 ]
 
@@ -86,6 +87,24 @@ def values_per_output(sf: tuple[float, float], ensemble: bool) -> int:
     return max(n + 2 * g, n + g + 4) + 2
 
 
+#: Float32 values per output pixel and channel a banded step holds over the whole output:
+#: the result and the final output's two conversions (the rest is over one band's window).
+BANDED_VALUES = 3
+
+
+def _band_window(
+    h: int, w: int, ow: float, sf: tuple[float, float], pixels: float, config: Config, bp: int, kernel_side: int | None,
+) -> float | None:
+    """Output pixels of one band's window where the step is made in bands, else None."""
+    if config.inference_pixels is None or not math.isfinite(pixels) or pixels <= config.inference_pixels:
+        return None
+    plan = band_plan((h, w), sf, depth=config.depth, back_projection_iters=bp, kernel_side=kernel_side,
+                     pixels=config.inference_pixels)
+    if plan is None or plan.bands == 1:
+        return None
+    return float(min(plan.window_rows, h) * sf[0] * ow)
+
+
 def _side(n: int, s: float) -> float:
     v = n * s
     if not math.isfinite(v) or v > 2.0**52:
@@ -95,11 +114,15 @@ def _side(n: int, s: float) -> float:
 
 def plan_run(
     input_size: tuple[int, int], channels: int, steps: Sequence[tuple[float, float]], *, config: Config,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "cpu", kernel_side: int | None = None,
 ) -> Plan:
     """The memory plan of ZSSR on an ``H×W×C`` input through ``steps`` (factors relative to the input).
 
     Pure arithmetic (no allocation); sizes overflow to ``inf`` rather than raising.
+    A step whose output is made in row bands (:mod:`zssr.bands`) holds the whole output
+    only as its result, and the ensemble's values over one band's window;
+    ``kernel_side`` (the largest kernel the steps may use, None for bicubic) sets
+    the bands' halos.
     """
     h, w = int(input_size[0]), int(input_size[1])
     dev = torch.device(device)
@@ -108,11 +131,15 @@ def plan_run(
     kept = float(channels * h * w * _FLOAT)  # the input, a father source throughout
     peak = 0.0
     values = 0
-    for sf in steps:
+    bp_iters = config.back_projection_for(len(steps))
+    for sf, bp in zip(steps, bp_iters):
         oh, ow = _side(h, sf[0]), _side(w, sf[1])
         sizes.append((oh, ow))
         v = values_per_output(sf, config.output_flip)
         pixels = oh * ow
+        window = _band_window(h, w, ow, sf, pixels, config, bp, kernel_side)
+        if window is not None:  # the result and its conversions whole, the ensemble over one band's window
+            v = BANDED_VALUES + math.ceil(v * window / pixels)
         step_peak = kept + v * channels * pixels * _FLOAT + fixed
         if step_peak >= peak:
             peak, values = step_peak, v

@@ -12,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+from .config import PRECISIONS
+
 __all__ = ["ZSSRNet"]
 
 
@@ -27,6 +29,11 @@ class ZSSRNet(nn.Module):
             a plain normal, not truncated).
         residual: add the input to the output (authors' ``learn_residual``).
         generator: seeds the initialisation without touching global RNG state.
+        precision: ``float32`` or ``bfloat16`` (:data:`zssr.config.PRECISIONS`).
+
+    The weights and every input are kept channels-last (NHWC): oneDNN's fast
+    convolution path on CPUs, and the layout tensor cores want; values are the
+    same up to float rounding.
 
     Shape:
         ``N×channels×H×W`` → same.
@@ -41,8 +48,12 @@ class ZSSRNet(nn.Module):
         init_variance: float = 0.1,
         residual: bool = True,
         generator: torch.Generator | None = None,
+        precision: str = "float32",
     ) -> None:
         super().__init__()
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        self.precision = precision
         sizes = [channels] + [width] * (depth - 1) + [channels]
         convs = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False) for c_in, c_out in zip(sizes[:-1], sizes[1:])]
         self.layers = nn.ModuleList(convs)
@@ -51,17 +62,20 @@ class ZSSRNet(nn.Module):
             for conv in convs:
                 std = math.sqrt(init_variance / (3 * 3 * conv.in_channels))
                 conv.weight.normal_(0.0, std, generator=generator)
+                conv.weight.data = conv.weight.data.contiguous(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The SR of ``x`` (already interpolated to the output size): residual over the input."""
-        y = x
+        y = x.contiguous(memory_format=torch.channels_last)
         last = len(self.layers) - 1
-        for i, conv in enumerate(self.layers):
-            y = conv(y)
-            if i < last:
-                y = torch.relu(y)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+            for i, conv in enumerate(self.layers):
+                y = conv(y)
+                if i < last:
+                    y = torch.relu_(y)
+        y = y.float()
         return x + y if self.residual else y
 
     def extra_repr(self) -> str:
         """Depth and residual flag, for ``print(net)``."""
-        return f"depth={len(self.layers)}, residual={self.residual}"
+        return f"depth={len(self.layers)}, residual={self.residual}, precision={self.precision}"

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from ._validate import is_number, scale_pair, seed_value
+from .bands import super_resolve_bounded
 from .config import MAX_STEPS, Config, resolve_config
-from .ensemble import super_resolve
 from .errors import ConfigError, KernelError, ResourceError, ScaleError, ShapeError
 from .examples import FatherSource
-from .limits import MIN_INPUT_SIDE, check_kernel_size, check_plan, check_scale_fits, plan_run
+from .limits import MIN_INPUT_SIDE, check_kernel_size, check_plan, check_scale_fits, max_kernel_side, plan_run
 from .network import ZSSRNet
 from .resize import INTERP_KERNELS, MAX_TAPS, imresize
 from .training import TrainingHistory, make_optimizer, train_scale_step
@@ -298,7 +298,8 @@ def upscale_tensor(
             check_kernel_size(tuple(k.shape), steps[i], (h, w), name="aligned kernel", aligned=True)
     dev = resolve_device(device)
     # Everything the run will hold is known now: refuse what cannot fit before training.
-    check_plan(plan_run((h, w), image.shape[1], steps, config=config, device=dev))
+    sides = [max(int(k.shape[-2]), int(k.shape[-1])) for k in kernels if k is not None]
+    check_plan(plan_run((h, w), image.shape[1], steps, config=config, device=dev, kernel_side=max(sides, default=None)))
     rng = np.random.default_rng(seed)
     init_gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator().manual_seed(seed + 1)
@@ -309,7 +310,7 @@ def upscale_tensor(
     def new_net() -> ZSSRNet:
         return ZSSRNet(
             x.shape[1], config.width, config.depth, init_variance=config.init_variance,
-            residual=config.learn_residual, generator=init_gen,
+            residual=config.learn_residual, generator=init_gen, precision=config.precision,
         ).to(dev)
 
     start = time.perf_counter()
@@ -334,9 +335,9 @@ def upscale_tensor(
         trained += history.seconds
         histories.append(history)
         # The inference phase reports on the same callback when it can (a tqdm bar: TqdmProgress.inference).
-        output = super_resolve(
+        output = super_resolve_bounded(
             net, x, sf, ensemble=config.output_flip, back_projection_iters=bp_iters[i], kernel=kernels[i],
-            progress=getattr(callback, "inference", None),
+            output_pixels=config.inference_pixels, progress=getattr(callback, "inference", None),
         )
         close = getattr(callback, "close", None)
         if close is not None:
@@ -424,7 +425,8 @@ def upscale(
     else:
         color, alpha = _split_array(image_or_path)
     # The whole plan is known once the size is: refuse it before estimating or training anything.
-    check_plan(plan_run(color.shape[:2], color.shape[2], steps, config=config, device=dev))
+    side = max(given.shape) if given is not None else (max_kernel_side(steps[-1][0]) if auto else None)
+    check_plan(plan_run(color.shape[:2], color.shape[2], steps, config=config, device=dev, kernel_side=side))
     kernels: list[torch.Tensor | None] = [None] * len(steps)
     if auto:
         from .kernel_estimation import estimate_kernel_edges
