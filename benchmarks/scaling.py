@@ -14,6 +14,7 @@ tree given (this one, and ``--baseline-src`` for the code before), running
 one. Baseline and this tree alternate per size (B A), so drift hits both.
 
 Usage: PYTHONPATH=src python benchmarks/scaling.py --baseline-src /tmp/before/src [--large] [--sizes 256×256,1024×680]
+       [--bf16 256×256,1024×680]  (also this tree with ``precision=bfloat16``)
 Writes benchmarks/results/scaling.md.
 """
 
@@ -29,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine import result_header, write_result
 from skimage import data
 
-from machine import result_header, write_result
 from zssr.metrics import psnr, rgb_to_y, shave
 from zssr.resize import imresize
 
@@ -44,8 +45,9 @@ torch.set_num_threads(2)
 from zssr.config import resolve_config
 from zssr.pipeline import upscale_tensor
 x = torch.from_numpy(np.load(sys.argv[1]))
+extra = {} if sys.argv[3] == "default" else {"precision": sys.argv[3]}
 start = time.perf_counter()
-result = upscale_tensor(x, [(2.0, 2.0)], config=resolve_config("fast"), seed=0, device="cpu")
+result = upscale_tensor(x, [(2.0, 2.0)], config=resolve_config("fast", **extra), seed=0, device="cpu")
 total = time.perf_counter() - start
 np.save(sys.argv[2], result.image.numpy())
 h = result.steps[0]
@@ -80,11 +82,11 @@ def make_inputs(folder: Path, large: bool) -> dict[str, tuple[Path, np.ndarray |
     return inputs
 
 
-def run(src: Path, source: Path, out: Path) -> dict[str, float]:
-    """One fresh process of ZSSR on ``source`` with the package in ``src``."""
+def run(src: Path, source: Path, out: Path, precision: str = "default") -> dict[str, float]:
+    """One fresh process of ZSSR on ``source`` with the package in ``src`` (``precision``: a Config value, or default)."""
     env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="2")
-    done = subprocess.run([sys.executable, "-c", CHILD, str(source), str(out)], env=env, capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", CHILD, str(source), str(out), precision], env=env,
+                          capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -99,6 +101,8 @@ def main() -> None:
     parser.add_argument("--baseline-src", type=Path, required=True, help="src/ of the code before (git archive)")
     parser.add_argument("--large", action="store_true", help="also 2048×1360 and 4000×3000 (this tree only)")
     parser.add_argument("--sizes", default=None, help="only these inputs, e.g. 256×256,1024×680 (default: all)")
+    parser.add_argument("--bf16", default="", help="also run this tree with precision=bfloat16 on these inputs "
+                        "(comma-separated, or 'all')")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "scaling.md")
     args = parser.parse_args()
     rows = []
@@ -108,11 +112,14 @@ def main() -> None:
         for name, (source, hr) in make_inputs(folder, args.large).items():
             if wanted is not None and name not in wanted:
                 continue
-            trees = [("after", SRC)] if name in ("2048×1360", "4000×3000") else [("before", args.baseline_src),
-                                                                                   ("after", SRC)]
-            for label, src in trees:
+            trees = [("after", SRC, "default")] if name in ("2048×1360", "4000×3000") else [
+                ("before", args.baseline_src, "default"), ("after", SRC, "default")]
+            bf16 = set(args.bf16.replace("x", "×").split(","))
+            if "all" in bf16 or name in bf16:
+                trees.append(("after, bfloat16", SRC, "bfloat16"))
+            for label, src, precision in trees:
                 out = folder / f"{name}-{label}.npy"
-                r = run(src, source, out)
+                r = run(src, source, out, precision)
                 r["psnr"] = y_psnr(np.load(out), hr) if hr is not None else float("nan")
                 rows.append((name, label, r))
                 print(name, label, r, flush=True)
@@ -134,7 +141,7 @@ def main() -> None:
         )
     totals = {(n, lab): r["total"] for n, lab, r in rows}
     lines += [""]
-    for label in ("before", "after"):
+    for label in ("before", "after", "after, bfloat16"):
         if ("1024×680", label) in totals and ("256×256", label) in totals:
             lines.append(f"- `{label}`: 1024×680 takes {totals[('1024×680', label)] / totals[('256×256', label)]:.2f}× "
                          "the time of 256×256.")

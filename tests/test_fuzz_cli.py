@@ -426,7 +426,7 @@ def test_bench_on_any_arguments_exits_0_or_2_with_one_line_and_writes_only_compl
 #: Where a run can be interrupted: each long phase, and each step of the atomic write.
 INTERRUPT_POINTS = {
     "training": ("zssr.pipeline", "train_scale_step"),
-    "inference": ("zssr.pipeline", "super_resolve"),
+    "inference": ("zssr.pipeline", "super_resolve_bounded"),
     "encode": ("zssr.io.write", "atomic_write"),
     "fsync": ("os", "fsync"),
     "rename": ("os", "replace"),
