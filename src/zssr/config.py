@@ -15,7 +15,7 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = [
-    "AUTHORS_GRADUAL_PATTERN", "MAX_LEARNING_RATE", "MAX_NETWORK_WEIGHTS", "MAX_STEPS", "PRECISIONS", "PRESETS", "PRESET_DOCS",
+    "AUTHORS_GRADUAL_PATTERN", "AUTO_FIELDS", "DEGRADATIONS", "SON_FIELDS", "MAX_LEARNING_RATE", "MAX_NETWORK_WEIGHTS", "MAX_STEPS", "PRECISIONS", "PRESETS", "PRESET_DOCS",
     "Config", "network_weights", "resolve_config",
 ]
 
@@ -24,6 +24,9 @@ __all__ = [
 #: CPU with AMX or AVX-512-BF16 a training step is several times faster
 #: (benchmarks/results/training_speed.md); its PSNR cost is in benchmarks/results/precision.md.
 PRECISIONS = ("float32", "bfloat16")
+
+#: ``Config.degradation``: use the sons' degradation as given, or read it from the input.
+DEGRADATIONS = ("given", "auto")
 
 #: Most gradual steps a run may have: each trains the net again (the authors use 6).
 MAX_STEPS = 64
@@ -54,6 +57,13 @@ class Config:
     # examples (docs/authors_code.md §2.1, §2.2)
     crop_size: int = 128
     noise_std: float = 0.0
+    # *ours*: sons degraded like the input (paper §4.2): one noise σ per channel (wins over
+    # noise_std) and JPEG compression at this quality; None: neither
+    channel_noise_std: tuple[float, ...] | None = None
+    jpeg_quality: int | None = None
+    # *ours*: "given" uses the fields as they are; "auto" reads the input's noise and JPEG quality
+    # first (zssr.degradation) and sets the sons' degradation and the fields of AUTO_FIELDS by it
+    degradation: str = "given"
     augment_as_is_probability: float = 0.05
     augment_no_interpolate_probability: float = 0.45
     augment_min_scale: float = 0.5
@@ -131,6 +141,18 @@ class Config:
                               f"{MIN_INFERENCE_PIXELS}, got {self.inference_pixels!r}")
         if self.time_budget is not None and (not _finite(self.time_budget) or self.time_budget <= 0):
             raise ConfigError(f"time_budget must be None or a finite number of seconds > 0, got {self.time_budget!r}")
+        if self.channel_noise_std is not None and (
+            not isinstance(self.channel_noise_std, tuple) or not self.channel_noise_std
+            or any(not _finite(v) or v < 0 for v in self.channel_noise_std)
+        ):
+            raise ConfigError(f"channel_noise_std must be None or a tuple of finite numbers >= 0 (one per channel), "
+                              f"got {self.channel_noise_std!r}")
+        if self.jpeg_quality is not None and (
+            isinstance(self.jpeg_quality, bool) or not isinstance(self.jpeg_quality, int) or not 1 <= self.jpeg_quality <= 100
+        ):
+            raise ConfigError(f"jpeg_quality must be None or an integer from 1 to 100, got {self.jpeg_quality!r}")
+        if self.degradation not in DEGRADATIONS:
+            raise ConfigError(f"degradation must be one of {', '.join(DEGRADATIONS)}, got {self.degradation!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         non_negative = ("noise_std", "augment_scale_diff_sigma", "augment_shear_sigma")
@@ -203,10 +225,12 @@ PRESETS: dict[str, Config] = {
     "gradual": Config(name="gradual", gradual_pattern=AUTHORS_GRADUAL_PATTERN, back_projection_iters=(6, 6, 8, 10, 10, 12)),
     # X2_GIVEN_KERNEL_CONF: a non-symmetric kernel forbids rotations and the geometric ensemble.
     "kernel": Config(name="kernel", output_flip=False, allow_rotation=False, back_projection_iters=(2,)),
-    # X2_REAL_CONF: noise on the sons, no back-projection (it would re-inject the input's noise).
+    # X2_REAL_CONF (noise on the sons, no back-projection: it would re-inject the input's noise),
+    # with the sons' noise and JPEG quality read from the input (*ours*, issue #17); a clean input
+    # gets ideal's settings (AUTO_FIELDS). degradation="given" is the authors' fixed 0.0125.
     "real": Config(
         name="real", output_flip=False, back_projection_iters=(0,), noise_std=0.0125, allow_rotation=False,
-        augment_scale_diff_sigma=0.0, augment_shear_sigma=0.0, augment_min_scale=0.75,
+        augment_scale_diff_sigma=0.0, augment_shear_sigma=0.0, augment_min_scale=0.75, degradation="auto",
     ),
     # *ours*: a CPU budget. Same method; the LR policy is checked 4x as often on a
     # 4x denser error series, and training is capped at 400 iterations.
@@ -216,17 +240,32 @@ PRESETS: dict[str, Config] = {
     ),
 }
 
+#: The fields ``degradation="auto"`` sets besides the sons' noise and JPEG quality: the
+#: authors' ``real`` values for a degraded input, ``ideal``'s for a clean one (zssr.degradation.plan_sons).
+AUTO_FIELDS = tuple(
+    f.name for f in dataclasses.fields(Config)
+    if f.compare and f.name != "degradation" and getattr(PRESETS["real"], f.name) != getattr(PRESETS["ideal"], f.name)
+)
+
+#: The sons' own degradation fields (besides ``noise_std``), which ``degradation="auto"`` sets too.
+SON_FIELDS = ("channel_noise_std", "jpeg_quality")
+
 PRESET_DOCS: dict[str, str] = {
     "ideal": "authors' X2_ONE_JUMP_IDEAL_CONF: one jump, 8-way ensemble, 10 back-projections",
     "gradual": "authors' X2_GRADUAL_IDEAL_CONF: 6 gradual steps, back-projection 6,6,8,10,10,12",
     "kernel": "authors' X2_GIVEN_KERNEL_CONF: for a given/estimated kernel; no rotations or ensemble",
-    "real": "authors' X2_REAL_CONF: noisy/compressed inputs; noise on sons, no back-projection",
+    "real": "noisy/compressed inputs: sons get the noise and JPEG quality read from the input, no "
+            "back-projection (authors' X2_REAL_CONF); a clean input runs as ideal",
     "fast": "ours: <= 400 iterations, denser LR policy checks; for CPUs (see benchmarks/results)",
 }
 
 
 def resolve_config(preset: str | Config = "ideal", **overrides: Any) -> Config:
-    """A preset (by name or instance) with fields replaced; unknown names are errors."""
+    """A preset (by name or instance) with fields replaced; unknown names are errors.
+
+    On a preset with ``degradation="auto"`` (``real``), setting one of the fields auto
+    would set (:data:`AUTO_FIELDS`, :data:`SON_FIELDS`) turns auto off: the value given wins.
+    """
     if isinstance(preset, Config):
         base = preset
     elif preset in PRESETS:
@@ -238,6 +277,8 @@ def resolve_config(preset: str | Config = "ideal", **overrides: Any) -> Config:
     if unknown:
         raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
     clean = {k: v for k, v in overrides.items() if v is not None}
+    if base.degradation == "auto" and "degradation" not in clean and set(clean) & {*AUTO_FIELDS, *SON_FIELDS}:
+        clean["degradation"] = "given"  # a field auto would set, set by hand: the user's value wins
     if "back_projection_iters" in clean and isinstance(clean["back_projection_iters"], int):
         clean["back_projection_iters"] = (clean["back_projection_iters"],)
     try:

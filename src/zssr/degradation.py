@@ -20,19 +20,23 @@ Accuracy on synthetic truth: ``benchmarks/results/degradation_estimates.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 from scipy.stats import gamma
 
+from .config import AUTO_FIELDS, PRESETS, Config
 from .errors import ImageReadError, ShapeError
 
 __all__ = [
-    "CLEAN_SIGMA", "IJG_LUMA", "JpegEstimate", "estimate_noise", "ijg_table", "jpeg_quality", "jpeg_quality_from_pixels",
+    "CLEAN_SIGMA", "IJG_LUMA", "MIN_READ_SIDE", "DegradationReading", "JpegEstimate", "estimate_noise", "plan_sons",
+    "read_degradation", "ijg_table", "jpeg_quality", "jpeg_quality_from_pixels",
     "quality_from_table",
 ]
 
@@ -203,3 +207,96 @@ def jpeg_quality_from_pixels(image: np.ndarray) -> JpegEstimate:
     if dip < _GHOST_MARGIN:
         return JpegEstimate(False, None, "pixels", dip)
     return JpegEstimate(True, _SEARCH[best], "pixels", dip)
+
+
+@dataclass(frozen=True)
+class DegradationReading:
+    """What :func:`read_degradation` found in an input, and what the sons should carry.
+
+    Attributes:
+        sigma: the noise σ per channel, in [0, 1] units (zeros where the image was too small to read).
+        jpeg: its JPEG compression.
+        measured: False when the image is under 16×16 and nothing could be read (treated as clean).
+    """
+
+    sigma: tuple[float, ...]
+    jpeg: JpegEstimate
+    measured: bool = True
+
+    @property
+    def noisy(self) -> bool:
+        """Whether any channel's noise is above :data:`CLEAN_SIGMA`."""
+        return any(s >= CLEAN_SIGMA for s in self.sigma)
+
+    @property
+    def clean(self) -> bool:
+        """Neither noise above :data:`CLEAN_SIGMA` nor JPEG compression."""
+        return not self.noisy and not self.jpeg.compressed
+
+    def describe(self) -> str:
+        """One line for the user: what was read and what the sons get."""
+        if not self.measured:
+            return "too small to read its noise or compression: treated as clean (ideal's settings)"
+        noise = "/".join(f"{s * 255:.1f}" for s in self.sigma)
+        jpeg = (f"JPEG quality {self.jpeg.quality} (from the {'file' if self.jpeg.source == 'tables' else 'pixels'})"
+                if self.jpeg.compressed else "no JPEG compression")
+        if self.clean:
+            return f"read as clean (noise σ {noise}/255, {jpeg}): clean sons, ideal's settings"
+        parts = ([f"noise σ {noise}/255"] if self.noisy else []) + ([f"JPEG at quality {self.jpeg.quality}"]
+                                                                     if self.jpeg.compressed else [])
+        return f"read noise σ {noise}/255, {jpeg}: sons get {' and '.join(parts)}; no back-projection"
+
+
+#: Smallest side the estimators read (their 7×7 patches and 8×8 blocks need a few of each).
+MIN_READ_SIDE = 16
+
+
+def read_degradation(image: np.ndarray, source: str | Path | None = None) -> DegradationReading:
+    """Read an input's noise (per channel) and JPEG compression (from ``source``'s tables when it is a JPEG file).
+
+    Args:
+        image: ``H×W×C`` (or ``H×W``) float array in [0, 1], the colour planes of the input.
+        source: the file it was read from, if any: a JPEG file's quantisation tables give
+            its quality exactly; otherwise the pixels are searched.
+    """
+    arr = np.asarray(image, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if min(arr.shape[:2]) < MIN_READ_SIDE:
+        return DegradationReading((0.0,) * arr.shape[2], JpegEstimate(False, None, "pixels", 0.0), measured=False)
+    sigma = tuple(float(s) for s in estimate_noise(arr))
+    jpeg = _quality_from_file(source) if source is not None else None
+    if jpeg is None:
+        jpeg = jpeg_quality_from_pixels(arr if arr.shape[2] in (1, 3) else arr[..., :1])
+    return DegradationReading(sigma, jpeg)
+
+
+def _quality_from_file(path: str | Path) -> JpegEstimate | None:
+    """The quality in a JPEG file's quantisation tables; None for any other file (or one without tables)."""
+    try:
+        with Image.open(path) as im:
+            tables = (getattr(im, "quantization", None) or {}) if im.format in ("JPEG", "MPO") else {}
+    except OSError:
+        return None
+    if 0 not in tables:
+        return None
+    quality, error = quality_from_table(np.asarray(tables[0]))
+    return JpegEstimate(True, quality, "tables", max(0.0, 1.0 - error / 10.0))
+
+
+def plan_sons(config: Config, reading: DegradationReading) -> Config:
+    """``config`` with the sons' degradation and :data:`~zssr.config.AUTO_FIELDS` set from ``reading``.
+
+    A degraded input gets the authors' ``real`` values for those fields (no back-projection,
+    which would put the input's noise back; milder augmentation) and sons carrying the
+    noise read per channel (channels under :data:`CLEAN_SIGMA` get none) and the JPEG
+    quality read; a clean one gets ``ideal``'s values and clean sons (paper §4.2: sons carry
+    what the input carries, and nothing else).
+    """
+    base = PRESETS["ideal"] if reading.clean else PRESETS["real"]
+    fields: dict[str, Any] = {name: getattr(base, name) for name in AUTO_FIELDS}
+    fields["noise_std"] = 0.0
+    fields["channel_noise_std"] = tuple(s if s >= CLEAN_SIGMA else 0.0 for s in reading.sigma) if reading.noisy else None
+    fields["jpeg_quality"] = reading.jpeg.quality if reading.jpeg.compressed else None
+    fields["degradation"] = "given"
+    return dataclasses.replace(config, **fields)

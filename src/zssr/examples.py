@@ -9,19 +9,22 @@ or the given kernel), optionally adding noise to the son only (paper §3:
 
 from __future__ import annotations
 
+import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from .config import Config
 from .kernels import downscale
 from .resize import imresize
 
-__all__ = ["FatherSource", "FatherSampler", "degrade", "make_son", "Mode"]
+__all__ = ["FatherSource", "FatherSampler", "degrade", "jpeg_roundtrip", "make_son", "son_degradation", "Mode"]
 
 Mode = Literal["as-is", "no-interp", "affine"]
 
@@ -53,21 +56,71 @@ def make_son(
     sf: tuple[float, float],
     *,
     kernel: torch.Tensor | None = None,
-    noise_std: float = 0.0,
+    noise_std: float | Sequence[float] = 0.0,
+    jpeg_quality: int | None = None,
     generator: torch.Generator | None = None,
     size: tuple[int, int] | None = None,
 ) -> torch.Tensor:
-    """Downscale a father by ``sf`` (MATLAB bicubic, or an *aligned* numeric kernel), add noise.
+    """Downscale a father by ``sf`` (MATLAB bicubic, or an *aligned* numeric kernel), add noise, compress.
+
+    The son should carry what the input carries (paper §4.2): noise of ``noise_std``
+    (one σ, or one per channel), then, for a JPEG input, the same compression
+    (:func:`jpeg_roundtrip` at ``jpeg_quality``), in the order a camera applies them.
 
     Shape:
         ``N×C×H×W`` → ``N×C×ceil(H/sf_y)×ceil(W/sf_x)`` (or ``size``).
     """
     son = degrade(father, sf, kernel, size)
-    if noise_std > 0:
+    sigma = _noise_scale(noise_std, int(son.shape[1]))
+    if sigma is not None:
         # Drawn on the CPU generator so a seed gives the same noise on every device.
         noise = torch.randn(son.shape, generator=generator, dtype=son.dtype, device="cpu").to(son.device)
-        son = (son + noise_std * noise).clamp(0.0, 1.0)
+        son = (son + sigma.to(son) * noise if torch.is_tensor(sigma) else son + sigma * noise).clamp(0.0, 1.0)
+    if jpeg_quality is not None:
+        son = jpeg_roundtrip(son, jpeg_quality)
     return son
+
+
+def son_degradation(config: Config) -> tuple[float | tuple[float, ...], int | None]:
+    """The ``noise_std`` and ``jpeg_quality`` of :func:`make_son` for ``config`` (per-channel σ wins over the scalar)."""
+    noise: float | tuple[float, ...] = config.noise_std if config.channel_noise_std is None else config.channel_noise_std
+    return noise, config.jpeg_quality
+
+
+def _noise_scale(noise_std: float | Sequence[float], channels: int) -> float | torch.Tensor | None:
+    """A scalar σ as it is (the authors' path, unchanged), per-channel σ as ``1×C×1×1``; None when zero."""
+    if isinstance(noise_std, (int, float)):
+        return float(noise_std) if noise_std > 0 else None
+    values = [float(v) for v in noise_std]
+    if len(values) not in (1, channels):
+        raise ValueError(f"noise_std must have 1 or {channels} values (one per channel), got {len(values)}")
+    if not any(v > 0 for v in values):
+        return None
+    return torch.tensor(values * (channels if len(values) == 1 else 1), dtype=torch.float32).view(1, channels, 1, 1)
+
+
+def jpeg_roundtrip(x: torch.Tensor, quality: int) -> torch.Tensor:
+    """Each image of ``x`` saved as an 8-bit JPEG at ``quality`` (Pillow, IJG tables) and decoded again.
+
+    RGB images are compressed as colour JPEGs (Pillow's default 4:2:0 chroma), one
+    channel as grayscale, any other count channel by channel. Runs on the CPU.
+
+    Shape:
+        ``N×C×H×W`` → same, values on the 8-bit grid.
+    """
+    codes = (x.detach().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).cpu().numpy()
+    out = np.empty(codes.shape, dtype=np.float32)
+    for i in range(codes.shape[0]):
+        groups = [codes[i]] if codes.shape[1] in (1, 3) else [codes[i, c : c + 1] for c in range(codes.shape[1])]
+        planes = []
+        for g in groups:
+            picture = Image.fromarray(g[0] if g.shape[0] == 1 else np.ascontiguousarray(g.transpose(1, 2, 0)))
+            buffer = io.BytesIO()
+            picture.save(buffer, format="JPEG", quality=int(quality))
+            decoded = np.asarray(Image.open(buffer).convert(picture.mode))
+            planes.append(decoded[None] if decoded.ndim == 2 else decoded.transpose(2, 0, 1))
+        out[i] = np.concatenate(planes, axis=0)
+    return torch.from_numpy(out / np.float32(255.0)).to(device=x.device, dtype=x.dtype)
 
 
 def _inside(points: np.ndarray, h: int, w: int) -> np.ndarray:

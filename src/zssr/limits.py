@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from .bands import band_plan
-from .config import Config
+from .config import PRESETS, Config
 from .ensemble import tile_pixels
 from .errors import KernelError, ResourceError, ScaleError
 from .resize import output_size
@@ -132,10 +132,12 @@ def plan_run(
     peak = 0.0
     values = 0
     bp_iters = config.back_projection_for(len(steps))
+    if config.degradation == "auto":  # a clean input gets ideal's back-projection (zssr.degradation.plan_sons)
+        bp_iters = tuple(max(a, b) for a, b in zip(bp_iters, PRESETS["ideal"].back_projection_for(len(steps))))
     for sf, bp in zip(steps, bp_iters):
         oh, ow = _side(h, sf[0]), _side(w, sf[1])
         sizes.append((oh, ow))
-        v = values_per_output(sf, config.output_flip)
+        v = values_per_output(sf, config.output_flip or config.degradation == "auto")  # auto may pick the ensemble
         pixels = oh * ow
         window = _band_window(h, w, ow, sf, pixels, config, bp, kernel_side)
         if window is not None:  # the result and its conversions whole, the ensemble over one band's window

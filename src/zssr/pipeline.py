@@ -21,6 +21,7 @@ import torch
 from ._validate import is_number, scale_pair, seed_value
 from .bands import super_resolve_bounded
 from .config import MAX_STEPS, Config, resolve_config
+from .degradation import DegradationReading, plan_sons, read_degradation
 from .errors import ConfigError, KernelError, ResourceError, ScaleError, ShapeError
 from .examples import FatherSource
 from .limits import MIN_INPUT_SIDE, check_kernel_size, check_plan, check_scale_fits, max_kernel_side, plan_run
@@ -45,6 +46,8 @@ class UpscaleResult:
     steps: tuple[TrainingHistory, ...]
     seconds: float
     device: str
+    #: What ``Config.degradation="auto"`` read from the input (None when the degradation was given).
+    degradation: DegradationReading | None = None
 
 
 def _check_pair(pair: Sequence[float], what: str) -> ScalePair:
@@ -258,6 +261,7 @@ def upscale_tensor(
     seed: int | None = 0,
     device: str | torch.device = "auto",
     progress: ProgressFactory | None = None,
+    source: str | Path | None = None,
 ) -> UpscaleResult:
     """Run ZSSR on ``image`` (``1×C×H×W`` float in [0, 1]) through the given scale steps.
 
@@ -272,6 +276,8 @@ def upscale_tensor(
         device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``, or a ``torch.device``.
         progress: ``progress(step_index, n_steps, sf, max_iterations)`` returns a
             per-iteration callback (or None); the CLI hangs a tqdm bar on it.
+        source: the file ``image`` was read from, if any: with ``config.degradation="auto"``
+            a JPEG file's quantisation tables give its quality exactly.
 
     Raises:
         ShapeError: a malformed or too small image.
@@ -297,6 +303,10 @@ def upscale_tensor(
         if k is not None:
             check_kernel_size(tuple(k.shape), steps[i], (h, w), name="aligned kernel", aligned=True)
     dev = resolve_device(device)
+    reading = None
+    if config.degradation == "auto":  # sons degraded like the input (issue #17): read it, then plan by it
+        reading = read_degradation(image[0].detach().float().cpu().permute(1, 2, 0).numpy(), source)
+        config = plan_sons(config, reading)
     # Everything the run will hold is known now: refuse what cannot fit before training.
     sides = [max(int(k.shape[-2]), int(k.shape[-1])) for k in kernels if k is not None]
     check_plan(plan_run((h, w), image.shape[1], steps, config=config, device=dev, kernel_side=max(sides, default=None)))
@@ -345,7 +355,7 @@ def upscale_tensor(
         sources.append(FatherSource(output, min(sf)))
     return UpscaleResult(
         image=output.detach().float().cpu(), steps=tuple(histories), seconds=time.perf_counter() - start,
-        device=str(dev),
+        device=str(dev), degradation=reading,
     )
 
 
@@ -436,7 +446,9 @@ def upscale(
         check_kernel_size(tuple(given.shape), steps[-1], color.shape[:2])
         kernels[-1] = align_kernel(given, steps[-1])
     factory = TqdmProgress if progress else None
-    result = upscale_tensor(to_tensor(color), steps, config=config, kernels=kernels, seed=seed, device=dev, progress=factory)
+    source = image_or_path if isinstance(image_or_path, (str, Path)) else None
+    result = upscale_tensor(to_tensor(color), steps, config=config, kernels=kernels, seed=seed, device=dev,
+                            progress=factory, source=source)
     out = to_array(result.image)
     if alpha is not None:
         a = imresize(torch.from_numpy(np.ascontiguousarray(alpha, dtype=np.float32))[None, None], steps[-1],

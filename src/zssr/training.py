@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +18,7 @@ import torch
 
 from .config import Config
 from .ensemble import forward_tiled
-from .examples import FatherSampler, FatherSource, make_son
+from .examples import FatherSampler, FatherSource, make_son, son_degradation
 from .network import ZSSRNet
 from .resize import imresize
 from .schedule import LearningRatePolicy
@@ -90,9 +90,10 @@ def reconstruction_error(
     sf: tuple[float, float],
     *,
     kernel: torch.Tensor | None,
-    noise_std: float,
+    noise_std: float | Sequence[float],
     generator: torch.Generator | None,
     windows: list[Window] | None = None,
+    jpeg_quality: int | None = None,
 ) -> float:
     """MSE between the input and the net's SR of its own son (docs/authors_code.md §2.4, drives the LR policy).
 
@@ -102,7 +103,7 @@ def reconstruction_error(
     honoured between tiles on a large input.
     """
     if windows is None:
-        son = make_son(image, sf, kernel=kernel, noise_std=noise_std, generator=generator)
+        son = make_son(image, sf, kernel=kernel, noise_std=noise_std, jpeg_quality=jpeg_quality, generator=generator)
         up = imresize(son, sf, size=tuple(image.shape[-2:]))
         out = forward_tiled(net, up).clamp(0.0, 1.0)
         return float(torch.mean((out - image) ** 2))
@@ -110,7 +111,7 @@ def reconstruction_error(
     pixels = 0
     for top, left, ch, cw in windows:
         crop = image[..., top : top + ch, left : left + cw]
-        son = make_son(crop, sf, kernel=kernel, noise_std=noise_std, generator=generator)
+        son = make_son(crop, sf, kernel=kernel, noise_std=noise_std, jpeg_quality=jpeg_quality, generator=generator)
         out = forward_tiled(net, imresize(son, sf, size=(ch, cw))).clamp(0.0, 1.0)
         total += torch.sum((out - crop) ** 2, dtype=torch.float64)
         pixels += crop.numel()
@@ -161,6 +162,7 @@ def train_scale_step(
     windows = reconstruction_windows((int(h), int(w)), config.test_pixels)
     history.test_pixels = int(h * w) if windows is None else sum(wh * ww for _, _, wh, ww in windows)
     sampler = FatherSampler(config, (min(config.crop_size, h), min(config.crop_size, w)), rng)
+    noise, jpeg = son_degradation(config)
     for group in optimizer.param_groups:
         group["lr"] = policy.learning_rate
     net.train()
@@ -172,7 +174,7 @@ def train_scale_step(
     start = time.perf_counter()
     for it in range(config.max_iterations):
         father = sampler.sample(sources)
-        son = make_son(father, sf, kernel=kernel, noise_std=config.noise_std, generator=generator)
+        son = make_son(father, sf, kernel=kernel, noise_std=noise, jpeg_quality=jpeg, generator=generator)
         net_input = imresize(son, sf, size=tuple(father.shape[-2:]))
         loss = torch.mean(torch.abs(net(net_input) - father))
         optimizer.zero_grad(set_to_none=True)
@@ -189,7 +191,7 @@ def train_scale_step(
         if it % config.test_every == 0:
             tested = time.perf_counter()
             err = reconstruction_error(
-                net, image, sf, kernel=kernel, noise_std=config.noise_std, generator=generator, windows=windows,
+                net, image, sf, kernel=kernel, noise_std=noise, generator=generator, windows=windows, jpeg_quality=jpeg,
             )
             policy.record(it, err)
             history.test_seconds += time.perf_counter() - tested

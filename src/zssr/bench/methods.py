@@ -87,7 +87,9 @@ def _zssr(
     result = upscale_tensor(
         to_tensor(request.lr), steps, config=config, kernels=kernels, seed=request.seed, device=request.device,
     )
-    info = {"preset": config.name, "steps": [list(s) for s in steps], "training_seconds": result.seconds}
+    info: dict[str, Any] = {"preset": config.name, "steps": [list(s) for s in steps], "training_seconds": result.seconds}
+    if result.degradation is not None:
+        info["degradation"] = result.degradation.describe()
     return MethodOutput(
         sr=np.clip(to_array(result.image), 0.0, 1.0),
         iterations=int(sum(h.iterations for h in result.steps)),

@@ -70,7 +70,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--width-correction", action="store_true",
                    help="for --estimator kernelgan: widen the kernel by 2/sqrt(3) (closer to the true blur, "
                    "but ZSSR usually does worse with it; see zssr.kernel_estimation)")
-    p.add_argument("--noise-std", type=float, metavar="F", help="std of the noise added to the LR sons (real preset: 0.0125)")
+    p.add_argument("--noise-std", type=float, metavar="F", help="std of the noise added to the LR sons (the real preset reads it from the input; "
+                   "giving it turns that off; the authors' fixed value was 0.0125)")
     p.add_argument("--no-back-projection", action="store_true", help="skip back-projection (for noisy inputs)")
     p.add_argument("--gradual", type=int, metavar="N", help="reach a single target in N equal steps")
     p.add_argument("--max-iterations", type=int, metavar="N", help="training iterations per step at most")

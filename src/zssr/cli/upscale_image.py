@@ -105,6 +105,7 @@ class UpscaleTask:
                 run_config = self.fallback_config or self.config
         result = upscale_tensor(
             x, list(self.steps), config=run_config, kernels=kernels, seed=self.seed, device=device, progress=progress,
+            source=source,
         )
         color = to_array(result.image)
         alpha = resize_alpha(picture.alpha, self.steps[-1], color.shape[:2])
@@ -122,6 +123,8 @@ class UpscaleTask:
             f"preset {run_config.name}, {iterations} iterations in {len(result.steps)} step(s), "
             f"{result.seconds:.1f} s on {result.device}"
         )
+        if result.degradation is not None:
+            line += f"; {result.degradation.describe()}"
         return TaskResult(files=tuple(written), line=line, warnings=tuple(warnings), device=result.device)
 
 
