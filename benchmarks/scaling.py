@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="also 2048×1360 and 4000×3000 (this tree only)")
     parser.add_argument("--sizes", default=None, help="only these inputs, e.g. 256×256,1024×680 (default: all)")
     parser.add_argument("--bf16", default="", help="also run this tree with precision=bfloat16 on these inputs "
-                        "(comma-separated, or 'all')")
+                        "(comma-separated, or 'all'); 'after' is this tree in float32")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "scaling.md")
     args = parser.parse_args()
     rows = []
@@ -112,8 +112,8 @@ def main() -> None:
         for name, (source, hr) in make_inputs(folder, args.large).items():
             if wanted is not None and name not in wanted:
                 continue
-            trees = [("after", SRC, "default")] if name in ("2048×1360", "4000×3000") else [
-                ("before", args.baseline_src, "default"), ("after", SRC, "default")]
+            trees = [("after", SRC, "float32")] if name in ("2048×1360", "4000×3000") else [
+                ("before", args.baseline_src, "default"), ("after", SRC, "float32")]
             bf16 = set(args.bf16.replace("x", "×").split(","))
             if "all" in bf16 or name in bf16:
                 trees.append(("after, bfloat16", SRC, "bfloat16"))

@@ -39,3 +39,50 @@ def test_seeded_init_is_reproducible():
     a = ZSSRNet(3, generator=torch.Generator().manual_seed(7))
     b = ZSSRNet(3, generator=torch.Generator().manual_seed(7))
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_auto_precision_is_bfloat16_exactly_where_the_cpu_has_it_natively() -> None:
+    from zssr.network import native_bfloat16, uses_bfloat16
+
+    assert uses_bfloat16("auto", "cpu") == native_bfloat16()
+    assert not uses_bfloat16("auto", "cuda") and not uses_bfloat16("auto", "mps")
+    assert uses_bfloat16("bfloat16", "cpu") and not uses_bfloat16("float32", "cpu")
+    x = torch.rand(1, 3, 24, 20, generator=torch.Generator().manual_seed(1))
+    auto = ZSSRNet(3, width=8, depth=4, generator=torch.Generator().manual_seed(2), precision="auto")
+    resolved = "bfloat16" if native_bfloat16() else "float32"
+    same = ZSSRNet(3, width=8, depth=4, generator=torch.Generator().manual_seed(2), precision=resolved)
+    with torch.no_grad():
+        assert torch.equal(auto(x), same(x))
+
+
+def test_bfloat16_convolutions_stay_close_to_float32_and_keep_float32_weights_and_output() -> None:
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    nets = {p: ZSSRNet(3, generator=torch.Generator().manual_seed(3), precision=p) for p in ("float32", "bfloat16")}
+    with torch.no_grad():
+        a, b = nets["float32"](x), nets["bfloat16"](x)
+    assert b.dtype == torch.float32 and all(w.dtype == torch.float32 for w in nets["bfloat16"].parameters())
+    assert not torch.equal(a, b) and float((a - b).abs().max()) < 0.02  # the residual is bfloat16-rounded, the input not
+
+
+def test_precision_is_validated() -> None:
+    import pytest
+
+    from zssr.config import Config
+    from zssr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="precision"):
+        Config(precision="half")
+    with pytest.raises(ValueError, match="precision"):
+        ZSSRNet(3, precision="fp8")
+
+
+def test_under_bfloat16_the_image_itself_is_never_rounded_to_bfloat16() -> None:
+    """The first convolution reads the float32 image (bfloat16 would round mid-grey by ±0.001); the rest run in bfloat16."""
+    net = ZSSRNet(3, width=8, depth=4, generator=torch.Generator().manual_seed(0), precision="bfloat16")
+    dtypes: list[torch.dtype] = []
+    hooks = [conv.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype)) for conv in net.layers]
+    with torch.no_grad():
+        net(torch.rand(1, 3, 16, 16))
+    for h in hooks:
+        h.remove()
+    assert dtypes == [torch.float32, torch.bfloat16, torch.bfloat16, torch.bfloat16]

@@ -21,9 +21,11 @@ __all__ = [
 
 #: Arithmetic the net's convolutions may run in (``Config.precision``). ``bfloat16``
 #: runs them under autocast (weights, Adam and the residual sum stay float32): on a
-#: CPU with AMX or AVX-512-BF16 a training step is several times faster
-#: (benchmarks/results/training_speed.md); its PSNR cost is in benchmarks/results/precision.md.
-PRECISIONS = ("float32", "bfloat16")
+#: CPU with AMX or AVX-512-BF16 a training step is ~3x faster
+#: (benchmarks/results/training_speed.md) at the same mean PSNR (Set5/Set14 ×2 within
+#: 0.02 dB, benchmarks/results/precision.md). ``auto`` is bfloat16 on such CPUs and
+#: float32 everywhere else (GPUs not measured yet; emulated bfloat16 is slow).
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 #: ``Config.degradation``: use the sons' degradation as given, or read it from the input.
 DEGRADATIONS = ("given", "auto")
@@ -89,7 +91,7 @@ class Config:
     # *ours*: seconds of training for the whole run, checked at each reconstruction test (None: no cap)
     time_budget: float | None = None
     # *ours*: the convolutions' arithmetic (PRECISIONS); float32 is the authors'
-    precision: str = "float32"
+    precision: str = "auto"
     legacy_covariance: bool = True  # numpy < 1.16 polyfit scaling (N - 4), as the authors ran it
     reinit_each_step: bool = False
     # inference (docs/authors_code.md §4)

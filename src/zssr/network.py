@@ -7,6 +7,7 @@ added to the bicubic-upscaled input, so the net only learns the missing detail.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -14,7 +15,21 @@ from torch import nn
 
 from .config import PRECISIONS
 
-__all__ = ["ZSSRNet"]
+__all__ = ["ZSSRNet", "native_bfloat16", "uses_bfloat16"]
+
+
+@functools.cache
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 convolutions natively (AMX tiles or AVX-512-BF16), as oneDNN uses them."""
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def uses_bfloat16(precision: str, device: torch.device | str) -> bool:
+    """Whether ``precision`` means bfloat16 convolutions on ``device`` (``auto``: on a CPU with native bfloat16)."""
+    if precision == "auto":
+        return torch.device(device).type == "cpu" and native_bfloat16()
+    return precision == "bfloat16"
 
 
 class ZSSRNet(nn.Module):
@@ -29,7 +44,8 @@ class ZSSRNet(nn.Module):
             a plain normal, not truncated).
         residual: add the input to the output (authors' ``learn_residual``).
         generator: seeds the initialisation without touching global RNG state.
-        precision: ``float32`` or ``bfloat16`` (:data:`zssr.config.PRECISIONS`).
+        precision: ``auto``, ``float32`` or ``bfloat16`` (:data:`zssr.config.PRECISIONS`);
+            ``auto`` is decided per call by the input's device (:func:`uses_bfloat16`).
 
     The weights and every input are kept channels-last (NHWC): oneDNN's fast
     convolution path on CPUs, and the layout tensor cores want; values are the
@@ -48,7 +64,7 @@ class ZSSRNet(nn.Module):
         init_variance: float = 0.1,
         residual: bool = True,
         generator: torch.Generator | None = None,
-        precision: str = "float32",
+        precision: str = "auto",
     ) -> None:
         super().__init__()
         if precision not in PRECISIONS:
@@ -66,10 +82,15 @@ class ZSSRNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The SR of ``x`` (already interpolated to the output size): residual over the input."""
-        y = x.contiguous(memory_format=torch.channels_last)
+        # The first convolution stays float32: rounding the image itself to bfloat16 (8 bits of
+        # mantissa: ±0.001 at mid-grey) would bury the fine detail the net must see; its
+        # 64 feature maps carry that detail relative to their own size (and it is 1/21 of the work).
         last = len(self.layers) - 1
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
-            for i, conv in enumerate(self.layers):
+        y = self.layers[0](x.contiguous(memory_format=torch.channels_last))
+        if last > 0:
+            y = torch.relu(y)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=uses_bfloat16(self.precision, x.device)):
+            for i, conv in enumerate(self.layers[1:], start=1):
                 y = conv(y)
                 if i < last:
                     y = torch.relu_(y)

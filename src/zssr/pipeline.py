@@ -25,7 +25,7 @@ from .degradation import DegradationReading, plan_sons, read_degradation
 from .errors import ConfigError, KernelError, ResourceError, ScaleError, ShapeError
 from .examples import FatherSource
 from .limits import MIN_INPUT_SIDE, check_kernel_size, check_plan, check_scale_fits, max_kernel_side, plan_run
-from .network import ZSSRNet
+from .network import ZSSRNet, uses_bfloat16
 from .resize import INTERP_KERNELS, MAX_TAPS, imresize
 from .training import TrainingHistory, make_optimizer, train_scale_step
 
@@ -48,6 +48,8 @@ class UpscaleResult:
     device: str
     #: What ``Config.degradation="auto"`` read from the input (None when the degradation was given).
     degradation: DegradationReading | None = None
+    #: The convolutions' arithmetic the run used (``Config.precision`` resolved for its device).
+    precision: str = "float32"
 
 
 def _check_pair(pair: Sequence[float], what: str) -> ScalePair:
@@ -356,6 +358,7 @@ def upscale_tensor(
     return UpscaleResult(
         image=output.detach().float().cpu(), steps=tuple(histories), seconds=time.perf_counter() - start,
         device=str(dev), degradation=reading,
+        precision="bfloat16" if uses_bfloat16(config.precision, dev) else "float32",
     )
 
 

@@ -121,7 +121,7 @@ class UpscaleTask:
         line = (
             f"{target}: {picture.height}×{picture.width} → {color.shape[0]}×{color.shape[1]}, "
             f"preset {run_config.name}, {iterations} iterations in {len(result.steps)} step(s), "
-            f"{result.seconds:.1f} s on {result.device}"
+            f"{result.seconds:.1f} s on {result.device} ({result.precision})"
         )
         if result.degradation is not None:
             line += f"; {result.degradation.describe()}"
