@@ -170,6 +170,8 @@ def main() -> None:
     parser.add_argument("--tf-python", default=None, help="a Python with tensorflow-cpu for the authors' step")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", default=None, help="run only the legs whose name contains one of these "
+                        "comma-separated words (e.g. 'bfloat16,TensorFlow')")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "training_speed.md")
     args = parser.parse_args()
     legs: dict[str, tuple[str, str, Path | None, str]] = {
@@ -182,6 +184,9 @@ def main() -> None:
         legs["zssr before (float32)"] = (sys.executable, ZSSR_LEG, args.baseline_src, "before")
     if args.tf_python is not None:
         legs["TensorFlow, the authors' network step (float32)"] = (args.tf_python, TF_LEG, None, "float32")
+    if args.only is not None:
+        words = [w.strip() for w in args.only.split(",") if w.strip()]
+        legs = {name: leg for name, leg in legs.items() if any(w in name for w in words)}
     results: dict[str, list[dict[str, float | str]]] = {name: [] for name in legs}
     for r in range(args.rounds):
         for name, (python, code, src, mode) in legs.items():
@@ -215,7 +220,7 @@ def main() -> None:
             if name != tf_name:
                 lines.append(f"- {name}: **{median[name] / median[tf_name]:.2f}×**")
         lines.append("")
-    if "zssr before (float32)" in median:
+    if {"zssr before (float32)", "zssr, float32", "zssr, bfloat16"} <= set(median):
         lines.append(f"zssr float32 vs before: {median['zssr, float32'] / median['zssr before (float32)']:.2f}×; "
                      f"bfloat16 vs before: {median['zssr, bfloat16'] / median['zssr before (float32)']:.2f}×.")
         lines.append("")
