@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--sizes", default=None, help="only these inputs, e.g. 256×256,1024×680 (default: all)")
     parser.add_argument("--bf16", default="", help="also run this tree with precision=bfloat16 on these inputs "
                         "(comma-separated, or 'all'); 'after' is this tree in float32")
+    parser.add_argument("--only-bf16", action="store_true", help="run only the bfloat16 rows (--bf16)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "scaling.md")
     args = parser.parse_args()
     rows = []
@@ -117,6 +118,8 @@ def main() -> None:
             bf16 = set(args.bf16.replace("x", "×").split(","))
             if "all" in bf16 or name in bf16:
                 trees.append(("after, bfloat16", SRC, "bfloat16"))
+            if args.only_bf16:
+                trees = [t for t in trees if t[2] == "bfloat16"]
             for label, src, precision in trees:
                 out = folder / f"{name}-{label}.npy"
                 r = run(src, source, out, precision)
