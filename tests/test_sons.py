@@ -177,3 +177,10 @@ def test_a_field_set_by_hand_turns_auto_off() -> None:
     assert resolve_config("real", jpeg_quality=40).degradation == "given"
     assert resolve_config("real", max_iterations=300).degradation == "auto"
     assert resolve_config("real", noise_std=0.02, degradation="auto").degradation == "auto"
+
+
+def test_a_per_channel_noise_that_does_not_fit_the_image_is_refused_before_training() -> None:
+    x = torch.rand(1, 3, 24, 24)
+    config = resolve_config("fast", channel_noise_std=(0.01, 0.02), **TINY)
+    with pytest.raises(ConfigError, match="channel_noise_std must have 1 or 3 values"):
+        upscale_tensor(x, [(2.0, 2.0)], config=config, seed=0, device="cpu")
