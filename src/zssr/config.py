@@ -22,8 +22,8 @@ __all__ = [
 #: Arithmetic the net's convolutions may run in (``Config.precision``). ``bfloat16``
 #: runs them under autocast (weights, Adam and the residual sum stay float32): on a
 #: CPU with AMX or AVX-512-BF16 a training step is ~3x faster
-#: (benchmarks/results/training_speed.md) at the same mean PSNR (Set5/Set14 ×2 within
-#: 0.02 dB, benchmarks/results/precision.md). ``auto`` is bfloat16 on such CPUs and
+#: (benchmarks/results/training_speed.md) with no loss of mean PSNR (Set5/Set14 ×2
+#: +0.003/+0.047 dB, benchmarks/results/precision.md). ``auto`` is bfloat16 on such CPUs and
 #: float32 everywhere else (GPUs not measured yet; emulated bfloat16 is slow).
 PRECISIONS = ("auto", "float32", "bfloat16")
 

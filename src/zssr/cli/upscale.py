@@ -81,7 +81,7 @@ def add_parser(sub: Any) -> None:
                    "(the output then depends on the machine's speed)")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="the net's arithmetic: auto (default) is bfloat16 on CPUs with AMX or AVX-512-BF16, ~3x "
-                   "faster at the same mean PSNR, and float32 elsewhere; float32 is the authors' (docs/SPEED.md)")
+                   "faster with no loss of mean PSNR, and float32 elsewhere; float32 is the authors' (docs/SPEED.md)")
     add_run_options(p, seed_help="seed of weights, crops and noise (default 0)")
     add_batch_options(p)
     p.add_argument("--save-curves", action="store_true", help="also write <out>_curves.png (loss, error, learning rate)")
