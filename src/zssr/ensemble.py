@@ -110,11 +110,13 @@ def planewise(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, el
     return out
 
 
-#: Net input pixels per call: a tile of ``2**17`` pixels takes about half a second
-#: on a 2-core CPU with the channels-last net (so Ctrl-C is honoured within a second,
-#: and the 64-channel activations stay at 32 MiB each); its 8-pixel halos add 9% to
-#: the work (14% for the ``2**16`` tiles before). GPUs get larger tiles, where calls are cheap.
-TILE_PIXELS_CPU = 1 << 17
+#: Net input pixels per call: a tile of ``2**16`` pixels takes about a quarter of a
+#: second on a 2-core CPU (so Ctrl-C is honoured well within a second even on a slower
+#: or busy CPU, and the 64-channel activations stay at 16 MiB each). Its 8-pixel halos
+#: add 12.5% to the work; ``2**17`` tiles (7.6%) made inference only 4% faster
+#: (benchmarks/results/inference_profile.md), not worth twice the Ctrl-C latency.
+#: GPUs get larger tiles, where calls are cheap.
+TILE_PIXELS_CPU = 1 << 16
 TILE_PIXELS_ACCELERATOR = 1 << 21
 
 
