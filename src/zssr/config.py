@@ -15,7 +15,7 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = [
-    "AUTHORS_GRADUAL_PATTERN", "AUTO_FIELDS", "DEGRADATIONS", "SON_FIELDS", "MAX_LEARNING_RATE", "MAX_NETWORK_WEIGHTS", "MAX_STEPS", "PRECISIONS", "PRESETS", "PRESET_DOCS",
+    "AUTHORS_GRADUAL_PATTERN", "AUTO_FIELDS", "DEGRADATIONS", "ENGINES", "SON_FIELDS", "MAX_LEARNING_RATE", "MAX_NETWORK_WEIGHTS", "MAX_STEPS", "PRECISIONS", "PRESETS", "PRESET_DOCS",
     "Config", "network_weights", "resolve_config",
 ]
 
@@ -26,6 +26,14 @@ __all__ = [
 #: +0.003/+0.047 dB, benchmarks/results/precision.md). ``auto`` is bfloat16 on such CPUs and
 #: float32 everywhere else (GPUs not measured yet; emulated bfloat16 is slow).
 PRECISIONS = ("auto", "float32", "bfloat16")
+
+#: How a training step runs (``Config.training_engine``, :mod:`zssr.step`): ``eager`` makes
+#: each example on the host's schedule (the authors' way, bit-identical to earlier
+#: releases); ``device`` draws a block of fathers at a time and makes them and their
+#: sons on the training device with no host sync between reconstruction tests;
+#: ``graph`` is ``device`` with the step captured as a CUDA graph (on CUDA; ``device``
+#: elsewhere); ``auto`` is ``graph`` on CUDA and ``eager`` on CPUs.
+ENGINES = ("auto", "eager", "device", "graph")
 
 #: ``Config.degradation``: use the sons' degradation as given, or read it from the input.
 DEGRADATIONS = ("given", "auto")
@@ -92,6 +100,8 @@ class Config:
     time_budget: float | None = None
     # *ours*: the convolutions' arithmetic (PRECISIONS); float32 is the authors'
     precision: str = "auto"
+    # *ours*: how each training step is run (ENGINES, zssr.step); auto: CUDA graphs on CUDA, eager on CPUs
+    training_engine: str = "auto"
     legacy_covariance: bool = True  # numpy < 1.16 polyfit scaling (N - 4), as the authors ran it
     reinit_each_step: bool = False
     # inference (docs/authors_code.md §4)
@@ -155,6 +165,8 @@ class Config:
             raise ConfigError(f"jpeg_quality must be None or an integer from 1 to 100, got {self.jpeg_quality!r}")
         if self.degradation not in DEGRADATIONS:
             raise ConfigError(f"degradation must be one of {', '.join(DEGRADATIONS)}, got {self.degradation!r}")
+        if self.training_engine not in ENGINES:
+            raise ConfigError(f"training_engine must be one of {', '.join(ENGINES)}, got {self.training_engine!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         non_negative = ("noise_std", "augment_scale_diff_sigma", "augment_shear_sigma")

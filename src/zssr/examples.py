@@ -24,7 +24,7 @@ from .config import Config
 from .kernels import downscale
 from .resize import imresize
 
-__all__ = ["FatherSource", "FatherSampler", "degrade", "jpeg_roundtrip", "make_son", "son_degradation", "Mode"]
+__all__ = ["FatherDraw", "FatherSource", "FatherSampler", "degrade", "jpeg_roundtrip", "make_son", "son_degradation", "Mode"]
 
 Mode = Literal["as-is", "no-interp", "affine"]
 
@@ -38,6 +38,61 @@ class FatherSource:
 
     image: torch.Tensor
     base_scale: float
+
+
+@dataclass(frozen=True)
+class FatherDraw:
+    """The geometry of one father (:meth:`FatherSampler.draw`), in source pixel coordinates.
+
+    ``exact``: ``(top, left, height, width, k, mirror)`` of an integer crop turned ``k``
+    quarter turns and mirrored (as-is / no-interp modes). Otherwise the crop pixel ``p``
+    (``x, y``) samples the source at ``(p + Σpre) @ inverse.T + Σpost`` (or
+    ``(p + Σpre) / divide + Σpost``), bicubically with ``padding``; the terms are kept
+    apart and added in the order they always were, so the float64 points are bit-identical.
+    """
+
+    source: int
+    exact: tuple[int, int, int, int, int, bool] | None = None
+    pre: tuple[np.ndarray | float, ...] = ()
+    inverse: np.ndarray | None = None
+    divide: np.ndarray | None = None
+    post: tuple[np.ndarray | float, ...] = ()
+    padding: str = "reflection"
+
+    def source_points(self, pixels: np.ndarray) -> np.ndarray:
+        """Where the crop pixels ``pixels`` (``…×2``, ``x, y``) sample the source (warp draws only)."""
+        if self.exact is not None:
+            raise ValueError("an exact crop has no warp")
+        moved = pixels
+        for term in self.pre:
+            moved = moved + term
+        out = moved @ self.inverse.T if self.inverse is not None else moved / self.divide
+        for term in self.post:
+            out = out + term
+        return out
+
+    def affine(self, crop: tuple[int, int]) -> np.ndarray:
+        """``2×3`` matrix ``M`` with source ``(x, y) = M @ (x_crop, y_crop, 1)`` for a father of size ``crop``.
+
+        Exact crops too: a quarter turn and a mirror are integer affine maps, found by
+        turning the crop's own coordinate grid as :meth:`FatherSampler.render` turns its pixels.
+        """
+        if self.exact is None:
+            ch, cw = crop
+            origin = self.source_points(np.zeros((1, 2)))[0]
+            ex = self.source_points(np.array([[1.0, 0.0]]))[0] - origin
+            ey = self.source_points(np.array([[0.0, 1.0]]))[0] - origin
+            return np.stack([ex, ey, origin], axis=1)
+        top, left, ch, cw, k, mirror = self.exact
+        ys, xs = np.meshgrid(np.arange(top, top + ch, dtype=np.float64), np.arange(left, left + cw, dtype=np.float64),
+                             indexing="ij")
+        grid = np.rot90(np.stack([xs, ys], -1), k, axes=(0, 1))
+        if mirror:
+            grid = grid[:, ::-1]
+        origin = grid[0, 0]
+        ex = grid[0, 1] - origin if grid.shape[1] > 1 else np.array([1.0, 0.0])
+        ey = grid[1, 0] - origin if grid.shape[0] > 1 else np.array([0.0, 1.0])
+        return np.stack([ex, ey, origin], axis=1)
 
 
 def degrade(x: torch.Tensor, sf: tuple[float, float], kernel: torch.Tensor | None,
@@ -162,28 +217,48 @@ class FatherSampler:
             return "no-interp"
         return "affine"
 
-    def _source(self, sources: list[FatherSource], scale: float) -> FatherSource:
-        for src in sources:
+    def _source_index(self, sources: list[FatherSource], scale: float) -> int:
+        for i, src in enumerate(sources):
             if src.base_scale > scale - 1e-6:
-                return src
-        return sources[-1]
+                return i
+        return len(sources) - 1
 
     def sample(self, sources: list[FatherSource]) -> torch.Tensor:
         """One father, ``1×C×crop_h×crop_w``, values in [0, 1]."""
+        return self.render(self.draw(sources), sources)
+
+    def draw(self, sources: list[FatherSource]) -> FatherDraw:
+        """The geometry of one father, drawn without touching pixels (same random stream as :meth:`sample`).
+
+        Why: the device engine (:mod:`zssr.step`) draws a whole block of fathers on the
+        host and renders them on the GPU, so no iteration waits for the host.
+        """
         mode = self._mode()
         c = self.config
         max_scale = sources[-1].base_scale
         scale = 1.0 if mode == "as-is" else float(self.rng.uniform(c.augment_min_scale, max(max_scale, c.augment_min_scale)))
-        src = self._source(sources, scale)
+        index = self._source_index(sources, scale)
+        src = sources[index]
         if mode == "affine":
-            return self._affine(src, scale / src.base_scale)
+            return self._affine(index, src, scale / src.base_scale)
         rotate = c.allow_rotation and mode == "no-interp"
         k = int(self.rng.integers(0, 4)) if rotate else 0
         mirror = bool(self.rng.random() < 0.5) if rotate else False
-        return self._exact_crop(src.image, k, mirror)
+        return self._exact_draw(index, src.image, k, mirror)
+
+    def render(self, draw: FatherDraw, sources: list[FatherSource]) -> torch.Tensor:
+        """The father pixels of ``draw``: an exact crop (rot90, mirror), or a bicubic warp."""
+        image = sources[draw.source].image
+        if draw.exact is not None:
+            top, left, ch, cw, k, mirror = draw.exact
+            crop = image[..., top : top + ch, left : left + cw]
+            if k:
+                crop = torch.rot90(crop, k, dims=(-2, -1))
+            return crop.flip(-1) if mirror else crop
+        return self._warp(image, draw.source_points(self._pixels), padding=draw.padding)
 
     # -- as-is / no-interp: integer crop, then rot90 and mirror (no resampling)
-    def _exact_crop(self, image: torch.Tensor, k: int, mirror: bool) -> torch.Tensor:
+    def _exact_draw(self, index: int, image: torch.Tensor, k: int, mirror: bool) -> FatherDraw:
         ch, cw = self.crop
         if k % 2:
             ch, cw = cw, ch  # a 90° turn swaps the crop's sides in the source
@@ -191,12 +266,7 @@ class FatherSampler:
         ch, cw = min(ch, h), min(cw, w)
         top = int(self.rng.integers(0, h - ch + 1))
         left = int(self.rng.integers(0, w - cw + 1))
-        crop = image[..., top : top + ch, left : left + cw]
-        if k:
-            crop = torch.rot90(crop, k, dims=(-2, -1))
-        if mirror:
-            crop = crop.flip(-1)
-        return crop
+        return FatherDraw(index, exact=(top, left, ch, cw, k, mirror))
 
     # -- affine: scale, anisotropy, mirror, rotation, shear (OpenCV-cubic warp)
     def _draw_linear(self, scale: float) -> np.ndarray:
@@ -215,20 +285,16 @@ class FatherSampler:
         rot = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
         return shear @ rot @ np.diag([sx, sy])  # output = L · (source − c) + c' (x, y order)
 
-    def _affine(self, src: FatherSource, scale: float) -> torch.Tensor:
+    def _affine(self, index: int, src: FatherSource, scale: float) -> FatherDraw:
         image = src.image
         h, w = image.shape[-2:]
         ch, cw = self.crop
         centre = np.array([w / 2.0, h / 2.0])
-        pixels = self._pixels
         if self.config.legacy_crops:
             lin = self._draw_linear(scale)
             # authors: t = U·clip(sW − crop) without re-centring (docs/authors_code.md §2.1 "Quirk")
             t = np.array([self.rng.random() * max(scale * w - cw, 0.0), self.rng.random() * max(scale * h - ch, 0.0)])
-            inv = np.linalg.inv(lin)
-            pts = pixels + t - centre
-            src_pts = pts @ inv.T + centre
-            return self._warp(image, src_pts, padding="zeros")
+            return FatherDraw(index, pre=(t, -centre), inverse=np.linalg.inv(lin), post=(centre,), padding="zeros")
         half = np.array([(cw - 1) / 2.0, (ch - 1) / 2.0])
         corners = np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]], dtype=np.float64) * half
         for _ in range(_REDRAWS):
@@ -241,13 +307,11 @@ class FatherSampler:
             ok = _inside(src_corners, h, w).all(axis=1)
             if ok.any():
                 o = offsets[int(np.argmax(ok))]
-                src_pts = (pixels - half + o) @ inv.T + centre - 0.5
-                return self._warp(image, src_pts, padding="reflection")
+                return FatherDraw(index, pre=(-half, o), inverse=inv, post=(centre, -0.5))
         # Axis-aligned fallback: always fits once the scaled source covers the crop.
         sx, sy = max(scale, cw / w), max(scale, ch / h)
         o = self.rng.uniform(-1.0, 1.0, 2) * np.maximum(np.array([sx * w, sy * h]) / 2.0 - half, 0.0)
-        src_pts = (pixels - half + o) / np.array([sx, sy]) + centre - 0.5
-        return self._warp(image, src_pts, padding="reflection")
+        return FatherDraw(index, pre=(-half, o), divide=np.array([sx, sy]), post=(centre, -0.5))
 
     @staticmethod
     def _warp(image: torch.Tensor, src_pts: np.ndarray, padding: str) -> torch.Tensor:

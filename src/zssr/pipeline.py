@@ -331,7 +331,7 @@ def upscale_tensor(
 
     start = time.perf_counter()
     net = new_net()
-    optimizer = make_optimizer(net, config)
+    optimizer = make_optimizer(net, config, dev)
     sources = [FatherSource(x, 1.0)]
     histories = []
     output = x
@@ -339,7 +339,7 @@ def upscale_tensor(
     for i, sf in enumerate(steps):
         if i > 0 and config.reinit_each_step:
             net = new_net()
-            optimizer = make_optimizer(net, config)
+            optimizer = make_optimizer(net, config, dev)
         callback = progress(i, len(steps), sf, config.max_iterations) if progress is not None else None
         deadline = None
         if config.time_budget is not None:

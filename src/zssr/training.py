@@ -22,6 +22,16 @@ from .examples import FatherSampler, FatherSource, make_son, son_degradation
 from .network import ZSSRNet
 from .resize import imresize
 from .schedule import LearningRatePolicy
+from .step import (
+    FatherRenderer,
+    SonMaker,
+    StepRunner,
+    block_end,
+    cuda_graph_capture,
+    resolve_engine,
+    set_learning_rate,
+    side_stream,
+)
 
 __all__ = [
     "TEST_CROP", "TrainingHistory", "make_optimizer", "reconstruction_error", "reconstruction_windows", "train_scale_step",
@@ -46,10 +56,23 @@ class TrainingHistory:
     test_pixels: int = 0
     test_seconds: float = 0.0
     stopped_by_time_budget: bool = False
+    #: how the steps ran (``eager``, ``device``, or ``graph`` once captured; zssr.step)
+    engine: str = "eager"
+    #: why a CUDA-graph capture fell back to the uncaptured step, if it did
+    capture_fallback: str | None = None
 
 
-def make_optimizer(net: ZSSRNet, config: Config) -> torch.optim.Adam:
-    """Adam as in the authors' TF1 code: β = (0.9, 0.999), ε = 1e-8."""
+def make_optimizer(net: ZSSRNet, config: Config, device: torch.device | str = "cpu") -> torch.optim.Adam:
+    """Adam as in the authors' TF1 code: β = (0.9, 0.999), ε = 1e-8.
+
+    For the ``graph`` engine (:func:`zssr.step.resolve_engine`) it is the capturable
+    Adam with its learning rate in a device tensor, so a captured step reads each new rate.
+    """
+    if resolve_engine(config.training_engine, device) == "graph":
+        return torch.optim.Adam(
+            net.parameters(), lr=torch.tensor(config.learning_rate, device=device), betas=config.adam_betas,
+            eps=config.adam_eps, capturable=True, foreach=True,
+        )
     return torch.optim.Adam(net.parameters(), lr=config.learning_rate, betas=config.adam_betas, eps=config.adam_eps)
 
 
@@ -163,15 +186,84 @@ def train_scale_step(
     history.test_pixels = int(h * w) if windows is None else sum(wh * ww for _, _, wh, ww in windows)
     sampler = FatherSampler(config, (min(config.crop_size, h), min(config.crop_size, w)), rng)
     noise, jpeg = son_degradation(config)
-    for group in optimizer.param_groups:
-        group["lr"] = policy.learning_rate
+
+    def test(it: int) -> bool:
+        """The reconstruction test after iteration ``it``; True once past the deadline."""
+        tested = time.perf_counter()
+        err = reconstruction_error(
+            net, image, sf, kernel=kernel, noise_std=noise, generator=generator, windows=windows, jpeg_quality=jpeg,
+        )
+        policy.record(it, err)
+        history.test_seconds += time.perf_counter() - tested
+        return deadline is not None and time.perf_counter() >= deadline
+
+    set_learning_rate(optimizer, policy.learning_rate)
     net.train()
-    # Losses stay on the device and are read back every _SYNC_EVERY iterations: a
-    # per-iteration float() would stall a GPU on every step (the CPU could not queue ahead).
+    # Losses stay on the device and are read back every _SYNC_EVERY iterations (the device
+    # engine: at tests only): a per-iteration float() would stall a GPU on every step.
     # They are kept in blocks as training goes: max_iterations=10**12 is a long run, not a 4 TB allocation.
-    blocks = [torch.zeros(min(_LOSS_BLOCK, config.max_iterations), device=image.device)]
-    loss_value = float("nan")
+    losses = _LossLog(config.max_iterations, image.device)
     start = time.perf_counter()
+    engine = resolve_engine(config.training_engine, image.device)
+    if engine == "eager":
+        _eager_loop(net, optimizer, sources, sf, config, kernel, generator, sampler, noise, jpeg, policy, history,
+                    losses, test, progress)
+    else:
+        _device_loop(net, optimizer, image, sources, sf, config, kernel, generator, sampler, noise, jpeg, policy,
+                     history, losses, test, progress, capture=engine == "graph")
+    history.losses = losses.values(history.iterations)
+    history.seconds = time.perf_counter() - start
+    history.test_iterations = list(policy.test_iterations)
+    history.test_errors = list(policy.test_errors)
+    history.lr_changes = list(policy.changes)
+    return history
+
+
+class _LossLog:
+    """Per-iteration losses kept on the device, in blocks of _LOSS_BLOCK."""
+
+    def __init__(self, max_iterations: int, device: torch.device) -> None:
+        self.max_iterations, self.device = max_iterations, device
+        self.blocks = [torch.zeros(min(_LOSS_BLOCK, max_iterations), device=device)]
+
+    def put(self, it: int, loss: torch.Tensor) -> None:
+        slot = it % _LOSS_BLOCK
+        if slot == 0 and it > 0:
+            self.blocks.append(torch.zeros(min(_LOSS_BLOCK, self.max_iterations - it), device=self.device))
+        self.blocks[-1][slot] = loss
+
+    def read(self, it: int) -> float:
+        """The loss of iteration ``it`` (the newest block's), waiting for the device."""
+        return float(self.blocks[-1][it % _LOSS_BLOCK])
+
+    def values(self, count: int) -> list[float]:
+        return torch.cat(self.blocks)[:count].tolist()
+
+
+def _after_step(it: int, policy: LearningRatePolicy, optimizer: torch.optim.Optimizer, history: TrainingHistory,
+                out_of_time: bool, lr_now: list[float]) -> bool:
+    """The LR policy's step after iteration ``it`` (rate set only when it changed); True when training ends."""
+    lr = policy.step(it)
+    if lr != lr_now[0]:
+        set_learning_rate(optimizer, lr)
+        lr_now[0] = lr
+    history.iterations = it + 1
+    if policy.finished:
+        return True
+    if out_of_time:
+        history.stopped_by_time_budget = True
+        return True
+    return False
+
+
+def _eager_loop(net: ZSSRNet, optimizer: torch.optim.Optimizer, sources: list[FatherSource], sf: tuple[float, float],
+                config: Config, kernel: torch.Tensor | None, generator: torch.Generator, sampler: FatherSampler,
+                noise: float | tuple[float, ...], jpeg: int | None, policy: LearningRatePolicy,
+                history: TrainingHistory, losses: _LossLog, test: Callable[[int], bool],
+                progress: Callable[[int, float, float], None] | None) -> None:
+    """The authors' loop: each example made when its iteration needs it."""
+    loss_value = float("nan")
+    lr_now = [policy.learning_rate]
     for it in range(config.max_iterations):
         father = sampler.sample(sources)
         son = make_son(father, sf, kernel=kernel, noise_std=noise, jpeg_quality=jpeg, generator=generator)
@@ -180,36 +272,75 @@ def train_scale_step(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        slot = it % _LOSS_BLOCK
-        if slot == 0 and it > 0:
-            blocks.append(torch.zeros(min(_LOSS_BLOCK, config.max_iterations - it), device=image.device))
-        blocks[-1][slot] = loss.detach()
+        losses.put(it, loss.detach())
         if it % _SYNC_EVERY == 0:
-            loss_value = float(blocks[-1][slot])
+            loss_value = losses.read(it)
         history.learning_rates.append(policy.learning_rate)
-        out_of_time = False
-        if it % config.test_every == 0:
-            tested = time.perf_counter()
-            err = reconstruction_error(
-                net, image, sf, kernel=kernel, noise_std=noise, generator=generator, windows=windows, jpeg_quality=jpeg,
-            )
-            policy.record(it, err)
-            history.test_seconds += time.perf_counter() - tested
-            out_of_time = deadline is not None and time.perf_counter() >= deadline
-        lr = policy.step(it)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        history.iterations = it + 1
+        out_of_time = test(it) if it % config.test_every == 0 else False
+        done = _after_step(it, policy, optimizer, history, out_of_time, lr_now)
         if progress is not None:
-            progress(it, loss_value, lr)
-        if policy.finished:
+            progress(it, loss_value, lr_now[0])
+        if done:
             break
-        if out_of_time:
-            history.stopped_by_time_budget = True
+
+
+def _device_loop(net: ZSSRNet, optimizer: torch.optim.Optimizer, image: torch.Tensor, sources: list[FatherSource],
+                 sf: tuple[float, float], config: Config, kernel: torch.Tensor | None, generator: torch.Generator,
+                 sampler: FatherSampler, noise: float | tuple[float, ...], jpeg: int | None,
+                 policy: LearningRatePolicy, history: TrainingHistory, losses: _LossLog, test: Callable[[int], bool],
+                 progress: Callable[[int, float, float], None] | None, *, capture: bool) -> None:
+    """The device engine (:mod:`zssr.step`): fathers drawn a block at a time, no host sync between tests."""
+    dev = image.device
+    channels = int(image.shape[1])
+    renderer = FatherRenderer(sampler.crop, dev)
+    sons = SonMaker(sampler.crop, sf, kernel=kernel, noise_std=noise, jpeg_quality=jpeg, channels=channels, device=dev)
+    father = torch.zeros(1, channels, *sampler.crop, device=dev)
+    son_noise = torch.zeros(1, channels, *sons.son_size, device=dev) if sons.sigma is not None else None
+    step_loss = torch.zeros((), device=dev)
+    # The son noise comes from a device generator seeded from the run's (same seed, same noise).
+    noise_gen = torch.Generator(device=dev).manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        out = net(sons(father, son_noise))
+        loss = torch.mean(torch.abs(out - father))
+        loss.backward()
+        optimizer.step()
+        step_loss.copy_(loss.detach())
+
+    cuda = dev.type == "cuda"
+    runner = StepRunner(step, capture=cuda_graph_capture if capture and cuda and sons.capturable else None,
+                        isolate=side_stream(dev) if cuda else None)
+    padding = "zeros" if config.legacy_crops else "reflection"
+    loss_value = float("nan")
+    lr_now = [policy.learning_rate]
+    it = 0
+    while it < config.max_iterations:
+        stop = block_end(it, config.test_every, config.max_iterations)
+        draws = [sampler.draw(sources) for _ in range(stop - it)]
+        thetas = torch.as_tensor(renderer.thetas(draws, sources), dtype=torch.float32).to(dev)
+        noises = None
+        if son_noise is not None:
+            noises = torch.randn((len(draws), *son_noise.shape[1:]), generator=noise_gen, device=dev)
+        done = False
+        for i, draw in enumerate(draws):
+            renderer(sources[draw.source].image, thetas[i], padding, father)
+            if noises is not None and son_noise is not None:
+                son_noise.copy_(noises[i : i + 1])
+            runner()
+            losses.put(it, step_loss)
+            history.learning_rates.append(policy.learning_rate)
+            out_of_time = False
+            if it % config.test_every == 0:
+                out_of_time = test(it)
+                loss_value = losses.read(it)
+            done = _after_step(it, policy, optimizer, history, out_of_time, lr_now)
+            if progress is not None:
+                progress(it, loss_value, lr_now[0])
+            it += 1
+            if done:
+                break
+        if done:
             break
-    history.losses = torch.cat(blocks)[: history.iterations].tolist()
-    history.seconds = time.perf_counter() - start
-    history.test_iterations = list(policy.test_iterations)
-    history.test_errors = list(policy.test_errors)
-    history.lr_changes = list(policy.changes)
-    return history
+    history.engine = "graph" if runner.captured else "device"
+    history.capture_fallback = runner.fallback

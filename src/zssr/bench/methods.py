@@ -87,7 +87,11 @@ def _zssr(
     result = upscale_tensor(
         to_tensor(request.lr), steps, config=config, kernels=kernels, seed=request.seed, device=request.device,
     )
-    info: dict[str, Any] = {"preset": config.name, "steps": [list(s) for s in steps], "training_seconds": result.seconds}
+    info: dict[str, Any] = {"preset": config.name, "steps": [list(s) for s in steps], "training_seconds": result.seconds,
+                            "engine": [h.engine for h in result.steps]}
+    fallback = next((h.capture_fallback for h in result.steps if h.capture_fallback), None)
+    if fallback is not None:
+        info["capture_fallback"] = fallback
     if result.degradation is not None:
         info["degradation"] = result.degradation.describe()
     return MethodOutput(

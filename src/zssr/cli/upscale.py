@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ..batch import BatchItem, Execution, run_batch
-from ..config import MAX_STEPS, PRECISIONS, PRESET_DOCS, PRESETS, Config, resolve_config
+from ..config import ENGINES, MAX_STEPS, PRECISIONS, PRESET_DOCS, PRESETS, Config, resolve_config
 from ..cost import DeviceSpeed, estimate_run, measure_speed
 from ..errors import ConfigError, ScaleError
 from ..kernels import align_kernel
@@ -82,6 +82,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--precision", choices=PRECISIONS,
                    help="the net's arithmetic: auto (default) is bfloat16 on CPUs with AMX or AVX-512-BF16, ~3x "
                    "faster with no loss of mean PSNR, and float32 elsewhere; float32 is the authors' (docs/SPEED.md)")
+    p.add_argument("--engine", choices=ENGINES,
+                   help="how training steps run: auto (default) is graph on CUDA (examples made on the GPU, the "
+                   "step a CUDA graph) and eager on CPUs (the authors' way); device: on the GPU, not captured")
     add_run_options(p, seed_help="seed of weights, crops and noise (default 0)")
     add_batch_options(p)
     p.add_argument("--save-curves", action="store_true", help="also write <out>_curves.png (loss, error, learning rate)")
@@ -115,6 +118,8 @@ def _upscale_config(args: argparse.Namespace, *, with_kernel: bool | None = None
         overrides["max_iterations"] = args.max_iterations
     if args.precision is not None:
         overrides["precision"] = args.precision
+    if args.engine is not None:
+        overrides["training_engine"] = args.engine
     if args.time_budget is not None:
         if not (math.isfinite(args.time_budget) and args.time_budget > 0):
             raise ConfigError(f"--time-budget must be a finite number of seconds > 0, got {args.time_budget:g}")
