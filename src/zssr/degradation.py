@@ -156,13 +156,11 @@ class JpegEstimate:
 def jpeg_quality(path: str | Path) -> JpegEstimate:
     """The JPEG quality of an image file: from its quantisation tables if it is a JPEG, else from its pixels."""
     p = Path(path)
+    from_tables = _quality_from_file(p)
+    if from_tables is not None:
+        return from_tables
     try:
         with Image.open(p) as im:
-            if im.format == "JPEG":
-                tables = getattr(im, "quantization", None) or {}
-                if 0 in tables:
-                    quality, error = quality_from_table(np.asarray(tables[0]))
-                    return JpegEstimate(True, quality, "tables", max(0.0, 1.0 - error / 10.0))
             pixels = np.asarray(im.convert("RGB" if im.mode not in ("L", "I;16", "I") else "L"), dtype=np.float64)
     except OSError as exc:
         raise ImageReadError(f"cannot read {p}: {exc}") from exc
