@@ -81,8 +81,48 @@ def test_under_bfloat16_the_image_itself_is_never_rounded_to_bfloat16() -> None:
     net = ZSSRNet(3, width=8, depth=4, generator=torch.Generator().manual_seed(0), precision="bfloat16")
     dtypes: list[torch.dtype] = []
     hooks = [conv.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype)) for conv in net.layers]
-    with torch.no_grad():
-        net(torch.rand(1, 3, 16, 16))
+    net(torch.rand(1, 3, 16, 16))  # the training path (the fused inference path has no module hooks)
     for h in hooks:
         h.remove()
     assert dtypes == [torch.float32, torch.bfloat16, torch.bfloat16, torch.bfloat16]
+    assert [w.dtype for w in net._inference_weights(True)] == dtypes  # and the fused inference path's weights
+
+
+def _plain(net: ZSSRNet, x: torch.Tensor) -> torch.Tensor:
+    """The unfused forward (autograd path) for comparison."""
+    saved = net._fused
+    net._fused = False
+    try:
+        with torch.no_grad():
+            return net(x)
+    finally:
+        net._fused = saved
+
+
+def test_cpu_inference_with_fused_relus_equals_the_plain_forward() -> None:
+    """The oneDNN conv+ReLU inference path computes the plain forward's values (bit for bit on the AMX Xeon
+    it was written on; float rounding allowed elsewhere), for both precisions, any width/depth/channels."""
+    for precision, atol in (("float32", 1e-5), ("bfloat16", 2e-2)):
+        for channels, width, depth, residual in ((3, 64, 8, True), (1, 16, 4, False), (3, 8, 2, True)):
+            net = ZSSRNet(channels, width, depth, generator=torch.Generator().manual_seed(0), precision=precision,
+                          residual=residual)
+            x = torch.rand(2, channels, 37, 53, generator=torch.Generator().manual_seed(1))
+            with torch.no_grad():
+                fused = net(x)
+            assert net._fused is not False or not torch.backends.mkldnn.is_available()
+            assert torch.allclose(fused, _plain(net, x), atol=atol), (precision, channels, width, depth)
+
+
+def test_fused_inference_sees_weights_changed_by_training() -> None:
+    """Its cast weights are cached per weight version: an optimizer step between two passes is seen."""
+    net = ZSSRNet(3, 16, 4, generator=torch.Generator().manual_seed(0), precision="bfloat16")
+    x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        before = net(x)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    net(x).abs().mean().backward()
+    opt.step()
+    with torch.no_grad():
+        after = net(x)
+    assert not torch.equal(before, after)
+    assert torch.allclose(after, _plain(net, x), atol=2e-2)

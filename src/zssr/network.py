@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -74,6 +75,10 @@ class ZSSRNet(nn.Module):
         convs = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False) for c_in, c_out in zip(sizes[:-1], sizes[1:])]
         self.layers = nn.ModuleList(convs)
         self.residual = residual
+        # CPU inference with fused ReLUs (_fused_forward): None until tried, False once unavailable.
+        self._fused: bool | None = None
+        self._weights_key: tuple | None = None
+        self._weights_cache: list[torch.Tensor] = []
         with torch.no_grad():
             for conv in convs:
                 std = math.sqrt(init_variance / (3 * 3 * conv.in_channels))
@@ -82,6 +87,10 @@ class ZSSRNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The SR of ``x`` (already interpolated to the output size): residual over the input."""
+        if x.device.type == "cpu" and not torch.is_grad_enabled() and self._fused is not False:
+            y = self._fused_forward(x)
+            if y is not None:
+                return y
         # The first convolution stays float32: rounding the image itself to bfloat16 (8 bits of
         # mantissa: ±0.001 at mid-grey) would bury the fine detail the net must see; its
         # 64 feature maps carry that detail relative to their own size (and it is 1/21 of the work).
@@ -96,6 +105,47 @@ class ZSSRNet(nn.Module):
                     y = torch.relu_(y)
         y = y.float()
         return x + y if self.residual else y
+
+    def _fused_forward(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Inference on a CPU with each ReLU fused into its convolution (oneDNN post-op), same values.
+
+        Why: the net's passes are ~90% of inference on large outputs (docs/SPEED.md); a
+        separate ReLU pass over the 64-channel maps and autocast's casts on every call cost
+        about a third of each pass. The fused convolution computes what ``conv`` then
+        ``relu`` compute (tests compare them bit for bit), with the weights cast once per
+        weight version (training changes them between reconstruction tests). None where
+        torch has no oneDNN pointwise convolution: the plain path then runs.
+        """
+        op: Callable[..., torch.Tensor] | None = (
+            getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
+        )
+        if op is None:
+            self._fused = False
+            return None
+        bf16 = uses_bfloat16(self.precision, x.device)
+        weights = self._inference_weights(bf16)
+        last = len(weights) - 1
+        y = x.contiguous(memory_format=torch.channels_last)
+        try:
+            for i, w in enumerate(weights):
+                y = op(y, w, None, [1, 1], [1, 1], [1, 1], 1, "relu" if i < last else "none", [], "")
+                if i == 0 and bf16:
+                    y = y.to(torch.bfloat16)  # as autocast casts the second convolution's input
+        except RuntimeError:
+            self._fused = False
+            return None
+        y = y.float()
+        return x + y if self.residual else y
+
+    def _inference_weights(self, bf16: bool) -> list[torch.Tensor]:
+        """The convolutions' weights as the fused path wants them (first always float32), cached per version."""
+        key = (bf16, tuple(conv.weight._version for conv in self.layers), tuple(conv.weight.data_ptr() for conv in self.layers))
+        if self._weights_key != key:
+            ws = [conv.weight.detach().contiguous(memory_format=torch.channels_last) for conv in self.layers]
+            if bf16:
+                ws = ws[:1] + [w.to(torch.bfloat16).contiguous(memory_format=torch.channels_last) for w in ws[1:]]
+            self._weights_cache, self._weights_key = ws, key
+        return self._weights_cache
 
     def extra_repr(self) -> str:
         """Depth and residual flag, for ``print(net)``."""
