@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import nn
@@ -139,9 +140,10 @@ class ZSSRNet(nn.Module):
 
     def _inference_weights(self, bf16: bool) -> list[torch.Tensor]:
         """The convolutions' weights as the fused path wants them (first always float32), cached per version."""
-        key = (bf16, tuple(conv.weight._version for conv in self.layers), tuple(conv.weight.data_ptr() for conv in self.layers))
+        params = [cast(nn.Conv2d, conv).weight for conv in self.layers]
+        key = (bf16, tuple(p._version for p in params), tuple(p.data_ptr() for p in params))
         if self._weights_key != key:
-            ws = [conv.weight.detach().contiguous(memory_format=torch.channels_last) for conv in self.layers]
+            ws = [p.detach().contiguous(memory_format=torch.channels_last) for p in params]
             if bf16:
                 ws = ws[:1] + [w.to(torch.bfloat16).contiguous(memory_format=torch.channels_last) for w in ws[1:]]
             self._weights_cache, self._weights_key = ws, key
