@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import textwrap
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,12 @@ def _lr_note(condition: Condition) -> str:
     return base
 
 
+def column_headers(columns: Sequence[Condition]) -> list[str]:
+    """Each condition's header, with its data seed where two columns would otherwise read the same."""
+    counts = Counter(c.column for c in columns)
+    return [f"{c.column}, data seed {c.data_seed}" if counts[c.column] > 1 else c.column for c in columns]
+
+
 def table_markdown(summary: Sequence[SummaryRow], conditions: Sequence[Condition], specs: Sequence[MethodSpec]) -> str:
     """The paper-style Markdown table: one row per method, one column group per condition."""
     index = {(r.dataset, r.scale, r.degradation, r.variant, r.data_seed, r.method): r for r in summary}
@@ -167,7 +174,7 @@ def table_markdown(summary: Sequence[SummaryRow], conditions: Sequence[Condition
             lines.append(f"- {c.column}: {_lr_note(c)}")
         lines += [
             "",
-            "| method | protocol | " + " | ".join(c.column for c in columns) + " |",
+            "| method | protocol | " + " | ".join(column_headers(columns)) + " |",
             "|---|---|" + "---|" * len(columns),
         ]
         for spec in specs:
