@@ -68,6 +68,21 @@ def test_per_channel_noise_has_each_channels_sigma() -> None:
     assert torch.allclose(stds, torch.tensor([0.01, 0.03, 0.0]), atol=0.001)
 
 
+def test_speckle_sons_get_noise_proportional_to_their_intensity() -> None:
+    father = torch.cat([torch.full((1, 3, 256, 256), 0.2), torch.full((1, 3, 256, 256), 0.6)], dim=2)
+    son = make_son(father, (2.0, 2.0), noise_std=(0.0, 0.0, 0.01), speckle_std=(0.1, 0.05, 0.0),
+                   generator=torch.Generator().manual_seed(0))
+    dark, bright = son[..., 8:120, :] - 0.2, son[..., 136:248, :] - 0.6
+    assert torch.allclose(dark.std(dim=(0, 2, 3)), torch.tensor([0.02, 0.01, 0.01]), atol=0.001)
+    assert torch.allclose(bright.std(dim=(0, 2, 3)), torch.tensor([0.06, 0.03, 0.01]), atol=0.002)
+
+
+def test_additive_and_speckle_noise_add_in_variance() -> None:
+    father = torch.full((1, 1, 512, 512), 0.5)
+    son = make_son(father, (2.0, 2.0), noise_std=0.03, speckle_std=(0.08,), generator=torch.Generator().manual_seed(1))
+    assert abs(float((son - 0.5).std()) - (0.03**2 + 0.04**2) ** 0.5) < 0.001
+
+
 def test_a_scalar_noise_is_the_authors_path_unchanged() -> None:
     father = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     one = make_son(father, (2.0, 2.0), noise_std=0.0125, generator=torch.Generator().manual_seed(5))
@@ -80,6 +95,7 @@ def test_a_scalar_noise_is_the_authors_path_unchanged() -> None:
 def test_new_fields_are_validated() -> None:
     for field, bad in [("jpeg_quality", 0), ("jpeg_quality", 101), ("jpeg_quality", 50.0), ("jpeg_quality", True),
                        ("channel_noise_std", ()), ("channel_noise_std", (-0.1,)), ("channel_noise_std", (float("nan"),)),
+                       ("channel_speckle_std", ()), ("channel_speckle_std", (-0.1,)), ("channel_speckle_std", [0.1]),
                        ("degradation", "guess")]:
         with pytest.raises(ConfigError, match=field):
             Config(**{field: bad})
@@ -110,6 +126,17 @@ def test_a_noisy_photo_gets_noisy_sons_at_its_sigma_and_no_back_projection() -> 
     assert planned.channel_noise_std is not None
     assert all(abs(s - sigma) < 2 / 255 for s in planned.channel_noise_std)
     assert planned.back_projection_iters == (0,) and planned.output_flip is False
+
+
+def test_a_speckled_photo_gets_speckle_sons_and_real_settings() -> None:
+    u = np.random.default_rng(0).random((192, 192, 3))
+    photo = _photo(192)
+    speckled = np.round(np.clip(photo + np.sqrt(0.12) * photo * (u - 0.5), 0, 1) * 255) / 255
+    planned = plan_sons(PRESETS["real"], read_degradation(speckled))
+    assert planned.channel_speckle_std is not None and max(planned.channel_speckle_std) > 0.07
+    assert planned.back_projection_iters == (0,)
+    clean = plan_sons(PRESETS["real"], read_degradation(np.round(photo * 255) / 255))
+    assert clean.channel_speckle_std is None
 
 
 def test_a_jpeg_file_gets_jpeg_sons_at_the_quality_in_its_tables(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from skimage import data
 import zssr
 from zssr.config import PRESETS, resolve_config
 from zssr.errors import ConfigError
-from zssr.examples import FatherSampler, FatherSource
+from zssr.examples import FatherSampler, FatherSource, make_son
 from zssr.network import ZSSRNet
 from zssr.resize import imresize
 from zssr.step import (
@@ -99,6 +99,19 @@ def test_son_maker_adds_per_channel_noise_and_is_not_capturable_with_jpeg():
     assert torch.equal(clean[:, 0], noisy[:, 0]) and not torch.equal(clean[:, 1], noisy[:, 1])
     jpeg = SonMaker((32, 32), (2.0, 2.0), kernel=None, noise_std=0.0, jpeg_quality=50, channels=3, device="cpu")
     assert not jpeg.capturable
+
+
+def test_son_maker_speckle_matches_make_son_on_the_same_noise_and_stays_capturable():
+    """The device engine's sons carry speckle as the eager path's do: same formula, same draw."""
+    father = _photo(32, 32)
+    sons = SonMaker((32, 32), (2.0, 2.0), kernel=None, noise_std=(0.01, 0.0, 0.0), jpeg_quality=None, channels=3,
+                    device="cpu", speckle_std=(0.1, 0.1, 0.0))
+    assert sons.noisy and sons.capturable
+    noise = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    son = make_son(father, (2.0, 2.0), noise_std=(0.01, 0.0, 0.0), speckle_std=(0.1, 0.1, 0.0),
+                   generator=torch.Generator().manual_seed(2))
+    up = imresize(son, 2.0, size=(32, 32))
+    assert torch.allclose(sons(father, noise), up, atol=2e-5)
 
 
 def test_block_ends_at_the_next_reconstruction_test():

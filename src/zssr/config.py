@@ -70,6 +70,9 @@ class Config:
     # *ours*: sons degraded like the input (paper §4.2): one noise σ per channel (wins over
     # noise_std) and JPEG compression at this quality; None: neither
     channel_noise_std: tuple[float, ...] | None = None
+    # *ours*: noise proportional to the son's intensity (speckle), σ per unit intensity per
+    # channel, on top of channel_noise_std: σ(I) = √(σ_c² + (b_c·I)²); None: none
+    channel_speckle_std: tuple[float, ...] | None = None
     jpeg_quality: int | None = None
     # *ours*: "given" uses the fields as they are; "auto" reads the input's noise and JPEG quality
     # first (zssr.degradation) and sets the sons' degradation and the fields of AUTO_FIELDS by it
@@ -153,12 +156,13 @@ class Config:
                               f"{MIN_INFERENCE_PIXELS}, got {self.inference_pixels!r}")
         if self.time_budget is not None and (not _finite(self.time_budget) or self.time_budget <= 0):
             raise ConfigError(f"time_budget must be None or a finite number of seconds > 0, got {self.time_budget!r}")
-        if self.channel_noise_std is not None and (
-            not isinstance(self.channel_noise_std, tuple) or not self.channel_noise_std
-            or any(not _finite(v) or v < 0 for v in self.channel_noise_std)
-        ):
-            raise ConfigError(f"channel_noise_std must be None or a tuple of finite numbers >= 0 (one per channel), "
-                              f"got {self.channel_noise_std!r}")
+        for name in ("channel_noise_std", "channel_speckle_std"):
+            value = getattr(self, name)
+            if value is not None and (
+                not isinstance(value, tuple) or not value or any(not _finite(v) or v < 0 for v in value)
+            ):
+                raise ConfigError(f"{name} must be None or a tuple of finite numbers >= 0 (one per channel), "
+                                  f"got {value!r}")
         if self.jpeg_quality is not None and (
             isinstance(self.jpeg_quality, bool) or not isinstance(self.jpeg_quality, int) or not 1 <= self.jpeg_quality <= 100
         ):
@@ -262,7 +266,7 @@ AUTO_FIELDS = tuple(
 )
 
 #: The sons' own degradation fields (besides ``noise_std``), which ``degradation="auto"`` sets too.
-SON_FIELDS = ("channel_noise_std", "jpeg_quality")
+SON_FIELDS = ("channel_noise_std", "channel_speckle_std", "jpeg_quality")
 
 PRESET_DOCS: dict[str, str] = {
     "ideal": "authors' X2_ONE_JUMP_IDEAL_CONF: one jump, 8-way ensemble, 10 back-projections",

@@ -29,13 +29,15 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from scipy.optimize import nnls
 from scipy.stats import gamma
 
 from .config import AUTO_FIELDS, PRESETS, Config
 from .errors import ImageReadError, ShapeError
 
 __all__ = [
-    "CLEAN_SIGMA", "IJG_LUMA", "MIN_READ_SIDE", "DegradationReading", "JpegEstimate", "estimate_noise", "plan_sons",
+    "CLEAN_SIGMA", "IJG_LUMA", "MIN_READ_SIDE", "SPECKLE_MIN_LEVEL", "DegradationReading", "JpegEstimate",
+    "estimate_noise", "estimate_speckle", "noise_level_function", "plan_sons",
     "read_degradation", "ijg_table", "jpeg_quality", "jpeg_quality_from_pixels",
     "quality_from_table",
 ]
@@ -69,14 +71,19 @@ def _tail_variance(patches: np.ndarray) -> float:
     return float(lam[-1])
 
 
-def _plane_sigma(plane: np.ndarray, rng: np.random.Generator) -> float:
-    """σ of one channel: Chen's spectrum rule on Liu's weak-texture patches, refined a few times."""
+def _patches(plane: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A plane's ``7×7`` patches (at most :data:`_MAX_PATCHES`, sampled by ``rng``) and their gradient energies."""
     windows = np.lib.stride_tricks.sliding_window_view(plane, (_PATCH, _PATCH))
     patches = windows.reshape(-1, _PATCH * _PATCH)
     if patches.shape[0] > _MAX_PATCHES:
         patches = patches[rng.choice(patches.shape[0], _MAX_PATCHES, replace=False)]
     square = patches.reshape(-1, _PATCH, _PATCH)
     energy = (np.diff(square, axis=2) ** 2).sum(axis=(1, 2)) + (np.diff(square, axis=1) ** 2).sum(axis=(1, 2))
+    return patches, energy
+
+
+def _weak_texture_variance(patches: np.ndarray, energy: np.ndarray) -> float:
+    """Noise variance of a set of patches: Chen's spectrum rule on Liu's weak-texture ones, refined a few times."""
     # Gradient energy of a pure-noise patch is σ²·Gamma(N²/2, 2/N²·tr(DhᵀDh + DvᵀDv)), tr = 4N(N − 1).
     n2 = _PATCH * _PATCH
     factor = float(gamma.ppf(_WEAK_TEXTURE_QUANTILE, a=n2 / 2, scale=2.0 / n2 * 4 * _PATCH * (_PATCH - 1)))
@@ -90,7 +97,12 @@ def _plane_sigma(plane: np.ndarray, rng: np.random.Generator) -> float:
             variance = refined
             break
         variance = refined
-    return math.sqrt(variance)
+    return variance
+
+
+def _plane_sigma(plane: np.ndarray, rng: np.random.Generator) -> float:
+    """σ of one channel from all its patches."""
+    return math.sqrt(_weak_texture_variance(*_patches(plane, rng)))
 
 
 def estimate_noise(image: np.ndarray) -> np.ndarray:
@@ -112,6 +124,65 @@ def estimate_noise(image: np.ndarray) -> np.ndarray:
         raise ShapeError(f"noise estimation needs an H×W(×C) image of at least 16×16, got shape {np.shape(image)}")
     rng = np.random.default_rng(0)  # which patches are sampled on a large image: fixed, so the estimate is too
     return np.array([_plane_sigma(arr[..., c], rng) for c in range(arr.shape[2])])
+
+
+#: Intensity bins of the noise level function (equal patch counts), and the fewest patches a bin needs.
+_NLF_BINS = 8
+_NLF_MIN_PATCHES = 400
+#: A channel's noise counts as intensity-dependent ("speckle") when the intensity-proportional part at
+#: the channel's median level exceeds twice the constant part and this (in [0, 1] units): chosen on
+#: Set5/Set14 ×2 LR and five scikit-image photos, clean, σ = 10/255 and speckle 0.01 (no clean or
+#: Gaussian channel passes it; benchmarks/results/degradation_estimates.md).
+SPECKLE_MIN_LEVEL = 4.0 / 255
+
+
+def noise_level_function(plane: np.ndarray, rng: np.random.Generator | None = None) -> tuple[float, float]:
+    """``(a, b)`` of the noise σ(I) = √(a² + b²·I²) of one plane (``H×W`` in [0, 1]).
+
+    The patches are split into :data:`_NLF_BINS` intensity bins of equal count, each bin's
+    noise variance read as :func:`estimate_noise` reads a whole image, and ``a²``, ``b²``
+    fitted to them by non-negative least squares. Speckle (noise ∝ intensity, MATLAB
+    ``imnoise(..., 'speckle')``) has ``a ≈ 0`` and ``b`` its σ per unit intensity; additive
+    noise has ``b ≈ 0``. One global estimate misreads speckle: the flattest patches of a
+    photo are often its darkest, where speckle vanishes (Set5's bird reads 0.8/255 for 10/255).
+    """
+    patches, energy = _patches(np.asarray(plane, dtype=np.float64), rng or np.random.default_rng(0))
+    mu = patches.mean(axis=1)
+    edges = np.quantile(mu, np.linspace(0.0, 1.0, _NLF_BINS + 1))
+    levels, variances = [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        chosen = (mu >= lo) & (mu <= hi)
+        if int(chosen.sum()) >= _NLF_MIN_PATCHES:
+            levels.append(float(np.median(mu[chosen])))
+            variances.append(_weak_texture_variance(patches[chosen], energy[chosen]))
+    if len(levels) < 2:
+        return math.sqrt(_weak_texture_variance(patches, energy)), 0.0
+    design = np.stack([np.ones(len(levels)), np.asarray(levels) ** 2], axis=1)
+    (a2, b2), _ = nnls(design, np.asarray(variances))
+    return math.sqrt(a2), math.sqrt(b2)
+
+
+def estimate_speckle(image: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per channel: ``(additive σ, speckle σ per unit intensity)`` where the channel's noise grows with intensity.
+
+    A channel counts as speckled when, at its median intensity, the proportional part of
+    :func:`noise_level_function` is over twice the constant part and at least
+    :data:`SPECKLE_MIN_LEVEL`; other channels get ``(nan, 0)``: their noise is additive and
+    :func:`estimate_noise` reads it better.
+    """
+    arr = np.asarray(image, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or min(arr.shape[:2]) < 16:
+        raise ShapeError(f"noise estimation needs an H×W(×C) image of at least 16×16, got shape {np.shape(image)}")
+    additive, speckle = [], []
+    for c in range(arr.shape[2]):
+        a, b = noise_level_function(arr[..., c])
+        level = b * float(np.median(arr[..., c]))
+        found = level >= SPECKLE_MIN_LEVEL and level > 2.0 * a
+        additive.append(a if found else math.nan)
+        speckle.append(b if found else 0.0)
+    return tuple(additive), tuple(speckle)
 
 
 def ijg_table(quality: int, base: np.ndarray = IJG_LUMA) -> np.ndarray:
@@ -212,19 +283,27 @@ class DegradationReading:
     """What :func:`read_degradation` found in an input, and what the sons should carry.
 
     Attributes:
-        sigma: the noise σ per channel, in [0, 1] units (zeros where the image was too small to read).
+        sigma: the additive noise σ per channel, in [0, 1] units (zeros where the image was too small to read).
         jpeg: its JPEG compression.
         measured: False when the image is under 16×16 and nothing could be read (treated as clean).
+        speckle: per channel, the σ of noise proportional to intensity (per unit intensity;
+            :func:`estimate_speckle`), 0 where the noise is additive; empty: none read.
     """
 
     sigma: tuple[float, ...]
     jpeg: JpegEstimate
     measured: bool = True
+    speckle: tuple[float, ...] = ()
+
+    @property
+    def speckled(self) -> bool:
+        """Whether any channel's noise grows with intensity."""
+        return any(b > 0 for b in self.speckle)
 
     @property
     def noisy(self) -> bool:
-        """Whether any channel's noise is above :data:`CLEAN_SIGMA`."""
-        return any(s >= CLEAN_SIGMA for s in self.sigma)
+        """Whether any channel's noise is above :data:`CLEAN_SIGMA`, or grows with intensity."""
+        return any(s >= CLEAN_SIGMA for s in self.sigma) or self.speckled
 
     @property
     def clean(self) -> bool:
@@ -240,9 +319,11 @@ class DegradationReading:
                 if self.jpeg.compressed else "no JPEG compression")
         if self.clean:
             return f"read as clean (noise σ {noise}/255, {jpeg}): clean sons, ideal's settings"
-        parts = ([f"noise σ {noise}/255"] if self.noisy else []) + ([f"JPEG at quality {self.jpeg.quality}"]
-                                                                     if self.jpeg.compressed else [])
-        return f"read noise σ {noise}/255, {jpeg}: sons get {' and '.join(parts)}; no back-projection"
+        speckle = (", speckle σ " + "/".join(f"{b * 255:.1f}" for b in self.speckle) + "/255 per unit intensity"
+                   if self.speckled else "")
+        parts = ([f"noise σ {noise}/255{speckle}"] if self.noisy else []) + (
+            [f"JPEG at quality {self.jpeg.quality}"] if self.jpeg.compressed else [])
+        return f"read noise σ {noise}/255{speckle}, {jpeg}: sons get {' and '.join(parts)}; no back-projection"
 
 
 #: Smallest side the estimators read (their 7×7 patches and 8×8 blocks need a few of each).
@@ -262,11 +343,12 @@ def read_degradation(image: np.ndarray, source: str | Path | None = None) -> Deg
         arr = arr[..., None]
     if min(arr.shape[:2]) < MIN_READ_SIDE:
         return DegradationReading((0.0,) * arr.shape[2], JpegEstimate(False, None, "pixels", 0.0), measured=False)
-    sigma = tuple(float(s) for s in estimate_noise(arr))
+    additive, speckle = estimate_speckle(arr)
+    sigma = tuple(float(s) if math.isnan(a) else a for s, a in zip(estimate_noise(arr), additive))
     jpeg = _quality_from_file(source) if source is not None else None
     if jpeg is None:
         jpeg = jpeg_quality_from_pixels(arr if arr.shape[2] in (1, 3) else arr[..., :1])
-    return DegradationReading(sigma, jpeg)
+    return DegradationReading(sigma, jpeg, speckle=speckle)
 
 
 def _quality_from_file(path: str | Path) -> JpegEstimate | None:
@@ -287,14 +369,15 @@ def plan_sons(config: Config, reading: DegradationReading) -> Config:
 
     A degraded input gets the authors' ``real`` values for those fields (no back-projection,
     which would put the input's noise back; milder augmentation) and sons carrying the
-    noise read per channel (channels under :data:`CLEAN_SIGMA` get none) and the JPEG
-    quality read; a clean one gets ``ideal``'s values and clean sons (paper §4.2: sons carry
+    noise read per channel (additive, under :data:`CLEAN_SIGMA` none; and proportional to
+    intensity where it is speckle) and the JPEG quality read; a clean one gets ``ideal``'s values and clean sons (paper §4.2: sons carry
     what the input carries, and nothing else).
     """
     base = PRESETS["ideal"] if reading.clean else PRESETS["real"]
     fields: dict[str, Any] = {name: getattr(base, name) for name in AUTO_FIELDS}
     fields["noise_std"] = 0.0
     fields["channel_noise_std"] = tuple(s if s >= CLEAN_SIGMA else 0.0 for s in reading.sigma) if reading.noisy else None
+    fields["channel_speckle_std"] = reading.speckle if reading.speckled else None
     fields["jpeg_quality"] = reading.jpeg.quality if reading.jpeg.compressed else None
     fields["degradation"] = "given"
     return dataclasses.replace(config, **fields)

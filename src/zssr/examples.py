@@ -24,7 +24,7 @@ from .config import Config
 from .kernels import downscale
 from .resize import imresize
 
-__all__ = ["FatherDraw", "FatherSource", "FatherSampler", "degrade", "jpeg_roundtrip", "make_son", "son_degradation", "Mode"]
+__all__ = ["FatherDraw", "FatherSource", "FatherSampler", "add_son_noise", "degrade", "jpeg_roundtrip", "make_son", "son_degradation", "Mode"]
 
 Mode = Literal["as-is", "no-interp", "affine"]
 
@@ -112,6 +112,7 @@ def make_son(
     *,
     kernel: torch.Tensor | None = None,
     noise_std: float | Sequence[float] = 0.0,
+    speckle_std: Sequence[float] | None = None,
     jpeg_quality: int | None = None,
     generator: torch.Generator | None = None,
     size: tuple[int, int] | None = None,
@@ -119,27 +120,46 @@ def make_son(
     """Downscale a father by ``sf`` (MATLAB bicubic, or an *aligned* numeric kernel), add noise, compress.
 
     The son should carry what the input carries (paper §4.2): noise of ``noise_std``
-    (one σ, or one per channel), then, for a JPEG input, the same compression
-    (:func:`jpeg_roundtrip` at ``jpeg_quality``), in the order a camera applies them.
+    (one σ, or one per channel) and, for speckle, ``speckle_std`` (σ per unit intensity,
+    per channel, scaled by the son's own values), then, for a JPEG input, the same
+    compression (:func:`jpeg_roundtrip` at ``jpeg_quality``), in the order a camera applies them.
 
     Shape:
         ``N×C×H×W`` → ``N×C×ceil(H/sf_y)×ceil(W/sf_x)`` (or ``size``).
     """
     son = degrade(father, sf, kernel, size)
     sigma = _noise_scale(noise_std, int(son.shape[1]))
-    if sigma is not None:
+    speckle = None if speckle_std is None else _noise_scale(tuple(speckle_std), int(son.shape[1]))
+    if sigma is not None or speckle is not None:
         # Drawn on the CPU generator so a seed gives the same noise on every device.
         noise = torch.randn(son.shape, generator=generator, dtype=son.dtype, device="cpu").to(son.device)
-        son = (son + sigma.to(son) * noise if torch.is_tensor(sigma) else son + sigma * noise).clamp(0.0, 1.0)
+        son = add_son_noise(son, noise, sigma, speckle)
     if jpeg_quality is not None:
         son = jpeg_roundtrip(son, jpeg_quality)
     return son
 
 
-def son_degradation(config: Config) -> tuple[float | tuple[float, ...], int | None]:
-    """The ``noise_std`` and ``jpeg_quality`` of :func:`make_son` for ``config`` (per-channel σ wins over the scalar)."""
+def add_son_noise(son: torch.Tensor, noise: torch.Tensor, sigma: float | torch.Tensor | None,
+                  speckle: float | torch.Tensor | None) -> torch.Tensor:
+    """``son`` plus ``noise`` (N(0, 1)) scaled to σ(I) = √(σ² + (b·I)²), clamped to [0, 1].
+
+    Without speckle it is the authors' ``son + σ·noise`` exactly (same values, same order).
+    """
+    if speckle is None:
+        if sigma is None:
+            return son
+        return (son + sigma.to(son) * noise if torch.is_tensor(sigma) else son + sigma * noise).clamp(0.0, 1.0)
+    b = speckle.to(son) if torch.is_tensor(speckle) else speckle
+    variance = (b * son) ** 2
+    if sigma is not None:
+        variance = variance + (sigma.to(son) if torch.is_tensor(sigma) else sigma) ** 2
+    return (son + variance.sqrt() * noise).clamp(0.0, 1.0)
+
+
+def son_degradation(config: Config) -> tuple[float | tuple[float, ...], tuple[float, ...] | None, int | None]:
+    """``noise_std``, ``speckle_std`` and ``jpeg_quality`` of :func:`make_son` (per-channel σ wins over the scalar)."""
     noise: float | tuple[float, ...] = config.noise_std if config.channel_noise_std is None else config.channel_noise_std
-    return noise, config.jpeg_quality
+    return noise, config.channel_speckle_std, config.jpeg_quality
 
 
 def _noise_scale(noise_std: float | Sequence[float], channels: int) -> float | torch.Tensor | None:

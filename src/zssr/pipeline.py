@@ -305,10 +305,11 @@ def upscale_tensor(
         if k is not None:
             check_kernel_size(tuple(k.shape), steps[i], (h, w), name="aligned kernel", aligned=True)
     dev = resolve_device(device)
-    noise = config.channel_noise_std
-    if noise is not None and len(noise) not in (1, int(image.shape[1])):
-        raise ConfigError(f"channel_noise_std must have 1 or {int(image.shape[1])} values (one per channel of this "
-                          f"image), got {len(noise)}")
+    for name in ("channel_noise_std", "channel_speckle_std"):
+        noise = getattr(config, name)
+        if noise is not None and len(noise) not in (1, int(image.shape[1])):
+            raise ConfigError(f"{name} must have 1 or {int(image.shape[1])} values (one per channel of this "
+                              f"image), got {len(noise)}")
     reading = None
     if config.degradation == "auto":  # sons degraded like the input (issue #17): read it, then plan by it
         reading = read_degradation(image[0].detach().float().cpu().permute(1, 2, 0).numpy(), source)

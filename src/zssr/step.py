@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import ENGINES
-from .examples import FatherDraw, FatherSource, degrade, jpeg_roundtrip
+from .examples import FatherDraw, FatherSource, add_son_noise, degrade, jpeg_roundtrip
 from .resize import INTERP_KERNELS, output_size, resize_weights
 
 __all__ = [
@@ -145,19 +145,22 @@ class SonMaker:
 
     def __init__(self, crop: tuple[int, int], sf: tuple[float, float], *, kernel: torch.Tensor | None,
                  noise_std: float | Sequence[float], jpeg_quality: int | None, channels: int,
-                 device: torch.device | str) -> None:
+                 device: torch.device | str, speckle_std: Sequence[float] | None = None) -> None:
         self.crop, self.sf, self.kernel, self.jpeg_quality = crop, sf, kernel, jpeg_quality
         self.son_size = output_size(crop, (1.0 / sf[0], 1.0 / sf[1]))[1]
         self._down = MatrixResize(crop, (1.0 / sf[0], 1.0 / sf[1]), None, device) if kernel is None else None
         self._up = MatrixResize(self.son_size, sf, crop, device)
         self.sigma = _device_sigma(noise_std, channels, device)
+        self.speckle = None if speckle_std is None else _device_sigma(tuple(speckle_std), channels, device)
+        #: Whether the son gets noise (then ``__call__`` needs a son-sized N(0, 1) draw).
+        self.noisy = self.sigma is not None or self.speckle is not None
         self.capturable = kernel is None and jpeg_quality is None
 
     def __call__(self, father: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
         """``father`` (``1×C×h×w``) → the interpolated son the net learns from; ``noise`` is N(0, 1), son-sized."""
         son = self._down(father) if self._down is not None else degrade(father, self.sf, self.kernel)
-        if self.sigma is not None and noise is not None:
-            son = (son + self.sigma * noise).clamp(0.0, 1.0)
+        if self.noisy and noise is not None:
+            son = add_son_noise(son, noise, self.sigma, self.speckle)
         if self.jpeg_quality is not None:
             son = jpeg_roundtrip(son, self.jpeg_quality)
         return self._up(son)

@@ -39,6 +39,8 @@ __all__ = [
 
 _SYNC_EVERY = 10
 _LOSS_BLOCK = 4096
+#: The sons' noise: additive σ (one, or per channel) and speckle σ per unit intensity (per channel, or None).
+SonNoise = tuple[float | tuple[float, ...], tuple[float, ...] | None]
 
 
 @dataclass
@@ -117,6 +119,7 @@ def reconstruction_error(
     generator: torch.Generator | None,
     windows: list[Window] | None = None,
     jpeg_quality: int | None = None,
+    speckle_std: Sequence[float] | None = None,
 ) -> float:
     """MSE between the input and the net's SR of its own son (docs/authors_code.md §2.4, drives the LR policy).
 
@@ -126,7 +129,8 @@ def reconstruction_error(
     honoured between tiles on a large input.
     """
     if windows is None:
-        son = make_son(image, sf, kernel=kernel, noise_std=noise_std, jpeg_quality=jpeg_quality, generator=generator)
+        son = make_son(image, sf, kernel=kernel, noise_std=noise_std, speckle_std=speckle_std, jpeg_quality=jpeg_quality,
+                       generator=generator)
         up = imresize(son, sf, size=tuple(image.shape[-2:]))
         out = forward_tiled(net, up).clamp(0.0, 1.0)
         return float(torch.mean((out - image) ** 2))
@@ -134,7 +138,8 @@ def reconstruction_error(
     pixels = 0
     for top, left, ch, cw in windows:
         crop = image[..., top : top + ch, left : left + cw]
-        son = make_son(crop, sf, kernel=kernel, noise_std=noise_std, jpeg_quality=jpeg_quality, generator=generator)
+        son = make_son(crop, sf, kernel=kernel, noise_std=noise_std, speckle_std=speckle_std, jpeg_quality=jpeg_quality,
+                       generator=generator)
         out = forward_tiled(net, imresize(son, sf, size=(ch, cw))).clamp(0.0, 1.0)
         total += torch.sum((out - crop) ** 2, dtype=torch.float64)
         pixels += crop.numel()
@@ -185,13 +190,14 @@ def train_scale_step(
     windows = reconstruction_windows((int(h), int(w)), config.test_pixels)
     history.test_pixels = int(h * w) if windows is None else sum(wh * ww for _, _, wh, ww in windows)
     sampler = FatherSampler(config, (min(config.crop_size, h), min(config.crop_size, w)), rng)
-    noise, jpeg = son_degradation(config)
+    noise, speckle, jpeg = son_degradation(config)
 
     def test(it: int) -> bool:
         """The reconstruction test after iteration ``it``; True once past the deadline."""
         tested = time.perf_counter()
         err = reconstruction_error(
             net, image, sf, kernel=kernel, noise_std=noise, generator=generator, windows=windows, jpeg_quality=jpeg,
+            speckle_std=speckle,
         )
         policy.record(it, err)
         history.test_seconds += time.perf_counter() - tested
@@ -206,10 +212,12 @@ def train_scale_step(
     start = time.perf_counter()
     engine = resolve_engine(config.training_engine, image.device)
     if engine == "eager":
-        _eager_loop(net, optimizer, sources, sf, config, kernel, generator, sampler, noise, jpeg, policy, history,
+        _eager_loop(net, optimizer, sources, sf, config, kernel, generator, sampler, (noise, speckle), jpeg, policy,
+                    history,
                     losses, test, progress)
     else:
-        _device_loop(net, optimizer, image, sources, sf, config, kernel, generator, sampler, noise, jpeg, policy,
+        _device_loop(net, optimizer, image, sources, sf, config, kernel, generator, sampler, (noise, speckle), jpeg,
+                     policy,
                      history, losses, test, progress, capture=engine == "graph")
     history.losses = losses.values(history.iterations)
     history.seconds = time.perf_counter() - start
@@ -258,7 +266,7 @@ def _after_step(it: int, policy: LearningRatePolicy, optimizer: torch.optim.Opti
 
 def _eager_loop(net: ZSSRNet, optimizer: torch.optim.Optimizer, sources: list[FatherSource], sf: tuple[float, float],
                 config: Config, kernel: torch.Tensor | None, generator: torch.Generator, sampler: FatherSampler,
-                noise: float | tuple[float, ...], jpeg: int | None, policy: LearningRatePolicy,
+                noise: SonNoise, jpeg: int | None, policy: LearningRatePolicy,
                 history: TrainingHistory, losses: _LossLog, test: Callable[[int], bool],
                 progress: Callable[[int, float, float], None] | None) -> None:
     """The authors' loop: each example made when its iteration needs it."""
@@ -266,7 +274,8 @@ def _eager_loop(net: ZSSRNet, optimizer: torch.optim.Optimizer, sources: list[Fa
     lr_now = [policy.learning_rate]
     for it in range(config.max_iterations):
         father = sampler.sample(sources)
-        son = make_son(father, sf, kernel=kernel, noise_std=noise, jpeg_quality=jpeg, generator=generator)
+        son = make_son(father, sf, kernel=kernel, noise_std=noise[0], speckle_std=noise[1], jpeg_quality=jpeg,
+                       generator=generator)
         net_input = imresize(son, sf, size=tuple(father.shape[-2:]))
         loss = torch.mean(torch.abs(net(net_input) - father))
         optimizer.zero_grad(set_to_none=True)
@@ -286,16 +295,17 @@ def _eager_loop(net: ZSSRNet, optimizer: torch.optim.Optimizer, sources: list[Fa
 
 def _device_loop(net: ZSSRNet, optimizer: torch.optim.Optimizer, image: torch.Tensor, sources: list[FatherSource],
                  sf: tuple[float, float], config: Config, kernel: torch.Tensor | None, generator: torch.Generator,
-                 sampler: FatherSampler, noise: float | tuple[float, ...], jpeg: int | None,
+                 sampler: FatherSampler, noise: SonNoise, jpeg: int | None,
                  policy: LearningRatePolicy, history: TrainingHistory, losses: _LossLog, test: Callable[[int], bool],
                  progress: Callable[[int, float, float], None] | None, *, capture: bool) -> None:
     """The device engine (:mod:`zssr.step`): fathers drawn a block at a time, no host sync between tests."""
     dev = image.device
     channels = int(image.shape[1])
     renderer = FatherRenderer(sampler.crop, dev)
-    sons = SonMaker(sampler.crop, sf, kernel=kernel, noise_std=noise, jpeg_quality=jpeg, channels=channels, device=dev)
+    sons = SonMaker(sampler.crop, sf, kernel=kernel, noise_std=noise[0], jpeg_quality=jpeg, channels=channels, device=dev,
+                    speckle_std=noise[1])
     father = torch.zeros(1, channels, *sampler.crop, device=dev)
-    son_noise = torch.zeros(1, channels, *sons.son_size, device=dev) if sons.sigma is not None else None
+    son_noise = torch.zeros(1, channels, *sons.son_size, device=dev) if sons.noisy else None
     step_loss = torch.zeros((), device=dev)
     # The son noise comes from a device generator seeded from the run's (same seed, same noise).
     noise_gen = torch.Generator(device=dev).manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
