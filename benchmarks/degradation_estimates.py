@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import result_header, write_result
 from PIL import Image
 from skimage import data
 
-from machine import result_header, write_result
 from zssr.degradation import (
     CLEAN_SIGMA,
     SPECKLE_MIN_LEVEL,

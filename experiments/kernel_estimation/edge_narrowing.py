@@ -71,6 +71,7 @@ def kernel(points: tuple[np.ndarray, np.ndarray], q: float, c: float, s0: float)
 
 
 def summary(ratios: np.ndarray) -> str:
+    """One table row's cells: median minor ratio and the tail shares."""
     return (f"{np.median(ratios):.2f} | {np.mean(ratios > 1.15):.0%} | {np.mean(ratios > 1.3):.0%} | "
             f"{np.mean(ratios < 0.7):.0%} | {np.mean(ratios < 0.8):.0%}")
 
@@ -79,6 +80,7 @@ HEAD = ["| setting | median minor ratio | > 1.15 | > 1.3 | < 0.7 | < 0.8 |", "|-
 
 
 def main() -> None:
+    """Sweep on the development photos, then read the best settings on Set14."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-root", default="../shared/data")
     parser.add_argument("--out", default=str(HERE / "results" / "edge_narrowing.md"))
