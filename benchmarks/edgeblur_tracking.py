@@ -174,17 +174,29 @@ def _set14(data_root: str, cache: Path) -> list[str]:
     return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def width_script_args(doc: str, out: Path) -> argparse.Namespace:
+    """``--data-root`` and ``--out`` of a widths-only estimator script (this one, ``edge_narrowing.py``); one thread."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--data-root", default="../shared/data")
-    parser.add_argument("--out", default=str(HERE / "results" / "edgeblur_tracking.md"))
+    parser.add_argument("--out", default=str(out))
     args = parser.parse_args()
     torch.set_num_threads(1)
+    return args
+
+
+def dev_cases(folder: Path) -> dict[str, list]:
+    """The development photos degraded as Table 2, data seeds 0-4: held-out and texture, as :func:`_cases`."""
+    return {"held-out": _cases(resolve_dataset(heldout_folder(folder / "heldout")), DEV_SEEDS, folder / "c_heldout"),
+            "texture": _cases(resolve_dataset(_texture_folder(folder / "texture")), DEV_SEEDS, folder / "c_texture")}
+
+
+def main() -> None:
+    """Sweep, controlled check and Set14 evaluation; write the result file."""
+    args = width_script_args(__doc__, HERE / "results" / "edgeblur_tracking.md")
     lines = result_header("Edge-profile kernel estimator: parameter choice and tracking (×2, kernel widths only)")
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        dev = {"held-out": _cases(resolve_dataset(heldout_folder(t / "heldout")), DEV_SEEDS, t / "c_heldout"),
-               "texture": _cases(resolve_dataset(_texture_folder(t / "texture")), DEV_SEEDS, t / "c_texture")}
+        dev = dev_cases(t)
         lines += _sweep(dev)
         lines += _controlled()
         lines += _set14(args.data_root, t / "c_set14")

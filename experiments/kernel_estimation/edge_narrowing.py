@@ -20,20 +20,18 @@ About two minutes on one core. Writes results/edge_narrowing.md.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))
 
-from edgeblur_tracking import DEV_SEEDS, _cases, _texture_folder  # noqa: E402
-from kernel_checks import axis_ratios, heldout_folder  # noqa: E402
+from edgeblur_tracking import _cases, dev_cases, width_script_args  # noqa: E402
+from kernel_checks import axis_ratios  # noqa: E402
 from machine import result_header, write_result  # noqa: E402
 
 from zssr.bench import resolve_dataset  # noqa: E402
@@ -81,17 +79,12 @@ HEAD = ["| setting | median minor ratio | > 1.15 | > 1.3 | < 0.7 | < 0.8 |", "|-
 
 def main() -> None:
     """Sweep on the development photos, then read the best settings on Set14."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-root", default="../shared/data")
-    parser.add_argument("--out", default=str(HERE / "results" / "edge_narrowing.md"))
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    args = width_script_args(__doc__, HERE / "results" / "edge_narrowing.md")
     lines = result_header("Can the edge estimator alone err narrow? (issue #19, widths only)")
     committed = (0.5, edges.CALIBRATION, 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        dev = (_cases(resolve_dataset(heldout_folder(t / "h")), DEV_SEEDS, t / "ch")
-               + _cases(resolve_dataset(_texture_folder(t / "t")), DEV_SEEDS, t / "ct"))
+        dev = [case for cases in dev_cases(t).values() for case in cases]
         set14 = _cases(resolve_dataset("Set14", args.data_root), (1, 2, 3, 4), t / "c14")
     param = (edges.DERIVATIVE_SIGMA, edges.REBLUR_SIGMA, edges.TOP_FRACTION)
     dev_points = [edges._edge_points(g, *param) for _, _, g, _, _ in dev]
