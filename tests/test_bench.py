@@ -385,6 +385,8 @@ def test_kernel_methods_run_and_the_estimated_kernel_is_saved_beside_its_output(
     assert float(kernel.sum()) == pytest.approx(1.0)
     info = json.loads(stem.with_suffix(".json").read_text())["info"]
     assert info["kernel_iterations"] == 2 and info["preset"] == "fast" and record.iterations == 3
+    # the do-no-harm check read the output (3 iterations: nowhere near over-sharpened)
+    assert info["kernel_fallback"] is False and info["kernel_output_sharpness"] is not None
 
 
 def test_workers_exit_when_the_bench_process_is_killed(tmp_path: Path) -> None:
@@ -434,7 +436,8 @@ def test_workers_exit_when_the_bench_process_is_killed(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "method", ["zssr:presett=fast", "zssr:preset=nope", "bicubic:x=1", "zssr+estimated-kernel:estimator=magic",
-               "zssr+estimated-kernel:estimator=edges,iterations=5", "zssr:max_iterations=many"],
+               "zssr+estimated-kernel:estimator=edges,iterations=5", "zssr+estimated-kernel:check=maybe",
+               "zssr:max_iterations=many"],
 )
 def test_method_options_are_checked_before_the_input_cache_is_written(
     small_set: Path, tmp_path: Path, method: str

@@ -338,6 +338,30 @@ def test_kernel_auto_defaults_to_the_edge_estimator(tmp_path: Path, capsys: pyte
     torch.testing.assert_close(load_kernel(tmp_path / "k.mat"), expected, rtol=1e-6, atol=1e-9)
 
 
+def test_kernel_auto_falls_back_to_the_bicubic_kernel_when_its_output_is_oversharpened(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Do no harm (issue #19): an output sharper than a sampled edge is redone with the bicubic kernel."""
+    from skimage import data
+
+    import zssr.cli.upscale_image as upscale_image
+
+    seen: list[tuple[int, ...]] = []
+
+    def flag(image: torch.Tensor) -> bool:
+        seen.append(tuple(image.shape))
+        return True
+
+    monkeypatch.setattr(upscale_image, "oversharpened", flag)
+    source = tmp_path / "a.png"
+    write_image(source, data.astronaut()[:96, 160:256] / 255.0, bit_depth=8)
+    code, out, err = _run(capsys, "upscale", source, "-s", "2", "--kernel", "auto", "--max-iterations", "2",
+                          "-o", tmp_path / "b.png", "--device", "cpu", "--quiet")
+    assert code == 0 and "preset ideal" in out and seen == [(1, 3, 192, 192)]
+    assert "over-sharpened" in err and "bicubic kernel instead" in err
+    assert (tmp_path / "b_kernel.mat").is_file()  # the estimate is still saved, for the record
+
+
 def test_kernel_auto_on_an_image_without_edges_warns_and_uses_the_bicubic_kernel(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -119,15 +119,16 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     The paper used Michaeli & Irani's estimator [14]; KernelGAN is the authors'
     later replacement. Options: ``estimator=`` (``kernelgan``, default; ``edges``:
     :func:`~zssr.kernel_estimation.estimate_kernel_edges`), ``iterations=`` (KernelGAN, default
-    3000), ``restarts=`` (KernelGAN) and ``width_correction=`` (KernelGAN), then
-    as ``zssr``.
-    An estimate that is not :attr:`~zssr.kernel_estimation.KernelEstimate.reliable` is not used:
+    3000), ``restarts=`` (KernelGAN), ``width_correction=`` (KernelGAN) and ``check=``
+    (default true), then as ``zssr``.
+    An estimate that is not :attr:`~zssr.kernel_estimation.KernelEstimate.reliable` is not used,
+    nor, with ``check``, one whose output is :func:`~zssr.kernel_estimation.oversharpened`:
     the image gets bicubic-kernel ZSSR with the ``ideal`` preset, as ``zssr upscale
     --kernel auto`` does (recorded as ``kernel_fallback`` in the result's info).
     """
-    from ..kernel_estimation import estimate_kernel
+    from ..kernel_estimation import OVERSHARP_SIGMA, edge_sharpness, estimate_kernel
 
-    estimator, iterations, restarts, width_correction, opts = _estimator_options(request.options)
+    estimator, iterations, restarts, width_correction, check, opts = _estimator_options(request.options)
     if estimator == "edges":
         from ..kernel_estimation import estimate_kernel_edges
 
@@ -139,21 +140,24 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
             restarts=restarts, width_correction=width_correction,
         )
     kernel = estimate.kernel.numpy()
+    fallback, sharpness = not estimate.reliable, None
     if estimate.reliable:
         out = _zssr(request, opts, "kernel", kernel)
-    else:
+        sharpness = edge_sharpness(to_tensor(out.sr))
+        fallback = check and sharpness is not None and sharpness < OVERSHARP_SIGMA  # as --kernel auto (issue #19)
+    if fallback:
         opts.pop("preset", None)
         out = _zssr(request, opts, "ideal", None)
     info = {
         **out.info, "kernel_iterations": estimate.iterations, "kernel_seconds": estimate.seconds,
-        "kernel_spread": estimate.spread, "kernel_fallback": not estimate.reliable,
-        "kernel_seeds": list(estimate.seeds),
+        "kernel_spread": estimate.spread, "kernel_fallback": fallback, "kernel_seeds": list(estimate.seeds),
+        "kernel_output_sharpness": sharpness,
     }
     return MethodOutput(sr=out.sr, iterations=out.iterations, kernel=kernel, info=info)
 
 
-def _estimator_options(options: Mapping[str, Any]) -> tuple[str, int, int, bool, dict[str, Any]]:
-    """``estimator``, ``iterations``, ``restarts``, ``width_correction`` and the remaining (ZSSR) options."""
+def _estimator_options(options: Mapping[str, Any]) -> tuple[str, int, int, bool, bool, dict[str, Any]]:
+    """``estimator``, ``iterations``, ``restarts``, ``width_correction``, ``check`` and the other (ZSSR) options."""
     from ..kernel_estimation import RESTARTS
 
     opts = dict(options)
@@ -161,8 +165,10 @@ def _estimator_options(options: Mapping[str, Any]) -> tuple[str, int, int, bool,
     iterations = opts.pop("iterations", 3000)
     restarts = opts.pop("restarts", RESTARTS)
     width_correction = opts.pop("width_correction", False)
-    if not isinstance(width_correction, bool):
-        raise ConfigError(f"option width_correction must be true or false, got {width_correction!r}")
+    check = opts.pop("check", True)
+    for key, flag in (("width_correction", width_correction), ("check", check)):
+        if not isinstance(flag, bool):
+            raise ConfigError(f"option {key} must be true or false, got {flag!r}")
     if estimator not in ("kernelgan", "edges"):
         raise ConfigError(f"option estimator must be kernelgan or edges, got {estimator!r}")
     if estimator == "edges":
@@ -174,7 +180,7 @@ def _estimator_options(options: Mapping[str, Any]) -> tuple[str, int, int, bool,
     for key, value, least in (("iterations", iterations, 1), ("restarts", restarts, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ConfigError(f"option {key} must be an integer >= {least}, got {value!r}")
-    return estimator, iterations, restarts, width_correction, opts
+    return estimator, iterations, restarts, width_correction, check, opts
 
 
 def _check_zssr_options(options: Mapping[str, Any], default_preset: str) -> None:
@@ -188,7 +194,7 @@ def _check_bicubic_options(options: Mapping[str, Any]) -> None:
 
 
 def _check_estimated_kernel_options(options: Mapping[str, Any]) -> None:
-    _, _, _, _, rest = _estimator_options(options)
+    _, _, _, _, _, rest = _estimator_options(options)
     _check_zssr_options(rest, "kernel")
 
 

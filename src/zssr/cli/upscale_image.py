@@ -24,6 +24,7 @@ from ..batch import BatchItem, TaskResult
 from ..config import Config
 from ..errors import StructureError
 from ..io import read_image, to_array, to_tensor, write_image
+from ..kernel_estimation import OVERSHARP_SIGMA, oversharpened
 from ..kernels import align_kernel, kernel_picture, save_kernel
 from ..pipeline import upscale_tensor
 from .inputs import resize_alpha, sibling
@@ -107,6 +108,15 @@ class UpscaleTask:
             x, list(self.steps), config=run_config, kernels=kernels, seed=self.seed, device=device, progress=progress,
             source=source,
         )
+        if self.estimate is not None and any(k is not None for k in kernels) and oversharpened(result.image):
+            # Do no harm (issue #19): edges sharper than a sampled step mean the estimate was too wide.
+            warnings.append(f"{source}: the estimated kernel over-sharpened the output (edges narrower than "
+                            f"{OVERSHARP_SIGMA} px); using the bicubic kernel instead")
+            run_config = self.fallback_config or self.config
+            result = upscale_tensor(
+                x, list(self.steps), config=run_config, kernels=[None] * len(self.steps), seed=self.seed,
+                device=device, progress=progress, source=source,
+            )
         color = to_array(result.image)
         alpha = resize_alpha(picture.alpha, self.steps[-1], color.shape[:2])
         write_image(

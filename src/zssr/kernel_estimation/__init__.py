@@ -33,7 +33,14 @@ from ._common import (
     trim_zero_border,
 )
 from ._progress import TqdmKernelProgress
-from .edges import edge_blur, estimate_kernel_edges, kernel_from_covariance
+from .edges import (
+    OVERSHARP_SIGMA,
+    edge_blur,
+    edge_sharpness,
+    estimate_kernel_edges,
+    kernel_from_covariance,
+    oversharpened,
+)
 from .kernelgan import LOSS_NAMES, RESTARTS, KernelGANConfig, KernelGANProgress, estimate_kernel
 
 __all__ = [
@@ -42,6 +49,7 @@ __all__ = [
     "LOSS_NAMES",
     "MARGIN",
     "MIN_SIZE",
+    "OVERSHARP_SIGMA",
     "RESTARTS",
     "SPREAD_RADIUS",
     "WIDTH_CORRECTION",
@@ -52,11 +60,13 @@ __all__ = [
     "check_factor",
     "check_image",
     "edge_blur",
+    "edge_sharpness",
     "estimate_kernel",
     "estimate_kernel_edges",
     "kernel_for_factor",
     "kernel_from_covariance",
     "luma",
+    "oversharpened",
     "rescale_kernel",
     "spread_mass",
     "trim_zero_border",
