@@ -203,6 +203,19 @@ def test_public_api_estimates_the_kernel_with_auto() -> None:
         zssr.upscale(image, "1.5x2", kernel="auto", max_iterations=2, device="cpu")
 
 
+def test_public_api_redoes_an_oversharpened_output_with_the_bicubic_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Do no harm (issue #19): ``kernel="auto"`` whose output is over-sharpened returns ``ideal``'s output."""
+    import zssr
+    import zssr.kernel_estimation as kernel_estimation
+
+    monkeypatch.setattr(kernel_estimation, "oversharpened", lambda image: True)
+    image = _photo()[0, :, :96, 160:256].permute(1, 2, 0).numpy().astype(np.float32)
+    with pytest.warns(RuntimeWarning, match="over-sharpened"):
+        auto = zssr.upscale(image, 2, preset="kernel", kernel="auto", max_iterations=2, seed=0, device="cpu")
+    plain = zssr.upscale(image, 2, preset="ideal", max_iterations=2, seed=0, device="cpu")
+    assert np.array_equal(auto, plain)
+
+
 def _sampled_discs(side: int = 192, supersample: int = 4, seed: int = 0) -> np.ndarray:
     """Flat discs on grey, each pixel the mean over its area: perfectly sharp edges, sampled by square pixels."""
     rng = np.random.default_rng(seed)

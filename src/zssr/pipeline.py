@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -390,7 +391,9 @@ def upscale(
         preset: a :data:`zssr.config.PRESETS` name or a :class:`~zssr.config.Config`.
         kernel: the downscaling kernel (array or file), aligned for the last step, or
             ``"auto"`` to estimate it from the image (:func:`zssr.kernel_estimation.estimate_kernel_edges`,
-            what ``zssr upscale --kernel auto`` does; pass ``preset="kernel"`` as the CLI does).
+            what ``zssr upscale --kernel auto`` does; pass ``preset="kernel"`` as the CLI does). An
+            output the estimate over-sharpened (:func:`zssr.kernel_estimation.oversharpened`) is
+            redone with the bicubic kernel (``ideal`` in place of ``kernel``), with a RuntimeWarning.
         seed: seeds initialisation, augmentation and noise, an integer in ``[0, 2**63)``;
             same seed and device, same output.
         device: ``auto`` (CUDA, then MPS, then the CPU), ``cpu``, ``cuda[:N]`` or ``mps``.
@@ -457,6 +460,15 @@ def upscale(
     source = image_or_path if isinstance(image_or_path, (str, Path)) else None
     result = upscale_tensor(to_tensor(color), steps, config=config, kernels=kernels, seed=seed, device=dev,
                             progress=factory, source=source)
+    if auto:
+        from .kernel_estimation import OVERSHARP_SIGMA, oversharpened
+
+        if oversharpened(result.image):  # do no harm (issue #19), as zssr upscale --kernel auto
+            warnings.warn(f"the estimated kernel over-sharpened the output (edges narrower than {OVERSHARP_SIGMA} "
+                          "px); using the bicubic kernel instead", RuntimeWarning, stacklevel=2)
+            fallback = resolve_config("ideal", **overrides) if preset == "kernel" else config
+            result = upscale_tensor(to_tensor(color), steps, config=fallback, kernels=[None] * len(steps), seed=seed,
+                                    device=dev, progress=factory, source=source)
     out = to_array(result.image)
     if alpha is not None:
         a = imresize(torch.from_numpy(np.ascontiguousarray(alpha, dtype=np.float32))[None, None], steps[-1],
