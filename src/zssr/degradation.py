@@ -105,6 +105,16 @@ def _plane_sigma(plane: np.ndarray, rng: np.random.Generator) -> float:
     return math.sqrt(_weak_texture_variance(*_patches(plane, rng)))
 
 
+def _planes(image: np.ndarray) -> np.ndarray:
+    """``image`` as an ``H×W×C`` float64 array, checked for the noise estimators (at least 16×16)."""
+    arr = np.asarray(image, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or min(arr.shape[:2]) < 16:
+        raise ShapeError(f"noise estimation needs an H×W(×C) image of at least 16×16, got shape {np.shape(image)}")
+    return arr
+
+
 def estimate_noise(image: np.ndarray) -> np.ndarray:
     """Standard deviation of additive white Gaussian noise in each channel, in the image's units.
 
@@ -117,11 +127,7 @@ def estimate_noise(image: np.ndarray) -> np.ndarray:
     Raises:
         ShapeError: an image too small or not 2-D/3-D.
     """
-    arr = np.asarray(image, dtype=np.float64)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3 or min(arr.shape[:2]) < 16:
-        raise ShapeError(f"noise estimation needs an H×W(×C) image of at least 16×16, got shape {np.shape(image)}")
+    arr = _planes(image)
     rng = np.random.default_rng(0)  # which patches are sampled on a large image: fixed, so the estimate is too
     return np.array([_plane_sigma(arr[..., c], rng) for c in range(arr.shape[2])])
 
@@ -132,7 +138,7 @@ _NLF_MIN_PATCHES = 400
 #: A channel's noise counts as intensity-dependent ("speckle") when the intensity-proportional part at
 #: the channel's median level exceeds twice the constant part and this (in [0, 1] units): chosen on
 #: Set5/Set14 ×2 LR and five scikit-image photos, clean, σ = 10/255 and speckle 0.01 (no clean or
-#: Gaussian channel passes it; benchmarks/results/degradation_estimates.md).
+#: Gaussian channel passes it; benchmarks/results/degradation_estimates_speckle.md).
 SPECKLE_MIN_LEVEL = 4.0 / 255
 
 
@@ -170,11 +176,7 @@ def estimate_speckle(image: np.ndarray) -> tuple[tuple[float, ...], tuple[float,
     :data:`SPECKLE_MIN_LEVEL`; other channels get ``(nan, 0)``: their noise is additive and
     :func:`estimate_noise` reads it better.
     """
-    arr = np.asarray(image, dtype=np.float64)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3 or min(arr.shape[:2]) < 16:
-        raise ShapeError(f"noise estimation needs an H×W(×C) image of at least 16×16, got shape {np.shape(image)}")
+    arr = _planes(image)
     additive, speckle = [], []
     for c in range(arr.shape[2]):
         a, b = noise_level_function(arr[..., c])
@@ -370,8 +372,8 @@ def plan_sons(config: Config, reading: DegradationReading) -> Config:
     A degraded input gets the authors' ``real`` values for those fields (no back-projection,
     which would put the input's noise back; milder augmentation) and sons carrying the
     noise read per channel (additive, under :data:`CLEAN_SIGMA` none; and proportional to
-    intensity where it is speckle) and the JPEG quality read; a clean one gets ``ideal``'s values and clean sons (paper §4.2: sons carry
-    what the input carries, and nothing else).
+    intensity where it is speckle) and the JPEG quality read; a clean one gets ``ideal``'s
+    values and clean sons (paper §4.2: sons carry what the input carries, and nothing else).
     """
     base = PRESETS["ideal"] if reading.clean else PRESETS["real"]
     fields: dict[str, Any] = {name: getattr(base, name) for name in AUTO_FIELDS}
