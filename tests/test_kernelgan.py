@@ -313,6 +313,35 @@ def test_unreliable_estimate_falls_back_to_bicubic_zssr_in_the_harness(monkeypat
     assert out.info["kernel_fallback"] is True
 
 
+@pytest.mark.parametrize("estimator", ["kernelgan", "edges"])
+def test_an_lr_under_the_estimators_minimum_gets_bicubic_zssr_not_an_aborted_bench(monkeypatch, estimator):
+    """Set14 x4 has four LRs under 84 px: the row falls back for them instead of raising mid-run."""
+    import zssr.bench.methods as bench
+    import zssr.kernel_estimation as est
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("no estimator may run on an LR under MIN_SIZE")
+
+    monkeypatch.setattr(est, "estimate_kernel", refuse)
+    monkeypatch.setattr(est, "estimate_kernel_edges", refuse)
+    calls = []
+
+    def spy(request, options, default_preset, kernel):
+        calls.append((default_preset, kernel, dict(options)))
+        return bench.MethodOutput(sr=np.zeros((4, 4, 3), np.float32), iterations=0, info={})
+
+    monkeypatch.setattr(bench, "_zssr", spy)
+    options = {"estimator": estimator, "preset": "kernel", "max_iterations": 5}
+    request = bench.MethodInput(
+        lr=np.zeros((est.MIN_SIZE - 1, 120, 3), np.float32), scale=4.0, kernel=None, seed=0, device="cpu",
+        options=options, image="x",
+    )
+    out = bench._zssr_estimated_kernel_method(request)
+    assert calls == [("ideal", None, {"max_iterations": 5})]
+    assert out.kernel is None and out.info["kernel_fallback"] is True
+    assert str(est.MIN_SIZE) in out.info["kernel_fallback_reason"]
+
+
 # ----------------------------------------------------------------------------- width correction & restarts
 
 

@@ -124,11 +124,18 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     An estimate that is not :attr:`~zssr.kernel_estimation.KernelEstimate.reliable` is not used,
     nor, with ``check``, one whose output is :func:`~zssr.kernel_estimation.oversharpened`:
     the image gets bicubic-kernel ZSSR with the ``ideal`` preset, as ``zssr upscale
-    --kernel auto`` does (recorded as ``kernel_fallback`` in the result's info).
+    --kernel auto`` does (recorded as ``kernel_fallback`` in the result's info). So does an LR
+    under the estimators' :data:`~zssr.kernel_estimation.MIN_SIZE` (``zssr upscale`` refuses it;
+    a benchmark row goes on: Set14 ×4 has four such images).
     """
-    from ..kernel_estimation import OVERSHARP_SIGMA, edge_sharpness, estimate_kernel
+    from ..kernel_estimation import MIN_SIZE, OVERSHARP_SIGMA, edge_sharpness, estimate_kernel
 
     estimator, iterations, restarts, width_correction, check, opts = _estimator_options(request.options)
+    if min(request.lr.shape[:2]) < MIN_SIZE:
+        opts.pop("preset", None)
+        out = _zssr(request, opts, "ideal", None)
+        too_small = {"kernel_fallback": True, "kernel_fallback_reason": f"LR under {MIN_SIZE} px: no estimate"}
+        return MethodOutput(sr=out.sr, iterations=out.iterations, info={**out.info, **too_small})
     if estimator == "edges":
         from ..kernel_estimation import estimate_kernel_edges
 
