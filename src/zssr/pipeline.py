@@ -392,7 +392,7 @@ def upscale(
         kernel: the downscaling kernel (array or file), aligned for the last step, or
             ``"auto"`` to estimate it from the image (:func:`zssr.kernel_estimation.estimate_kernel_edges`,
             what ``zssr upscale --kernel auto`` does; pass ``preset="kernel"`` as the CLI does). An
-            output the estimate over-sharpened (:func:`zssr.kernel_estimation.oversharpened`) is
+            output showing the estimate was too wide (:func:`zssr.kernel_estimation.kernel_harm`) is
             redone with the bicubic kernel (``ideal`` in place of ``kernel``), with a RuntimeWarning.
         seed: seeds initialisation, augmentation and noise, an integer in ``[0, 2**63)``;
             same seed and device, same output.
@@ -461,11 +461,12 @@ def upscale(
     result = upscale_tensor(to_tensor(color), steps, config=config, kernels=kernels, seed=seed, device=dev,
                             progress=factory, source=source)
     if auto:
-        from .kernel_estimation import OVERSHARP_SIGMA, oversharpened
+        from .kernel_estimation import kernel_harm
 
-        if oversharpened(result.image):  # do no harm (issue #19), as zssr upscale --kernel auto
-            warnings.warn(f"the estimated kernel over-sharpened the output (edges narrower than {OVERSHARP_SIGMA} "
-                          "px); using the bicubic kernel instead", RuntimeWarning, stacklevel=2)
+        harm = kernel_harm(result.image, to_tensor(color))
+        if harm is not None:  # do no harm (issue #19), as zssr upscale --kernel auto
+            warnings.warn(f"the estimated kernel over-sharpened the output ({harm}); using the bicubic kernel instead",
+                          RuntimeWarning, stacklevel=2)
             fallback = resolve_config("ideal", **overrides) if preset == "kernel" else config
             result = upscale_tensor(to_tensor(color), steps, config=fallback, kernels=[None] * len(steps), seed=seed,
                                     device=dev, progress=factory, source=source)

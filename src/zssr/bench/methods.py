@@ -122,13 +122,13 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     3000), ``restarts=`` (KernelGAN), ``width_correction=`` (KernelGAN) and ``check=``
     (default true), then as ``zssr``.
     An estimate that is not :attr:`~zssr.kernel_estimation.KernelEstimate.reliable` is not used,
-    nor, with ``check``, one whose output is :func:`~zssr.kernel_estimation.oversharpened`:
+    nor, with ``check``, one whose output shows it was too wide (:func:`~zssr.kernel_estimation.kernel_harm`):
     the image gets bicubic-kernel ZSSR with the ``ideal`` preset, as ``zssr upscale
     --kernel auto`` does (recorded as ``kernel_fallback`` in the result's info). So does an LR
     under the estimators' :data:`~zssr.kernel_estimation.MIN_SIZE` (``zssr upscale`` refuses it;
     a benchmark row goes on: Set14 ×4 has four such images).
     """
-    from ..kernel_estimation import MIN_SIZE, OVERSHARP_SIGMA, edge_sharpness, estimate_kernel
+    from ..kernel_estimation import MIN_SIZE, estimate_kernel, read_output
 
     estimator, iterations, restarts, width_correction, check, opts = _estimator_options(request.options)
     if min(request.lr.shape[:2]) < MIN_SIZE:
@@ -147,18 +147,19 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
             restarts=restarts, width_correction=width_correction,
         )
     kernel = estimate.kernel.numpy()
-    fallback, sharpness = not estimate.reliable, None
+    fallback, sharpness, gain, harm = not estimate.reliable, None, None, None
     if estimate.reliable:
         out = _zssr(request, opts, "kernel", kernel)
-        sharpness = edge_sharpness(to_tensor(out.sr))
-        fallback = check and sharpness is not None and sharpness < OVERSHARP_SIGMA  # as --kernel auto (issue #19)
+        reading = read_output(to_tensor(out.sr), to_tensor(request.lr))  # recorded, checked or not
+        sharpness, gain, harm = reading.sharpness, reading.gain, reading.harm
+        fallback = check and harm is not None  # as --kernel auto (issue #19)
     if fallback:
         opts.pop("preset", None)
         out = _zssr(request, opts, "ideal", None)
     info = {
         **out.info, "kernel_iterations": estimate.iterations, "kernel_seconds": estimate.seconds,
         "kernel_spread": estimate.spread, "kernel_fallback": fallback, "kernel_seeds": list(estimate.seeds),
-        "kernel_output_sharpness": sharpness,
+        "kernel_output_sharpness": sharpness, "kernel_output_gain": gain, "kernel_harm": harm,
     }
     return MethodOutput(sr=out.sr, iterations=out.iterations, kernel=kernel, info=info)
 

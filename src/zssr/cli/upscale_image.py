@@ -24,7 +24,7 @@ from ..batch import BatchItem, TaskResult
 from ..config import Config
 from ..errors import StructureError
 from ..io import read_image, to_array, to_tensor, write_image
-from ..kernel_estimation import OVERSHARP_SIGMA, oversharpened
+from ..kernel_estimation import kernel_harm
 from ..kernels import align_kernel, kernel_picture, save_kernel
 from ..pipeline import upscale_tensor
 from .inputs import resize_alpha, sibling
@@ -108,10 +108,11 @@ class UpscaleTask:
             x, list(self.steps), config=run_config, kernels=kernels, seed=self.seed, device=device, progress=progress,
             source=source,
         )
-        if self.estimate is not None and any(k is not None for k in kernels) and oversharpened(result.image):
-            # Do no harm (issue #19): edges sharper than a sampled step mean the estimate was too wide.
-            warnings.append(f"{source}: the estimated kernel over-sharpened the output (edges narrower than "
-                            f"{OVERSHARP_SIGMA} px); using the bicubic kernel instead")
+        harm = kernel_harm(result.image, x) if self.estimate is not None and any(k is not None for k in kernels) else None
+        if harm is not None:
+            # Do no harm (issue #19): the output shows the estimate was too wide.
+            warnings.append(f"{source}: the estimated kernel over-sharpened the output ({harm}); "
+                            "using the bicubic kernel instead")
             run_config = self.fallback_config or self.config
             result = upscale_tensor(
                 x, list(self.steps), config=run_config, kernels=[None] * len(self.steps), seed=self.seed,

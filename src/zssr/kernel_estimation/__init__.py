@@ -10,6 +10,9 @@ Two estimators, one result type (:class:`KernelEstimate`) and one kernel convent
   linear generator is the kernel; about a minute per image on a CPU, recipe in
   :class:`KernelGANConfig` (Table 2: 45%).
 
+:func:`kernel_harm` (:mod:`.harm`) is the do-no-harm check of ``--kernel auto``: whether an
+output made with an estimate shows that the estimate was too wide.
+
 The shared pieces (input checks, luma, kernel reshaping for other factors) are public here
 so that experimental estimators (``experiments/kernel_estimation``) build on the same ones.
 """
@@ -41,6 +44,7 @@ from .edges import (
     kernel_from_covariance,
     oversharpened,
 )
+from .harm import OVERAMPLIFIED_GAIN, OutputReading, high_frequency_gain, kernel_harm, read_output
 from .kernelgan import LOSS_NAMES, RESTARTS, KernelGANConfig, KernelGANProgress, estimate_kernel
 
 __all__ = [
@@ -49,6 +53,7 @@ __all__ = [
     "LOSS_NAMES",
     "MARGIN",
     "MIN_SIZE",
+    "OVERAMPLIFIED_GAIN",
     "OVERSHARP_SIGMA",
     "RESTARTS",
     "SPREAD_RADIUS",
@@ -56,6 +61,7 @@ __all__ = [
     "KernelEstimate",
     "KernelGANConfig",
     "KernelGANProgress",
+    "OutputReading",
     "TqdmKernelProgress",
     "check_factor",
     "check_image",
@@ -63,10 +69,13 @@ __all__ = [
     "edge_sharpness",
     "estimate_kernel",
     "estimate_kernel_edges",
+    "high_frequency_gain",
     "kernel_for_factor",
     "kernel_from_covariance",
+    "kernel_harm",
     "luma",
     "oversharpened",
+    "read_output",
     "rescale_kernel",
     "spread_mass",
     "trim_zero_border",
