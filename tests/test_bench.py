@@ -387,6 +387,7 @@ def test_kernel_methods_run_and_the_estimated_kernel_is_saved_beside_its_output(
     assert info["kernel_iterations"] == 2 and info["preset"] == "fast" and record.iterations == 3
     # the do-no-harm check read the output (3 iterations: nowhere near over-sharpened)
     assert info["kernel_fallback"] is False and info["kernel_output_sharpness"] is not None
+    assert info["kernel_output_gain"] is not None and info["kernel_harm"] is None
 
 
 def test_workers_exit_when_the_bench_process_is_killed(tmp_path: Path) -> None:

@@ -346,19 +346,19 @@ def test_kernel_auto_falls_back_to_the_bicubic_kernel_when_its_output_is_oversha
 
     import zssr.cli.upscale_image as upscale_image
 
-    seen: list[tuple[int, ...]] = []
+    seen: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
 
-    def flag(image: torch.Tensor) -> bool:
-        seen.append(tuple(image.shape))
-        return True
+    def flag(image: torch.Tensor, lr: torch.Tensor) -> str:
+        seen.append((tuple(image.shape), tuple(lr.shape)))
+        return "its edges read 0.10 px"
 
-    monkeypatch.setattr(upscale_image, "oversharpened", flag)
+    monkeypatch.setattr(upscale_image, "kernel_harm", flag)
     source = tmp_path / "a.png"
     write_image(source, data.astronaut()[:96, 160:256] / 255.0, bit_depth=8)
     code, out, err = _run(capsys, "upscale", source, "-s", "2", "--kernel", "auto", "--max-iterations", "2",
                           "-o", tmp_path / "b.png", "--device", "cpu", "--quiet")
-    assert code == 0 and "preset ideal" in out and seen == [(1, 3, 192, 192)]
-    assert "over-sharpened" in err and "bicubic kernel instead" in err
+    assert code == 0 and "preset ideal" in out and seen == [((1, 3, 192, 192), (1, 3, 96, 96))]
+    assert "over-sharpened the output (its edges read 0.10 px)" in err and "bicubic kernel instead" in err
     assert (tmp_path / "b_kernel.mat").is_file()  # the estimate is still saved, for the record
 
 
