@@ -61,10 +61,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, nargs="+")
     parser.add_argument("--row", choices=("auto", "kernelgan"), default="auto", help="the estimated-kernel row to read")
+    parser.add_argument("--seeds", default="", help="only these data seeds, e.g. 0,1,2 (default: all)")
+    parser.add_argument("--note", action="append", default=[])
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     cases = []
+    seeds = {int(s) for s in args.seeds.split(",") if s}
     for (seed, image), rows in sorted(rows_of(args.run).items()):
+        if seeds and seed not in seeds:
+            continue
         if not {"bicubic", "bic-kernel", args.row, "true"} <= set(rows) or rows[args.row].get("kernel") is None:
             continue
         auto, run = rows[args.row], rows[args.row]["_run"]
@@ -103,6 +108,7 @@ def main() -> None:
         s = "–" if c["sharpness"] is None else f"{c['sharpness']:.2f}"
         lines.append(f"| {c['seed']} | {c['image']} | {c['delta']:+.2f} | {c['true_delta']:+.2f} | {c['minor']:.2f} | "
                      f"{c['major']:.2f} | {c['true_minor']:.2f} | {s} | {c['hf_auto']:.1f} | {c['hf_true']:.1f} |")
+    lines += [""] + args.note if args.note else []
     write_result(args.out, lines)
     print("\n".join(lines))
 
