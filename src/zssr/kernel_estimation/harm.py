@@ -29,11 +29,11 @@ __all__ = ["OVERAMPLIFIED_GAIN", "OutputReading", "high_frequency_gain", "kernel
 
 # *ours* (issue #19): an output with this many times the Laplacian energy of bicubic
 # interpolation has amplified the LR's grain, not restored detail. Chosen on Set14 DIV2KRK-style
-# draws at 400 iterations (experiments/kernel_estimation/results/harm_signals*.md): ×2 data seeds
-# 0, 1, 2, 5 (edges and KernelGAN rows) and ×4 seeds 0, 1, 2, 5 (edges row). Outputs more than
-# 0.3 dB under bicubic-kernel ZSSR read 21–42 (KernelGAN ×2, edges ×4), the others at most 17.8
-# (edges) apart from two near-neutral KernelGAN ones (24, 30); ×2 edges harms read 10 and 17 and
-# are left to the other signals.
+# draws at 400 iterations (experiments/kernel_estimation/results/harm_signals*.md): edges rows of
+# ×2 and ×4 data seeds 0, 1, 2, 5, KernelGAN ×2 rows of seeds 0-2 (and four of seed 5). Outputs
+# more than 0.3 dB under bicubic-kernel ZSSR read 21-42 (KernelGAN ×2, edges ×4), the others at
+# most 17.8 (edges) apart from two near-neutral KernelGAN ones (24, 30); the ×2 edges harms read
+# 10 and 17: this trace does not see them. Checked on unseen draws in kernel_check*.md.
 OVERAMPLIFIED_GAIN = 20.0
 _BORDER = 8  # output px left out: the Laplacian of an image border says nothing about the kernel
 
