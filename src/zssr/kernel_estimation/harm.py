@@ -22,7 +22,6 @@ import torch
 from scipy import ndimage
 
 from ..resize import imresize
-from ._common import luma
 from .edges import OVERSHARP_SIGMA, edge_sharpness
 
 __all__ = ["OVERAMPLIFIED_GAIN", "OutputReading", "high_frequency_gain", "kernel_harm", "read_output"]
@@ -39,9 +38,18 @@ _BORDER = 8  # output px left out: the Laplacian of an image border says nothing
 
 
 def _laplacian_energy(image: torch.Tensor) -> float:
-    """Mean squared 5-point Laplacian of the luma of ``image`` rounded to 8 bits, border left out."""
-    y = luma((image.detach().to("cpu", torch.float64).clamp(0.0, 1.0) * 255.0).round())
-    return float(np.mean(ndimage.laplace(y)[_BORDER:-_BORDER, _BORDER:-_BORDER] ** 2))
+    """Mean squared 5-point Laplacian of the luma of ``image`` rounded to 8 bits, border left out.
+
+    One float32 plane at a time (BT.601 weights, as :func:`~zssr.kernel_estimation.luma`): a
+    48-megapixel output costs two 190 MB planes, not a float64 copy of all three channels.
+    """
+    x = image.detach()[0]
+    weights = (0.299, 0.587, 0.114) if x.shape[0] == 3 else (1.0,)
+    y = np.zeros(tuple(x.shape[-2:]), np.float32)
+    for w, channel in zip(weights, x, strict=True):
+        y += np.float32(w) * (channel.to("cpu", torch.float32).clamp(0.0, 1.0) * 255.0).round().numpy()
+    lap = ndimage.laplace(y)[_BORDER:-_BORDER, _BORDER:-_BORDER]
+    return float(np.mean(np.square(lap, dtype=np.float64)))
 
 
 def high_frequency_gain(output: torch.Tensor, lr: torch.Tensor) -> float | None:
