@@ -132,8 +132,7 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
 
     estimator, iterations, restarts, width_correction, check, opts = _estimator_options(request.options)
     if min(request.lr.shape[:2]) < MIN_SIZE:
-        opts.pop("preset", None)
-        out = _zssr(request, opts, "ideal", None)
+        out = _bicubic_kernel_fallback(request, opts)
         too_small = {"kernel_fallback": True, "kernel_fallback_reason": f"LR under {MIN_SIZE} px: no estimate"}
         return MethodOutput(sr=out.sr, iterations=out.iterations, info={**out.info, **too_small})
     if estimator == "edges":
@@ -154,14 +153,18 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
         sharpness, gain, harm = reading.sharpness, reading.gain, reading.harm
         fallback = check and harm is not None  # as --kernel auto (issue #19)
     if fallback:
-        opts.pop("preset", None)
-        out = _zssr(request, opts, "ideal", None)
+        out = _bicubic_kernel_fallback(request, opts)
     info = {
         **out.info, "kernel_iterations": estimate.iterations, "kernel_seconds": estimate.seconds,
         "kernel_spread": estimate.spread, "kernel_fallback": fallback, "kernel_seeds": list(estimate.seeds),
         "kernel_output_sharpness": sharpness, "kernel_output_gain": gain, "kernel_harm": harm,
     }
     return MethodOutput(sr=out.sr, iterations=out.iterations, kernel=kernel, info=info)
+
+
+def _bicubic_kernel_fallback(request: MethodInput, options: Mapping[str, Any]) -> MethodOutput:
+    """What ``--kernel auto`` falls back to: bicubic-kernel ZSSR with the ``ideal`` preset, the other options kept."""
+    return _zssr(request, {k: v for k, v in options.items() if k != "preset"}, "ideal", None)
 
 
 def _estimator_options(options: Mapping[str, Any]) -> tuple[str, int, int, bool, bool, dict[str, Any]]:

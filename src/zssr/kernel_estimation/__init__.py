@@ -36,15 +36,16 @@ from ._common import (
     trim_zero_border,
 )
 from ._progress import TqdmKernelProgress
-from .edges import (
+from .edges import edge_blur, edge_sharpness, estimate_kernel_edges, kernel_from_covariance
+from .harm import (
+    OVERAMPLIFIED_GAIN,
     OVERSHARP_SIGMA,
-    edge_blur,
-    edge_sharpness,
-    estimate_kernel_edges,
-    kernel_from_covariance,
+    OutputReading,
+    high_frequency_gain,
+    kernel_harm,
     oversharpened,
+    read_output,
 )
-from .harm import OVERAMPLIFIED_GAIN, OutputReading, high_frequency_gain, kernel_harm, read_output
 from .kernelgan import LOSS_NAMES, RESTARTS, KernelGANConfig, KernelGANProgress, estimate_kernel
 
 __all__ = [

@@ -42,8 +42,8 @@ from ..kernels import gaussian_kernel
 from ._common import MARGIN, KernelEstimate, check_factor, check_image, luma
 
 __all__ = [
-    "CALIBRATION", "MAX_ELONGATION", "OVERSHARP_SIGMA", "TOP_FRACTION", "edge_blur", "edge_sharpness",
-    "estimate_kernel_edges", "kernel_from_covariance", "oversharpened",
+    "CALIBRATION", "MAX_ELONGATION", "TOP_FRACTION", "edge_blur", "edge_sharpness", "estimate_kernel_edges",
+    "kernel_from_covariance",
 ]
 
 DERIVATIVE_SIGMA = 0.5  # σ_d (LR px): damps 8-bit quantisation, small next to the blur
@@ -57,12 +57,6 @@ MIN_POINTS = 30  # fewer edge points than this: no estimate (too little structur
 MAX_ELONGATION = 1.5  # major/minor σ cap of the estimate (true DIV2KRK ×2 kernels: up to ~3.8)
 CALIBRATION = 0.75  # dev median ratio along the true minor axis 0.94: just below 1, the safer side
 FLOOR_VARIANCE = 0.05**2  # px²: a measured variance is never below a near-delta
-# *ours* (issue #19, "do no harm"): an SR output whose strongest edges read narrower than this
-# (output px, minor axis) has been sharpened past any real edge: a perfectly sharp edge sampled by
-# square pixels reads 0.47–0.55 px here. Chosen on Set14 ×2 DIV2KRK-style draws (data seeds 1, 2, 400
-# iterations): the one output under bicubic-kernel ZSSR by > 0.3 dB read 0.20, every other 0.42 or more
-# (benchmarks/results/kernel_check.md).
-OVERSHARP_SIGMA = 0.3
 
 
 def _edge_points(
@@ -148,7 +142,7 @@ def edge_blur(
 def edge_sharpness(image: torch.Tensor) -> float | None:
     """The minor-axis blur σ (px) across an image's strongest edges, border shaved; None with too few edges.
 
-    Used on an SR *output* (any size): :func:`oversharpened` reads it.
+    Used on an SR *output* (any size): :func:`~zssr.kernel_estimation.oversharpened` reads it.
     """
     x = image[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
     if min(x.shape[-2:]) < 16:
@@ -158,18 +152,6 @@ def edge_sharpness(image: torch.Tensor) -> float | None:
     except StructureError:
         return None
     return math.sqrt(max(float(np.linalg.eigvalsh(cov)[0]), 0.0))
-
-
-def oversharpened(image: torch.Tensor) -> bool:
-    """Whether an SR output's edges are sharper than :data:`OVERSHARP_SIGMA`: the kernel it used was too wide.
-
-    ZSSR given a kernel wider than the truth along its narrow axis undoes blur that was
-    never there (kernel_width_correction.md, part 3); its output's edges then come out
-    narrower than a sampled step edge can be. ``--kernel auto`` checks its output with
-    this and falls back to the bicubic kernel when it is.
-    """
-    sigma = edge_sharpness(image)
-    return sigma is not None and sigma < OVERSHARP_SIGMA
 
 
 def kernel_from_covariance(cov: np.ndarray) -> torch.Tensor:

@@ -4,8 +4,9 @@ ZSSR given a kernel wider than the truth undoes blur that was never there
 (``experiments/kernel_estimation/results/kernel_width_correction.md``, part 3). Two traces of
 it can be read from the output and its LR alone, without the truth:
 
-- edges narrower than a sampled step can be (:func:`~zssr.kernel_estimation.oversharpened`,
-  ``OVERSHARP_SIGMA``): what a too-wide estimate does to a photo with clean edges;
+- edges narrower than a sampled step can be (:func:`oversharpened`, ``OVERSHARP_SIGMA``, measured
+  by :func:`~zssr.kernel_estimation.edge_sharpness`): what a too-wide estimate does to a photo
+  with clean edges;
 - fine detail amplified far past bicubic interpolation of the same LR
   (:func:`high_frequency_gain`, ``OVERAMPLIFIED_GAIN``): what it does to grain and texture
   (pepper and man of the Set14 draws, where the edges stayed plausible).
@@ -22,9 +23,19 @@ import torch
 from scipy import ndimage
 
 from ..resize import imresize
-from .edges import OVERSHARP_SIGMA, edge_sharpness
+from .edges import edge_sharpness
 
-__all__ = ["OVERAMPLIFIED_GAIN", "OutputReading", "high_frequency_gain", "kernel_harm", "read_output"]
+__all__ = [
+    "OVERAMPLIFIED_GAIN", "OVERSHARP_SIGMA", "OutputReading", "high_frequency_gain", "kernel_harm", "oversharpened",
+    "read_output",
+]
+
+# *ours* (issue #19, "do no harm"): an SR output whose strongest edges read narrower than this
+# (output px, minor axis) has been sharpened past any real edge: a perfectly sharp edge sampled by
+# square pixels reads 0.47–0.55 px here. Chosen on Set14 ×2 DIV2KRK-style draws (data seeds 1, 2, 400
+# iterations): the one output under bicubic-kernel ZSSR by > 0.3 dB read 0.20, every other 0.42 or more
+# (benchmarks/results/kernel_check.md).
+OVERSHARP_SIGMA = 0.3
 
 # *ours* (issue #19): an output with this many times the Laplacian energy of bicubic
 # interpolation has amplified the LR's grain, not restored detail. Chosen on Set14 DIV2KRK-style
@@ -70,6 +81,20 @@ def high_frequency_gain(output: torch.Tensor, lr: torch.Tensor) -> float | None:
     return _laplacian_energy(output) / base if base > 0.0 else None
 
 
+def _too_sharp(sigma: float | None) -> bool:
+    return sigma is not None and sigma < OVERSHARP_SIGMA
+
+
+def oversharpened(image: torch.Tensor) -> bool:
+    """Whether an SR output's edges are sharper than :data:`OVERSHARP_SIGMA`: the kernel it used was too wide.
+
+    ZSSR given a kernel wider than the truth along its narrow axis undoes blur that was
+    never there (kernel_width_correction.md, part 3); its output's edges then come out
+    narrower than a sampled step edge can be. The first trace :func:`kernel_harm` reads.
+    """
+    return _too_sharp(edge_sharpness(image))
+
+
 @dataclass(frozen=True)
 class OutputReading:
     """Both traces of a too-wide kernel, as read from one output (None: the output has too little to read)."""
@@ -80,7 +105,7 @@ class OutputReading:
     @property
     def trace(self) -> str | None:
         """``"edges"`` or ``"gain"``: the first trace of a too-wide kernel found; None if neither."""
-        if self.sharpness is not None and self.sharpness < OVERSHARP_SIGMA:
+        if _too_sharp(self.sharpness):
             return "edges"
         if self.gain is not None and self.gain >= OVERAMPLIFIED_GAIN:
             return "gain"
