@@ -10,30 +10,13 @@ import platform
 import shlex
 import sys
 
-import torch
+from zssr.bench.runner import machine
 
 
 def machine_info() -> dict[str, str]:
-    """CPU model, core count, torch build and GPU (if any) of this machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info = {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "torch_threads": str(torch.get_num_threads()),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "platform": platform.platform(),
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
+    """CPU model, core count, torch build and GPU (if any) of this machine (what every bench record holds too)."""
+    info = machine()
+    info.update(python=platform.python_version(), platform=platform.platform())
     return info
 
 

@@ -23,7 +23,8 @@ from .runner import Record, Where, condition_of
 __all__ = ["PAPER_NUMBERS", "SummaryRow", "summarize", "table_markdown", "write_csv", "write_figure"]
 #: Published numbers (PSNR, SSIM) keyed by (method name, degradation, data set, scale).
 #: Bicubic: SRCNN (Dong et al., TPAMI 2016, Table 2) / VDSR (Kim et al., CVPR 2016,
-#: Table 3), reprinted in ZSSR's Table 1. ZSSR: the paper's Table 1 ('ideal', ×2).
+#: Table 3), reprinted in ZSSR's Table 1. ZSSR: the paper's Table 1 ('ideal', ×2/×3/×4,
+#: ../shared/reference/zssr_paper.txt).
 #: Only numbers we hold are listed; every other cell of the table stays blank.
 PAPER_NUMBERS: dict[tuple[str, str, str, float], tuple[float, float]] = {
     ("bicubic", "bicubic", "Set5", 2.0): (33.66, 0.9299),
@@ -33,7 +34,11 @@ PAPER_NUMBERS: dict[tuple[str, str, str, float], tuple[float, float]] = {
     ("bicubic", "bicubic", "Set14", 3.0): (27.55, 0.7742),
     ("bicubic", "bicubic", "Set14", 4.0): (26.00, 0.7027),
     ("zssr", "bicubic", "Set5", 2.0): (37.37, 0.9570),
+    ("zssr", "bicubic", "Set5", 3.0): (33.42, 0.9188),
+    ("zssr", "bicubic", "Set5", 4.0): (31.13, 0.8796),
     ("zssr", "bicubic", "Set14", 2.0): (33.00, 0.9108),
+    ("zssr", "bicubic", "Set14", 3.0): (29.80, 0.8304),
+    ("zssr", "bicubic", "Set14", 4.0): (28.01, 0.7651),
 }
 
 _PROTOCOLS: dict[str, str] = {
@@ -205,7 +210,7 @@ def write_figure(
         panels: list[tuple[str, np.ndarray | None]] = []
         for spec in specs:
             record = by_key.get((spec.label, item.name))
-            if record is not None:
+            if record is not None and (out / record.sr).is_file():  # a resumed JSON may come without its PNG
                 panels.append((f"{_wrap(spec.label)}\n{record.psnr:.2f} dB", read_image(out / record.sr).color))
             else:
                 panels.append((_wrap(spec.label), None))

@@ -1,7 +1,9 @@
 """Running the benchmark's tasks: one per (column, method, image, seed), in-process or in a spawned pool.
 
 A finished task leaves ``runs/<condition>/<method>/<image>_seed<k>.{png,json}``; the JSON is
-written last, so a task whose JSON loads back is skipped on the next run (resuming).
+written last, so a task whose JSON loads back is skipped on the next run (resuming). The JSON is
+the result (scores, cost, the machine it ran on); the PNG is only the picture, so a run folder whose
+JSONs were committed without their PNGs resumes on a fresh checkout (benchmarks/run_table1_cpu.sh).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import platform
 import threading
 import time
 from collections.abc import Mapping
@@ -30,7 +33,7 @@ from .datasets import BenchInput, Condition
 from .degradations import to_8bit
 from .methods import Method, MethodInput, MethodOutput, MethodSpec
 
-__all__ = ["RayOptions", "Record", "Task", "Where", "condition_of", "run_tasks"]
+__all__ = ["RayOptions", "Record", "Task", "Where", "condition_of", "machine", "run_tasks"]
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def _record_fields(data: Mapping[str, Any], resumed: bool) -> Record:
 
 def _load_record(task: Task) -> Record | None:
     path = task.stem.with_suffix(".json")
-    if not path.is_file() or not task.stem.with_suffix(".png").is_file():
+    if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -103,6 +106,24 @@ def _load_record(task: Task) -> Record | None:
         return _record_fields(data, resumed=True)
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def machine() -> dict[str, str]:
+    """The CPU model, torch threads and build, and the device name a result was measured on.
+
+    Recorded in every result's JSON: seconds are only comparable between runs on the same machine.
+    """
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": str(os.cpu_count()), "torch_threads": str(torch.get_num_threads()),
+            "torch": torch.__version__}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
 
 
 def _init_worker(threads: int, poll_seconds: float = 1.0) -> None:
@@ -163,7 +184,7 @@ def _execute(task: Task) -> Record:
         "ssim": scores.ssim, "seconds": seconds, "iterations": output.iterations, "device": device,
         "sr": str(stem.with_suffix(".png").relative_to(task.out)),
         "kernel": str(kernel_file.relative_to(task.out)) if kernel_file is not None else None,
-        "input": dict(item.degradation), "info": dict(output.info),
+        "input": dict(item.degradation), "info": dict(output.info), "machine": machine(),
     }
     write_json(stem.with_suffix(".json"), payload)
     return _record_fields(payload, resumed=False)

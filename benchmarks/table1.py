@@ -1,0 +1,265 @@
+"""Table 1 (issue #27) from the committed per-image records of ``run_table1_cpu.sh``.
+
+Why a script: the runs take many CPU-hours over several sessions; every scored image is a JSON
+under ``results/table1/cpu/runs`` (committed), and this rebuilds, from those alone,
+``results/table1/summary.csv`` (one row per cell: dataset, scale, method, seeds, mean PSNR, spread
+over seeds, SSIM, median seconds per image, CPU), ``results/table1/per_image.csv`` and
+``results/table1/table1.md`` (the paper's Table 1 with ours beside it, cost ratios to ``ideal``
+measured on the same machine, and how complete each cell is).
+
+Usage (repository root): PYTHONPATH=src python benchmarks/table1.py [--runs DIR] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from machine import command_line
+
+HERE = Path(__file__).resolve().parent
+
+#: Method labels of the table's rows (``zssr bench --method``) and their short names.
+ROWS = {
+    "bicubic": "bicubic",
+    "zssr:preset=ideal": "ideal",
+    "zssr:preset=gradual": "gradual",
+    "zssr:preset=best": "best",
+}
+DATASETS = ("Set5", "Set14")
+SCALES = (2.0, 3.0, 4.0)
+IMAGES = {"Set5": 5, "Set14": 14}
+
+#: The paper's Table 1 (../shared/reference/zssr_paper.txt): PSNR/SSIM of every column it prints.
+PAPER: dict[str, dict[tuple[str, float], tuple[float, float]]] = {
+    "SRCNN": {("Set5", 2.0): (36.66, 0.9542), ("Set5", 3.0): (32.75, 0.9090), ("Set5", 4.0): (30.48, 0.8628),
+              ("Set14", 2.0): (32.42, 0.9063), ("Set14", 3.0): (29.28, 0.8209), ("Set14", 4.0): (27.49, 0.7503)},
+    "VDSR": {("Set5", 2.0): (37.53, 0.9587), ("Set5", 3.0): (33.66, 0.9213), ("Set5", 4.0): (31.35, 0.8838),
+             ("Set14", 2.0): (33.03, 0.9124), ("Set14", 3.0): (29.77, 0.8314), ("Set14", 4.0): (28.01, 0.7674)},
+    "EDSR+": {("Set5", 2.0): (38.20, 0.9606), ("Set5", 3.0): (34.76, 0.9290), ("Set5", 4.0): (32.62, 0.8984),
+              ("Set14", 2.0): (34.02, 0.9204), ("Set14", 3.0): (30.66, 0.8481), ("Set14", 4.0): (28.94, 0.7901)},
+    "SelfExSR": {("Set5", 2.0): (36.49, 0.9537), ("Set5", 3.0): (32.58, 0.9093), ("Set5", 4.0): (30.31, 0.8619),
+                 ("Set14", 2.0): (32.22, 0.9034), ("Set14", 3.0): (29.16, 0.8196), ("Set14", 4.0): (27.40, 0.7518)},
+    "ZSSR": {("Set5", 2.0): (37.37, 0.9570), ("Set5", 3.0): (33.42, 0.9188), ("Set5", 4.0): (31.13, 0.8796),
+             ("Set14", 2.0): (33.00, 0.9108), ("Set14", 3.0): (29.80, 0.8304), ("Set14", 4.0): (28.01, 0.7651)},
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    """One scored image: what ``zssr bench`` wrote, reduced to the table's needs."""
+
+    dataset: str
+    scale: float
+    method: str
+    image: str
+    seed: int
+    psnr: float
+    ssim: float
+    seconds: float
+    iterations: int | None
+    cpu: str
+    threads: str
+
+
+def read_results(runs: Path) -> list[Result]:
+    """Every Table 1 record (bicubic LR from the SelfExSR files) under ``runs``."""
+    results = []
+    for path in sorted(runs.glob("runs/*/*/*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data["degradation"] != "bicubic" or data["variant"] != "selfexsr":
+            continue
+        machine = data.get("machine") or {}
+        results.append(Result(
+            dataset=data["dataset"], scale=float(data["scale"]), method=data["method"], image=data["image"],
+            seed=int(data["seed"]), psnr=float(data["psnr"]), ssim=float(data["ssim"]),
+            seconds=float(data["seconds"]), iterations=data.get("iterations"),
+            cpu=machine.get("cpu", ""), threads=machine.get("torch_threads", ""),
+        ))
+    return results
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A method on one (data set, scale): means over images per seed, then over seeds."""
+
+    dataset: str
+    scale: float
+    method: str
+    images: int
+    seeds: int
+    complete: bool
+    psnr: float
+    psnr_std: float
+    ssim: float
+    seconds: float
+    cpu: str
+    threads: str
+
+
+def cells(results: list[Result]) -> list[Cell]:
+    """One cell per (data set, scale, method) over the seeds whose every image is scored.
+
+    A seed still running counts only once complete, so a mean never mixes image sets.
+    """
+    groups: dict[tuple[str, float, str], list[Result]] = defaultdict(list)
+    for r in results:
+        if r.method == "bicubic" and r.seed != 0:
+            continue  # deterministic: one seed is the row
+        groups[(r.dataset, r.scale, r.method)].append(r)
+    out = []
+    for (dataset, scale, method), group in sorted(groups.items(), key=lambda kv: _order(*kv[0])):
+        by_seed: dict[int, list[Result]] = defaultdict(list)
+        for r in group:
+            by_seed[r.seed].append(r)
+        want = IMAGES.get(dataset, max(len(v) for v in by_seed.values()))
+        full = {k: v for k, v in by_seed.items() if len(v) >= want}
+        use = full or by_seed
+        psnrs = [statistics.fmean(r.psnr for r in v) for v in use.values()]
+        ssims = [statistics.fmean(r.ssim for r in v) for v in use.values()]
+        flat = [r for v in use.values() for r in v]
+        out.append(Cell(
+            dataset=dataset, scale=scale, method=method, images=len({r.image for r in flat}), seeds=len(use),
+            complete=bool(full), psnr=statistics.fmean(psnrs),
+            psnr_std=statistics.pstdev(psnrs) if len(psnrs) > 1 else 0.0, ssim=statistics.fmean(ssims),
+            seconds=statistics.median(r.seconds for r in flat),
+            cpu="; ".join(sorted({r.cpu for r in flat if r.cpu})), threads=",".join(sorted({r.threads for r in flat if r.threads})),
+        ))
+    return out
+
+
+def _order(dataset: str, scale: float, method: str) -> tuple[int, float, int, str]:
+    rank = list(ROWS).index(method) if method in ROWS else len(ROWS)
+    return (DATASETS.index(dataset) if dataset in DATASETS else 9, scale, rank, method)
+
+
+def time_ratio(results: list[Result], method: str, dataset: str, scale: float, base: str = "zssr:preset=ideal") -> tuple[float, int] | None:
+    """Median over images and seeds of ``method``'s seconds / ``base``'s on the same image, seed and machine."""
+    mine = {(r.image, r.seed, r.cpu, r.threads): r.seconds for r in results
+            if (r.method, r.dataset, r.scale) == (method, dataset, scale)}
+    ref = {(r.image, r.seed, r.cpu, r.threads): r.seconds for r in results
+           if (r.method, r.dataset, r.scale) == (base, dataset, scale)}
+    pairs = [mine[k] / ref[k] for k in mine if k in ref and ref[k] > 0]
+    return (statistics.median(pairs), len(pairs)) if pairs else None
+
+
+def summary_csv(table: list[Cell]) -> str:
+    """``summary.csv``: the issue's columns, one row per complete cell of the four methods."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["dataset", "scale", "method", "seeds", "psnr", "psnr_std", "ssim", "seconds_per_image", "cpu"])
+    for c in table:
+        if c.method in ROWS and c.complete:
+            seconds = "" if ROWS[c.method] == "bicubic" else f"{c.seconds:.1f}"
+            writer.writerow([c.dataset, f"{c.scale:g}", ROWS[c.method], c.seeds, f"{c.psnr:.4f}", f"{c.psnr_std:.4f}",
+                             f"{c.ssim:.5f}", seconds, c.cpu])
+    return buffer.getvalue()
+
+
+def per_image_csv(results: list[Result]) -> str:
+    """``per_image.csv``: every scored image, the paper's cell beside it."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["dataset", "scale", "method", "image", "seed", "psnr", "ssim", "seconds", "iterations",
+                     "cpu", "torch_threads"])
+    for r in sorted(results, key=lambda r: (*_order(r.dataset, r.scale, r.method), r.image, r.seed)):
+        writer.writerow([r.dataset, f"{r.scale:g}", r.method, r.image, r.seed, f"{r.psnr:.4f}", f"{r.ssim:.5f}",
+                         f"{r.seconds:.1f}", "" if r.iterations is None else r.iterations, r.cpu, r.threads])
+    return buffer.getvalue()
+
+
+def markdown(table: list[Cell], results: list[Result], command: str) -> str:
+    """The paper's Table 1 with our rows beside it, then completeness and cost."""
+    columns = [(d, s) for d in DATASETS for s in SCALES]
+    head = " | ".join(f"{d} ×{s:g}" for d, s in columns)
+    lines = [
+        "# Table 1 on the CPU: the paper's 'ideal' table, ours beside it",
+        "",
+        f"Command: `{command}` (from the records of `benchmarks/run_table1_cpu.sh`, committed under",
+        "`results/table1/cpu/runs`). Protocol: the SelfExSR LR files (the paper's inputs), Y of MATLAB",
+        "`rgb2ycbcr`, `scale` pixels shaved, SR rounded to 8 bits. Each of our cells: mean over images,",
+        "then over seeds (± spread over seeds where more than one); `*` marks a cell not yet complete",
+        "(images scored so far). Paper rows copied from its Table 1.",
+        "",
+        f"| method | {head} |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for name, numbers in PAPER.items():
+        cells_text = [f"{numbers[c][0]:.2f}/{numbers[c][1]:.4f}" for c in columns]
+        lines.append(f"| {name} (paper) | " + " | ".join(cells_text) + " |")
+    index = {(c.dataset, c.scale, c.method): c for c in table}
+    for label, short in ROWS.items():
+        row = []
+        for d, s in columns:
+            c = index.get((d, s, label))
+            if c is None:
+                row.append("–")
+                continue
+            text = f"{c.psnr:.2f}/{c.ssim:.4f}"
+            if c.seeds > 1:
+                text += f" ±{c.psnr_std:.2f} ({c.seeds} seeds)"
+            if short != "bicubic":
+                text += f" · Δ {c.psnr - PAPER['ZSSR'][(d, s)][0]:+.2f}"
+            if not c.complete:
+                text += f" *{c.images} img"
+            row.append(text)
+        lines.append(f"| **`{short}`** (ours) | " + " | ".join(row) + " |")
+    lines += ["", "Δ: ours − the paper's ZSSR PSNR.", "",
+              "## Cost on the CPU", "",
+              "Median seconds per image (torch threads as recorded) and, for `gradual` and `best`, the median",
+              "per-image ratio to `ideal` on the same image and seed (same machine, same threads).", "",
+              f"| method | {head} |", "|---|" + "---|" * len(columns)]
+    for label, short in ROWS.items():
+        if short == "bicubic":
+            continue
+        row = []
+        for d, s in columns:
+            c = index.get((d, s, label))
+            if c is None:
+                row.append("–")
+                continue
+            text = f"{c.seconds:.0f} s"
+            ratio = time_ratio(results, label, d, s) if short != "ideal" else None
+            if ratio is not None:
+                text += f" · {ratio[0]:.2f}× ideal ({ratio[1]} pairs)"
+            row.append(text)
+        lines.append(f"| `{short}` | " + " | ".join(row) + " |")
+    others = sorted({c.method for c in table} - set(ROWS))
+    if others:
+        lines += ["", "## Other rows (screening and ablations)", "", "| method | cell | images × seeds | PSNR/SSIM | "
+                  "median s | × ideal |", "|---|---|---|---|---|---|"]
+        for c in table:
+            if c.method in ROWS:
+                continue
+            ratio = time_ratio(results, c.method, c.dataset, c.scale)
+            r = f"{ratio[0]:.2f} ({ratio[1]})" if ratio else "–"
+            lines.append(f"| `{c.method}` | {c.dataset} ×{c.scale:g} | {c.images} × {c.seeds} | {c.psnr:.2f}/{c.ssim:.4f} | "
+                         f"{c.seconds:.0f} | {r} |")
+    machines = sorted({(r.cpu, r.threads) for r in results if r.cpu})
+    lines += ["", "Machines: " + "; ".join(f"{cpu}, {t} torch thread(s)" for cpu, t in machines)]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Read the committed records; write summary.csv, per_image.csv and table1.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=HERE / "results" / "table1" / "cpu")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "table1")
+    args = parser.parse_args()
+    results = read_results(args.runs)
+    table = cells(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.csv").write_text(summary_csv(table), encoding="utf-8")
+    (args.out / "per_image.csv").write_text(per_image_csv(results), encoding="utf-8")
+    (args.out / "table1.md").write_text(markdown(table, results, command_line()), encoding="utf-8")
+    print((args.out / "table1.md").read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()
