@@ -15,7 +15,7 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = [
-    "AUTHORS_GRADUAL_PATTERN", "AUTO_FIELDS", "DEGRADATIONS", "ENGINES", "SON_FIELDS", "MAX_LEARNING_RATE", "MAX_NETWORK_WEIGHTS", "MAX_STEPS", "PRECISIONS", "PRESETS", "PRESET_DOCS",
+    "AUTHORS_GRADUAL_PATTERN", "AUTO_FIELDS", "DEGRADATIONS", "ENGINES", "SON_FIELDS", "MAX_LEARNING_RATE", "MAX_NETS", "MAX_NETWORK_WEIGHTS", "MAX_STEPS", "PRECISIONS", "PRESETS", "PRESET_DOCS",
     "Config", "network_weights", "resolve_config",
 ]
 
@@ -107,6 +107,9 @@ class Config:
     training_engine: str = "auto"
     legacy_covariance: bool = True  # numpy < 1.16 polyfit scaling (N - 4), as the authors ran it
     reinit_each_step: bool = False
+    # *ours*: independently seeded runs of the whole method whose outputs are averaged (1: one run, the
+    # authors'). A net trained on one image varies with its seed; the mean of a few is closer to the truth.
+    nets: int = 1
     # inference (docs/authors_code.md §4)
     output_flip: bool = True
     back_projection_iters: tuple[int, ...] = (10,)
@@ -122,7 +125,7 @@ class Config:
     def __post_init__(self) -> None:
         ints_min = {
             "width": 1, "depth": 2, "crop_size": 8, "max_iterations": 1, "min_iterations": 0,
-            "lr_check_every": 1, "lr_slope_range": 1, "test_every": 1,
+            "lr_check_every": 1, "lr_slope_range": 1, "test_every": 1, "nets": 1,
         }
         for name, low in ints_min.items():
             value = getattr(self, name)
@@ -137,6 +140,8 @@ class Config:
         # and from ~1e38 the step overflows float32 inside torch (a RuntimeError mid-run).
         if self.learning_rate > MAX_LEARNING_RATE:
             raise ConfigError(f"learning_rate must be at most {MAX_LEARNING_RATE:g}, got {self.learning_rate!r}")
+        if self.nets > MAX_NETS:
+            raise ConfigError(f"nets must be at most {MAX_NETS} (each trains the whole method again), got {self.nets}")
         weights = network_weights(self.width, self.depth)
         if weights > MAX_NETWORK_WEIGHTS:
             raise ConfigError(
@@ -218,6 +223,9 @@ class Config:
 MIN_TEST_PIXELS = 32 * 32
 #: Smallest inference window: a 64×64 output (bands are at least zssr.bands.MIN_BAND_ROWS rows anyway).
 MIN_INFERENCE_PIXELS = 64 * 64
+
+#: Most independently seeded runs ``Config.nets`` may average (each costs a whole run).
+MAX_NETS = 16
 
 #: Largest learning rate accepted (see ``Config.__post_init__``).
 MAX_LEARNING_RATE = 1.0

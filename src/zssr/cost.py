@@ -118,14 +118,15 @@ def estimate_run(plan: Plan, config: Config, speed: DeviceSpeed) -> RunEstimate:
     back-projections add little next to the 8-layer net.
     """
     h, w = plan.input_size
-    iterations = config.max_iterations * len(plan.steps)
+    runs = config.nets  # each of Config.nets runs trains and infers the whole plan
+    iterations = config.max_iterations * len(plan.steps) * runs
     test_px = float(h * w) if config.test_pixels is None else float(min(h * w, config.test_pixels))
-    tests = len(plan.steps) * math.ceil(config.max_iterations / config.test_every)
+    tests = runs * len(plan.steps) * math.ceil(config.max_iterations / config.test_every)
     passes, pixels = 0, 0.0
     for sf, (oh, ow) in zip(plan.steps, plan.sizes):
         n = 1 if not config.output_flip else (8 if sf[0] == sf[1] else 4)
-        passes += n
-        pixels += n * oh * ow
+        passes += n * runs
+        pixels += n * oh * ow * runs
     return RunEstimate(
         iterations=iterations, training_seconds=iterations * speed.step_seconds,
         test_seconds=tests * test_px * speed.pixel_seconds, passes=passes, output_pixels=plan.sizes[-1][0] * plan.sizes[-1][1],

@@ -146,9 +146,11 @@ def plan_run(
         if step_peak >= peak:
             peak, values = step_peak, v
         kept += channels * pixels * _FLOAT  # the output becomes a father source
+    if config.nets > 1 and sizes:  # the running sum of the runs' outputs, held through the later runs
+        peak += channels * sizes[-1][0] * sizes[-1][1] * _FLOAT
     return Plan(
         input_size=(h, w), channels=channels, steps=tuple(steps), sizes=tuple(sizes), peak_bytes=peak,
-        values_per_pixel=values, fixed_bytes=fixed, device=str(dev), iterations=config.max_iterations * len(steps),
+        values_per_pixel=values, fixed_bytes=fixed, device=str(dev), iterations=config.max_iterations * len(steps) * config.nets,
     )
 
 

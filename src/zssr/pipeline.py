@@ -8,35 +8,35 @@ between steps unless ``reinit_each_step``; the learning rate restarts.
 
 from __future__ import annotations
 
-import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
-from ._validate import is_number, scale_pair, seed_value
+from ._validate import seed_value
 from .bands import super_resolve_bounded
-from .config import MAX_STEPS, Config, resolve_config
+from .config import Config, resolve_config
 from .degradation import DegradationReading, plan_sons, read_degradation
-from .errors import ConfigError, KernelError, ResourceError, ScaleError, ShapeError
+from .devices import DeviceName, resolve_device
+from .errors import ConfigError, KernelError, ScaleError, ShapeError
 from .examples import FatherSource
 from .limits import MIN_INPUT_SIDE, check_kernel_size, check_plan, check_scale_fits, max_kernel_side, plan_run
 from .network import ZSSRNet, uses_bfloat16
-from .resize import INTERP_KERNELS, MAX_TAPS, imresize
+from .resize import imresize
+from .scales import MAX_SCALE, ScalePair, check_steps, parse_scale, plan_steps, step_pair
 from .training import TrainingHistory, make_optimizer, train_scale_step
 
+# parse_scale, check_steps, plan_steps, MAX_SCALE, ScalePair (zssr.scales) and resolve_device, DeviceName
+# (zssr.devices) are re-exported: callers have imported them from here.
 __all__ = [
-    "MIN_INPUT_SIDE", "TqdmProgress", "UpscaleResult", "check_steps", "parse_scale", "plan_steps", "resolve_device",
-    "upscale", "upscale_tensor",
+    "MAX_SCALE", "MIN_INPUT_SIDE", "DeviceName", "ScalePair", "TqdmProgress", "UpscaleResult", "check_steps",
+    "parse_scale", "plan_steps", "resolve_device", "run_seed", "upscale", "upscale_tensor",
 ]
-
-ScalePair = tuple[float, float]
-DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 
 
 @dataclass(frozen=True)
@@ -51,205 +51,6 @@ class UpscaleResult:
     degradation: DegradationReading | None = None
     #: The convolutions' arithmetic the run used (``Config.precision`` resolved for its device).
     precision: str = "float32"
-
-
-def _check_pair(pair: Sequence[float], what: str) -> ScalePair:
-    return scale_pair(pair, what, minimum=1.0, strict=False, hint=" (ZSSR only enlarges)")
-
-
-def parse_scale(text: str | float | Sequence[Any]) -> list[ScalePair]:
-    """Scale steps from ``2``, ``"2"``, ``"1.5x2"`` (vertical x horizontal) or ``"1.5,2"`` (steps).
-
-    Python values (docs/LIMITS.md, "Scales"):
-        * a number: one target, both axes;
-        * a tuple of two numbers (or a list of exactly two numbers, as before):
-          one ``(vertical, horizontal)`` target;
-        * a list of any other length: explicit steps, each relative to the input
-          and each a number, a string like ``"1.5x2"`` or a pair;
-        * a tuple of any other length is refused: ``(2, 2, 2)`` could be three
-          steps or a mistyped pair, and guessing would train the wrong thing.
-
-    Explicit steps must each enlarge the input, none may repeat, and the last is the
-    target (:func:`check_steps`): ``"2,1"``, ``"1,1"`` and ``"2,1.5"`` are refused, not trained.
-
-    Raises:
-        ScaleError: anything else, with the value received.
-    """
-    if is_number(text):
-        return check_steps([_check_pair((text, text), "scale")])
-    if getattr(text, "ndim", None) == 1 and hasattr(text, "tolist"):
-        text = tuple(text.tolist())  # a 1-D numpy array or tensor: read as a tuple (one pair)
-    if isinstance(text, str):
-        steps = []
-        for part in text.split(","):
-            part = part.strip().lower()
-            fields = part.split("x")
-            try:
-                values = [float(f) for f in fields]
-            except ValueError:
-                raise ScaleError(f"scale must look like 2, 1.5x2 or 1.5,2 — got {text!r}") from None
-            if len(values) == 1:
-                values = values * 2
-            if len(values) != 2:
-                raise ScaleError(f"scale must look like 2, 1.5x2 or 1.5,2 — got {text!r}")
-            steps.append(_check_pair(values, "scale"))
-        return check_steps(steps)
-    if not isinstance(text, Sequence) or isinstance(text, bytes):
-        raise ScaleError(f"scale must be a number, a string like 2, 1.5x2 or 1.5,2, or a list of steps; got {text!r}")
-    items = list(text)
-    if len(items) == 2 and all(is_number(v) for v in items):
-        return check_steps([_check_pair(items, "scale")])
-    if not isinstance(text, list):
-        raise ScaleError(
-            f"scale as a tuple must be one (vertical, horizontal) pair of numbers, got {text!r}; "
-            "give explicit steps as a list, e.g. [1.5, 2, 3], or as the string '1.5,2,3'"
-        )
-    if not items:
-        raise ScaleError("scale as a list of steps must name at least one step, got []")
-    steps = []
-    for item in items:
-        if is_number(item):
-            steps.append(_check_pair((item, item), "scale step"))
-        elif isinstance(item, str):
-            steps.extend(parse_scale(item))
-        elif isinstance(item, Sequence) and not isinstance(item, bytes) and len(item) == 2:
-            steps.append(_check_pair(item, "scale step"))
-        else:
-            raise ScaleError(f"each scale step must be a number, a string like '1.5x2' or a (vertical, horizontal) "
-                             f"pair, got {item!r} in {text!r}")
-    return check_steps(steps)
-
-
-#: The largest factor of one step: making its sons shrinks fathers by its inverse, and the
-#: bicubic antialiasing kernel (4 taps wide) then spans ``4·factor`` pixels (at most ``MAX_TAPS``).
-MAX_SCALE = int(MAX_TAPS // INTERP_KERNELS["cubic"].width)
-
-
-def check_steps(steps: Sequence[ScalePair]) -> list[ScalePair]:
-    """Refuse steps that do not enlarge: every step enlarges the input, none repeats, the last is the target.
-
-    Why: a ×1 step trains for minutes and writes (a blur of) the input; ``-s 2,1``
-    is always a typo (for ``2x1``), ``-s 2,1.5`` ends below a step it already made.
-    The order in between is free: the authors' gradual pattern alternates the axes
-    (``1x1.5`` then ``1.5x1``), and an anisotropic target makes its area dip.
-
-    Rules: each step is ≥ 1 on both axes and larger on one; no step repeats an
-    earlier one; the last step is ≥ every earlier step on both axes.
-
-    Raises:
-        ScaleError: no step, more than ``MAX_STEPS``, or a step breaking a rule, named by position.
-    """
-    steps = list(steps)
-    if not steps:
-        raise ScaleError("at least one scale step is needed")
-    if len(steps) > MAX_STEPS:
-        raise ScaleError(f"at most {MAX_STEPS} scale steps (each trains the net), got {len(steps)}")
-    n = len(steps)
-    hint = "; one vertical x horizontal factor is written AxB, e.g. 2x1" if n == 2 else ""
-    def where(i: int) -> str:
-        return f"scale step {i + 1} of {n} ({_fmt_pair(steps[i])})" if n > 1 else f"scale {_fmt_pair(steps[i])}"
-
-    for i, step in enumerate(steps):
-        if step[0] < 1.0 or step[1] < 1.0 or step == (1.0, 1.0):
-            raise ScaleError(f"{where(i)} does not enlarge the input: ZSSR only enlarges{hint}")
-    for i, step in enumerate(steps):
-        if max(step) > MAX_SCALE:
-            raise ScaleError(
-                f"{where(i)} is beyond what ZSSR can train on: its LR sons are fathers shrunk ×1/{max(step):g}, "
-                f"whose antialiasing kernel would span {4 * max(step):.3g} pixels (at most {MAX_TAPS}), so a step "
-                f"may enlarge at most ×{MAX_SCALE}; reach a larger output in two runs"
-            )
-    for i, step in enumerate(steps):
-        if step in steps[:i]:
-            raise ScaleError(f"{where(i)} repeats step {steps.index(step) + 1}: each step trains the net again")
-    last = steps[-1]
-    for i, step in enumerate(steps):
-        if step[0] > last[0] or step[1] > last[1]:
-            raise ScaleError(
-                f"{where(i)} is larger than the last step ({_fmt_pair(last)}) on an axis: the last step is the "
-                f"target, every step before it must fit inside it{hint}"
-            )
-    return steps
-
-
-def _fmt_pair(pair: ScalePair) -> str:
-    return f"×{pair[0]:g}" if pair[0] == pair[1] else f"×{pair[0]:g}x{pair[1]:g}"
-
-
-def plan_steps(target: ScalePair, config: Config) -> list[ScalePair]:
-    """The gradual steps to ``target``: ``1 + (target − 1)·f`` for each ``f`` of the pattern.
-
-    Steps that would not enlarge (1×1) are dropped; duplicates collapse.
-    """
-    steps: list[ScalePair] = []
-    for fy, fx in config.gradual_pattern:
-        step = (1.0 + (target[0] - 1.0) * fy, 1.0 + (target[1] - 1.0) * fx)
-        if step != (1.0, 1.0) and step not in steps:
-            steps.append(step)
-    return steps or [target]
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU; an unavailable device is an error.
-
-    ``cuda:N`` is checked against the number of CUDA devices, so a missing GPU is
-    one line here rather than an assertion inside torch later.
-
-    Raises:
-        ResourceError: a device (or device index) this machine does not have.
-        ConfigError: a value that names no device.
-    """
-    if isinstance(device, str) and device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    dev = _as_device(device)
-    if dev.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0 or (dev.index is not None and dev.index >= count):
-            raise ResourceError(_missing_cuda(str(dev), count))
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ResourceError(f"device {str(dev)!r} was asked for but Apple MPS is not available")
-    if dev.type in ("cpu", "mps") and dev.index not in (None, 0):
-        raise ResourceError(f"device {str(dev)!r} does not exist; use {dev.type!r}")
-    return dev
-
-
-_DEVICE = re.compile(r"^(cpu|cuda|mps)(?::(0|[1-9][0-9]*))?$")
-
-
-def _as_device(device: object) -> torch.device:
-    """A device from a ``torch.device`` or a string; the index is read here, not by torch.
-
-    torch keeps a device index in 8 bits, so ``torch.device("cuda:999")`` is
-    ``cuda:-25``: a missing GPU would be reported under a number the user never typed.
-    """
-    if isinstance(device, torch.device):
-        if device.index is not None and device.index < 0:
-            raise ResourceError(f"device {str(device)!r} does not exist (negative index)")
-        return device
-    name = device.strip() if isinstance(device, str) else ""
-    match = _DEVICE.match(name)
-    if match is None:
-        raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
-    kind, index = match.group(1), match.group(2)
-    if index is None:
-        return torch.device(kind)
-    count = torch.cuda.device_count() if kind == "cuda" and torch.cuda.is_available() else 1
-    if kind != "cuda" and int(index) != 0:
-        raise ResourceError(f"device {name!r} does not exist; use {kind!r}")
-    if kind == "cuda" and int(index) >= count:
-        raise ResourceError(_missing_cuda(name, count))
-    return torch.device(kind, int(index))
-
-
-def _missing_cuda(name: str, count: int) -> str:
-    if not torch.cuda.is_available():
-        return f"device {name!r} was asked for but no CUDA device is available"
-    return f"device {name!r} was asked for but this machine has {count} CUDA device(s): cuda:0" + (
-        f" to cuda:{count - 1}" if count > 1 else "")
 
 
 ProgressFactory = Callable[[int, int, ScalePair, int], Callable[[int, float, float], None] | None]
@@ -298,7 +99,7 @@ def upscale_tensor(
     if not torch.isfinite(image).all():
         raise ShapeError("image contains NaN or infinite values")
     seed = 0 if seed is None else seed_value(seed)
-    steps = check_steps([_check_pair(s, "scale step") for s in steps])
+    steps = check_steps([step_pair(s, "scale step") for s in steps])
     kernels = list(kernels) if kernels is not None else [None] * len(steps)
     if len(kernels) != len(steps):
         raise KernelError(f"kernels must have one entry per scale step ({len(steps)}), got {len(kernels)}")
@@ -318,34 +119,76 @@ def upscale_tensor(
     # Everything the run will hold is known now: refuse what cannot fit before training.
     sides = [max(int(k.shape[-2]), int(k.shape[-1])) for k in kernels if k is not None]
     check_plan(plan_run((h, w), image.shape[1], steps, config=config, device=dev, kernel_side=max(sides, default=None)))
+    x = image.detach().to(device=dev, dtype=torch.float32)
+    kernels = [k.to(device=dev, dtype=torch.float32) if k is not None else None for k in kernels]
+    start = time.perf_counter()
+    histories: list[TrainingHistory] = []
+
+    def run(index: int) -> torch.Tensor:
+        out, run_histories = _run_steps(
+            x, steps, kernels, config=config, seed=run_seed(seed, index), device=dev, progress=progress,
+            first_step=index * len(steps), total_steps=config.nets * len(steps), trained=sum(h.seconds for h in histories),
+        )
+        histories.extend(run_histories)
+        return out
+
+    output = run(0)
+    for index in range(1, config.nets):  # Config.nets > 1: independently seeded runs, their outputs averaged
+        output.add_(run(index))
+    if config.nets > 1:
+        output /= config.nets
+    return UpscaleResult(
+        image=output.detach().float().cpu(), steps=tuple(histories), seconds=time.perf_counter() - start,
+        device=str(dev), degradation=reading,
+        precision="bfloat16" if uses_bfloat16(config.precision, dev) else "float32",
+    )
+
+
+def run_seed(seed: int, k: int) -> int:
+    """The seed of the ``k``-th of ``Config.nets`` runs.
+
+    The first is ``seed`` itself (one run is the authors' method, bit for bit); the others are
+    independent streams drawn from ``(seed, k)``, in ``[0, 2**63)``.
+    """
+    if k == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, k]).generate_state(1, np.uint64)[0]) % 2**63
+
+
+def _run_steps(
+    x: torch.Tensor, steps: Sequence[ScalePair], kernels: Sequence[torch.Tensor | None], *, config: Config, seed: int,
+    device: torch.device, progress: ProgressFactory | None, first_step: int, total_steps: int, trained: float,
+) -> tuple[torch.Tensor, list[TrainingHistory]]:
+    """One run of the method: train each step from the input, its output becoming a father source.
+
+    ``first_step``/``total_steps`` place this run's steps among all runs' (progress and the
+    shared ``Config.time_budget``; ``trained``: seconds earlier runs spent).
+    """
     rng = np.random.default_rng(seed)
     init_gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator().manual_seed(seed + 1)
-    x = image.detach().to(device=dev, dtype=torch.float32)
-    kernels = [k.to(device=dev, dtype=torch.float32) if k is not None else None for k in kernels]
     bp_iters = config.back_projection_for(len(steps))
 
     def new_net() -> ZSSRNet:
         return ZSSRNet(
             x.shape[1], config.width, config.depth, init_variance=config.init_variance,
             residual=config.learn_residual, generator=init_gen, precision=config.precision,
-        ).to(dev)
+        ).to(device)
 
-    start = time.perf_counter()
     net = new_net()
-    optimizer = make_optimizer(net, config, dev)
+    optimizer = make_optimizer(net, config, device)
     sources = [FatherSource(x, 1.0)]
     histories = []
     output = x
-    trained = 0.0  # seconds of training so far (Config.time_budget is shared by the steps left)
     for i, sf in enumerate(steps):
         if i > 0 and config.reinit_each_step:
             net = new_net()
-            optimizer = make_optimizer(net, config, dev)
-        callback = progress(i, len(steps), sf, config.max_iterations) if progress is not None else None
+            optimizer = make_optimizer(net, config, device)
+        index = first_step + i
+        callback = progress(index, total_steps, sf, config.max_iterations) if progress is not None else None
         deadline = None
-        if config.time_budget is not None:
-            deadline = time.perf_counter() + max(config.time_budget - trained, 0.0) / (len(steps) - i)
+        if config.time_budget is not None:  # the budget left, shared by the steps left (of every run)
+            deadline = time.perf_counter() + max(config.time_budget - trained, 0.0) / (total_steps - index)
         history = train_scale_step(
             net, optimizer, x, sources, sf, config=config, kernel=kernels[i], rng=rng, generator=noise_gen,
             progress=callback, deadline=deadline,
@@ -361,11 +204,7 @@ def upscale_tensor(
         if close is not None:
             close()
         sources.append(FatherSource(output, min(sf)))
-    return UpscaleResult(
-        image=output.detach().float().cpu(), steps=tuple(histories), seconds=time.perf_counter() - start,
-        device=str(dev), degradation=reading,
-        precision="bfloat16" if uses_bfloat16(config.precision, dev) else "float32",
-    )
+    return output, histories
 
 
 def upscale(
