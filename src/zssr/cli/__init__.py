@@ -68,12 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    """The package's one version, ``zssr.__version__`` (pyproject.toml reads it from there too)."""
+    from .. import __version__
 
-    try:
-        return version("zssr")
-    except PackageNotFoundError:
-        return "unknown"
+    return __version__
 
 
 def _add_bench(sub: Any) -> None:
