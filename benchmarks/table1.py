@@ -68,10 +68,10 @@ class Result:
     threads: str
 
 
-def read_results(runs: Path) -> list[Result]:
-    """Every Table 1 record (bicubic LR from the SelfExSR files) under ``runs``."""
+def read_results(folders: list[Path]) -> list[Result]:
+    """Every Table 1 record (bicubic LR from the SelfExSR files) in the run folders ``folders``."""
     results = []
-    for path in sorted(runs.glob("runs/*/*/*.json")):
+    for path in sorted(p for runs in folders for p in runs.glob("runs/*/*/*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         if data["degradation"] != "bicubic" or data["variant"] != "selfexsr":
             continue
@@ -249,10 +249,12 @@ def markdown(table: list[Cell], results: list[Result], command: str) -> str:
 def main() -> None:
     """Read the committed records; write summary.csv, per_image.csv and table1.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, default=HERE / "results" / "table1" / "cpu")
+    parser.add_argument("--runs", type=Path, nargs="+", help="zssr bench run folders (default: every folder under "
+                        "results/table1 holding runs/: cpu, the queue's, and screen, the screening runs')")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "table1")
     args = parser.parse_args()
-    results = read_results(args.runs)
+    folders = args.runs or sorted(p.parent for p in (HERE / "results" / "table1").glob("*/runs"))
+    results = read_results(folders)
     table = cells(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.csv").write_text(summary_csv(table), encoding="utf-8")
