@@ -23,6 +23,7 @@ from .errors import (
 )
 from .pipeline import UpscaleResult, upscale, upscale_tensor
 from .resize import imresize
+from .volume import upscale_volume
 
 __version__ = "0.1.0"
 
@@ -44,4 +45,5 @@ __all__ = [
     "resolve_config",
     "upscale",
     "upscale_tensor",
+    "upscale_volume",
 ]

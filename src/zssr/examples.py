@@ -34,10 +34,16 @@ _REDRAWS = 8
 
 @dataclass(frozen=True)
 class FatherSource:
-    """An image fathers are cut from, and its scale relative to the input (1 for the input)."""
+    """An image fathers are cut from, and its scale relative to the input (1 for the input).
+
+    ``group``: sources sharing a group (all at one ``base_scale``) are interchangeable, e.g.
+    the slices of a stack (issue #29): a draw that picks one of them picks uniformly among
+    them, so one net learns from all. ``None`` (a single image) draws as before.
+    """
 
     image: torch.Tensor
     base_scale: float
+    group: int | None = None
 
 
 @dataclass(frozen=True)
@@ -238,10 +244,17 @@ class FatherSampler:
         return "affine"
 
     def _source_index(self, sources: list[FatherSource], scale: float) -> int:
+        chosen = len(sources) - 1
         for i, src in enumerate(sources):
             if src.base_scale > scale - 1e-6:
-                return i
-        return len(sources) - 1
+                chosen = i
+                break
+        group = sources[chosen].group
+        if group is None:
+            return chosen
+        # multi-source sampling: uniformly among the interchangeable sources (one random number per draw)
+        members = [i for i, src in enumerate(sources) if src.group == group]
+        return members[int(self.rng.integers(0, len(members)))]
 
     def sample(self, sources: list[FatherSource]) -> torch.Tensor:
         """One father, ``1×C×crop_h×crop_w``, values in [0, 1]."""

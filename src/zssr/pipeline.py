@@ -216,6 +216,8 @@ def upscale(
     seed: int | None = 0,
     device: str = "auto",
     progress: bool = False,
+    axes: str | None = None,
+    axis: str | None = None,
     **overrides: Any,
 ) -> np.ndarray:
     """Super-resolve one image with ZSSR; the public one-call API.
@@ -237,11 +239,17 @@ def upscale(
             same seed and device, same output.
         device: ``auto`` (CUDA, then MPS, then the CPU), ``cpu``, ``cuda[:N]`` or ``mps``.
         progress: show a tqdm bar per scale step on stderr.
+        axes: the array is a stack or volume with these tifffile/napari axis letters
+            (``"ZYX"``, ``"ZYXC"``, ``"TZYX"``…): one net for all its planes
+            (:func:`zssr.volume.upscale_volume`). A path to a stack or NIfTI volume goes
+            there too.
+        axis: with a volume, ``"z"`` enlarges through-plane along that axis only.
         overrides: any :class:`~zssr.config.Config` field, e.g. ``max_iterations=500``.
 
     Returns:
         ``H'×W'×C`` float32 in [0, 1]; an alpha plane (4th channel) is upscaled
-        bicubically, not learned.
+        bicubically, not learned. A stack or volume comes back in its own dtype, range
+        and axes (:mod:`zssr.volume`).
 
     Raises:
         ZSSRError: every mistake in the arguments, as the CLI reports it, naming the
@@ -259,8 +267,17 @@ def upscale(
         (48, 48, 3)
     """
     from .io import read_image, to_array, to_tensor
+    from .io.volume import is_volume_file
     from .kernels import align_kernel, load_kernel, validate_kernel
 
+    if axes is not None or axis is not None or (isinstance(image_or_path, (str, Path)) and is_volume_file(image_or_path)):
+        from .volume import upscale_volume
+
+        if kernel is not None:
+            raise ConfigError("kernel applies to 2-D images; a stack or volume is degraded by bicubic in-plane "
+                              "or by its slice profile through-plane")
+        return upscale_volume(image_or_path, scale, axes=axes, axis=axis, preset=preset, seed=seed, device=device,
+                              progress=progress, **overrides).volume.data
     # Everything that needs no pixels is checked before the image is read (as the CLI does).
     config = resolve_config(preset, **overrides)
     if not isinstance(progress, bool):

@@ -28,8 +28,9 @@ from ..pipeline import MIN_INPUT_SIDE, parse_scale, plan_steps, resolve_device
 from .batch_options import add_batch_options, batch_exit_status, execution_from_args
 from .inputs import check_not_inputs, check_readable, clear_stale_temps, no_empty_folders_left, plan_jobs, read_kernel
 from .kernel import ESTIMATORS, kernel_estimator
-from .options import add_outputs, add_run_options, parse_override
+from .options import UsageError, add_outputs, add_run_options, parse_override
 from .upscale_image import UpscaleTask
+from .upscale_volume import add_volume_options, is_volume_run, run_volumes
 
 
 def add_parser(sub: Any) -> None:
@@ -44,14 +45,16 @@ def add_parser(sub: Any) -> None:
         "  zssr upscale photo.png -s 2 -o photo_x2.png\n"
         "  zssr upscale in/ -s 4 --preset gradual --out-dir out/\n"
         "  zssr upscale photo.png -s 2 --kernel auto -o photo_x2.png --save-curves\n"
-        "  zssr upscale photo.png -s 2 -o x2.png --set max_iterations=500 --set crop_size=96",
+        "  zssr upscale photo.png -s 2 -o x2.png --set max_iterations=500 --set crop_size=96\n"
+        "  zssr upscale stack.tif -s 2 -o stack_x2.tif          (one net for every slice)\n"
+        "  zssr upscale t1.nii.gz --axis z -o t1_iso.nii.gz     (through-plane, factor from the voxel sizes)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders of images")
     p.add_argument(
-        "-s", "--scale", required=True, metavar="S",
+        "-s", "--scale", metavar="S",
         help="target factor (2; the preset's gradual pattern applies), vertical x horizontal (1.5x2), "
-        "or explicit steps each relative to the input (1.5,2)",
+        "or explicit steps each relative to the input (1.5,2); required except with --axis",
     )
     add_outputs(p)
     p.add_argument("--preset", choices=sorted(PRESETS), help="configuration preset (default: ideal, or kernel with --kernel)")
@@ -87,6 +90,7 @@ def add_parser(sub: Any) -> None:
                    "step a CUDA graph) and eager on CPUs (the authors' way); device: on the GPU, not captured")
     add_run_options(p, seed_help="seed of weights, crops and noise (default 0)")
     add_batch_options(p)
+    add_volume_options(p)
     p.add_argument("--save-curves", action="store_true", help="also write <out>_curves.png (loss, error, learning rate)")
     p.add_argument(
         "--set", action="append", metavar="FIELD=VALUE",
@@ -134,6 +138,10 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     # STEP 1 - everything that can be wrong is checked before the first (long) training:
     # options, device, scale (against this machine's memory), kernel, paths, every input, every plan.
     config = _upscale_config(args)
+    if is_volume_run(args):  # stacks and volumes (issue #29): one net per stack, the same kind of file out
+        return run_volumes(args, config)
+    if args.scale is None:
+        raise UsageError("the following arguments are required: -s/--scale (see 'zssr upscale --help')")
     steps = parse_scale(args.scale)
     if len(steps) == 1:
         steps = plan_steps(steps[0], config)
