@@ -6,6 +6,10 @@ algorithm has its own tests (tests/test_volume.py).
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -91,3 +95,15 @@ def test_2d_images_still_need_scale(tmp_path, capsys):
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "a.png")
     assert cli.main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "o.png"), *FAST]) == 2
     assert "-s/--scale" in _one_error_line(capsys)
+
+
+def test_corrupt_tiff_fails_in_one_line_with_no_raw_decoder_log(tmp_path):
+    """The CI fuzz case (tests/fuzzing.py, seed 381): tifffile's log records never reach stderr."""
+    source = tmp_path / "mutated.bmp"
+    source.write_bytes((Path(__file__).parent / "fixtures" / "corrupt_cmyk.tif").read_bytes())
+    # A subprocess: in-process, pytest's log capture would swallow the raw records this test is about.
+    run = subprocess.run([sys.executable, "-m", "zssr", "upscale", str(source), "-s", "2", "--out-dir",
+                          str(tmp_path / "out"), *FAST], capture_output=True, text=True, timeout=300)
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert run.returncode == 2, run.stderr
+    assert lines and all(line.startswith("zssr: ") for line in lines), lines

@@ -6,6 +6,8 @@ tools use), and read back with them, so the tests check what other software will
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -13,6 +15,8 @@ from PIL import Image
 
 from zssr.errors import ConfigError, ImageReadError, ImageWriteError, ShapeError
 from zssr.io.volume import Volume, check_axes, enlarged, is_volume_file, read_volume, write_volume
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _stack(shape: tuple[int, ...] = (5, 16, 20), dtype: type = np.uint16, seed: int = 0) -> np.ndarray:
@@ -70,6 +74,31 @@ def test_is_volume_file_tells_stacks_from_pictures(tmp_path):
     assert not is_volume_file(tmp_path / "one.tif")
     assert not is_volume_file(tmp_path / "rgb.tif")
     assert is_volume_file(_imagej(tmp_path / "s.tif", _stack()))
+
+
+def _corrupt_tiff(tmp_path):
+    """A corrupt 8x8 CMYK TIFF Hypothesis made in CI (tests/fuzzing.py; fixtures/README.md).
+
+    tifffile logs ten ERROR records on it before giving up; the stack probe once ran tifffile
+    outside the hold-back, so they reached stderr raw ahead of the CLI's one error line.
+    """
+    path = tmp_path / "broken.tif"
+    path.write_bytes((FIXTURES / "corrupt_cmyk.tif").read_bytes())
+    return path
+
+
+def test_stack_probe_of_a_corrupt_tiff_says_no_and_logs_nothing(tmp_path, capfd, caplog):
+    path = _corrupt_tiff(tmp_path)
+    assert not is_volume_file(path)
+    assert capfd.readouterr().err == ""
+    assert not [r for r in caplog.records if r.name == "tifffile"]
+
+
+def test_corrupt_tiff_as_a_volume_is_one_read_error_and_no_raw_log(tmp_path, capfd):
+    path = _corrupt_tiff(tmp_path)
+    with pytest.raises(ImageReadError, match="cannot read volume"):
+        read_volume(path)
+    assert capfd.readouterr().err == ""
 
 
 @pytest.mark.parametrize("fmt", ["imagej", "ome", "tiff"])

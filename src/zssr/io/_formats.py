@@ -103,3 +103,4 @@ def describe(value: object) -> str:
 
 def is_real_numeric(dtype: np.dtype) -> bool:
     return dtype == np.bool_ or np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
+

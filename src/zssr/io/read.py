@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +19,7 @@ from zssr.io._formats import (
     Decoded,
     one_line,
 )
+from zssr.io.complaints import decoder_complaints_held_back
 from zssr.io.paths import missing_reason
 from zssr.io.picture import Picture
 from zssr.io.png16 import is_16bit_png, read_png16
@@ -63,7 +61,7 @@ def read_image(path: str | Path) -> Picture:
     if not source.is_file():
         raise ImageReadError(f"cannot read image {source}: not a regular file")
     try:
-        with _decoder_complaints_held_back():
+        with decoder_complaints_held_back():
             with source.open("rb") as handle:
                 head = handle.read(33)
             if is_16bit_png(head):
@@ -81,46 +79,6 @@ def read_image(path: str | Path) -> Picture:
     if alpha is not None:
         alpha = _apply_orientation(alpha, decoded.orientation)
     return Picture(color=color, alpha=alpha, bit_depth=bit_depth, icc_profile=decoded.icc_profile, path=source)
-
-
-class _HeldRecords(logging.Handler):
-    """A logging handler that keeps the records instead of printing them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Keep the record."""
-        self.records.append(record)
-
-
-@contextlib.contextmanager
-def _decoder_complaints_held_back() -> Iterator[None]:
-    """Hold the decoders' warnings and tifffile's log records back until the file has decoded.
-
-    On a corrupt TIFF, Pillow warns ("Tag data larger than file") and tifffile logs
-    ("<TiffTag.fromfile> raised …", printed raw on stderr) before giving up: a file that
-    fails gets only its one ImageReadError line. A file that decodes after all gets them
-    as warnings (the CLI prints each as one ``zssr: warning:`` line).
-    """
-    logger = logging.getLogger("tifffile")
-    hold = _HeldRecords()
-    propagate = logger.propagate
-    logger.addHandler(hold)
-    logger.propagate = False
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            yield
-    finally:
-        logger.removeHandler(hold)
-        logger.propagate = propagate
-    for warning in caught:
-        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-    for record in hold.records:
-        if record.levelno >= logging.WARNING:  # what Python would have printed
-            warnings.warn(f"tifffile: {record.getMessage()}", UserWarning, stacklevel=3)
 
 
 def _split_samples(decoded: Decoded) -> tuple[np.ndarray, np.ndarray | None, int]:

@@ -43,6 +43,7 @@ import tifffile
 from zssr._atomic import atomic_write
 from zssr.errors import ConfigError, ImageReadError, ImageWriteError, ShapeError
 from zssr.io._formats import DECODE_ERRORS, TIFF_SIGNATURES, one_line
+from zssr.io.complaints import decoder_complaints_held_back
 from zssr.io.paths import missing_reason
 
 __all__ = [
@@ -180,7 +181,7 @@ def is_volume_file(path: str | Path) -> bool:
         return False
     if head[:4] in TIFF_SIGNATURES:
         try:
-            with tifffile.TiffFile(source) as tif:
+            with decoder_complaints_held_back(replay=False), tifffile.TiffFile(source) as tif:
                 series = tif.series[0]
                 return any(n > 1 for letter, n in zip(series.axes, series.shape) if letter not in "YXS")
         except Exception:  # noqa: BLE001 - not a TIFF tifffile reads: the 2-D reader decides
@@ -217,7 +218,8 @@ def read_volume(path: str | Path, *, axes: str | None = None) -> Volume:
         head = handle.read(352)
     try:
         if head[:4] in TIFF_SIGNATURES:
-            volume = _read_tiff(source)
+            with decoder_complaints_held_back():
+                volume = _read_tiff(source)
         elif _is_nifti(head) or volume_suffix(source) == ".nii.gz":
             volume = _read_nifti(source)
         else:

@@ -24,6 +24,7 @@ from PIL import Image
 
 from .._atomic import one_line
 from ..errors import ImageReadError, KernelError, ShapeError
+from ..io.complaints import decoder_complaints_held_back
 from .job import KERNEL_SUFFIXES, Monitor
 
 __all__ = ["Limits", "Visitor", "Visitors", "admit_image", "admit_kernel", "check_upload", "header_size"]
@@ -59,7 +60,7 @@ def header_size(path: Path) -> tuple[int, int] | None:
         with path.open("rb") as handle:
             head = handle.read(4)
         if head[:2] in (b"II", b"MM"):
-            with tifffile.TiffFile(path) as tif:
+            with decoder_complaints_held_back(replay=False), tifffile.TiffFile(path) as tif:
                 page = tif.pages[0]
                 return int(page.imagelength), int(page.imagewidth)  # type: ignore[union-attr]
         with warnings.catch_warnings():
