@@ -78,7 +78,8 @@ def run_benchmark(
         datasets: ``Set5``, ``Set14`` (under ``data_root``) or folders of HR images.
         out: output folder (inputs cache, per-image results, tables, figures).
         scales: SR factors; integer or a ratio such as 1.5.
-        degradations: ``bicubic`` (Table 1), ``gaussian-kernel`` (Table 2), ``degraded`` (Table 3).
+        degradations: ``bicubic`` (Table 1), ``gaussian-kernel`` (Table 2), ``degraded`` (Table 3),
+            ``given`` (a data set's own LR files and true kernels, DIV2KRK).
         methods: ``NAME[:key=value,...]`` specs, names from ``registry``.
         lr_source: for bicubic/degraded LR: ``auto`` (SelfExSR files where available),
             ``selfexsr`` or ``imresize``.
@@ -125,9 +126,9 @@ def run_benchmark(
     for spec in specs:
         if spec.name not in table:
             raise ConfigError(f"method {spec.name!r} is not registered; known: {sorted(table)}")
-        if spec.name in NEEDS_TRUE_KERNEL and any(d != "gaussian-kernel" for d in degradation_list):
+        if spec.name in NEEDS_TRUE_KERNEL and any(d not in ("gaussian-kernel", "given") for d in degradation_list):
             raise ConfigError(
-                f"method {spec.name!r} needs the true kernel: use it with degradation 'gaussian-kernel' only"
+                f"method {spec.name!r} needs the true kernel: use it with degradation 'gaussian-kernel' or 'given' only"
             )
         check = OPTION_CHECKS.get(spec.name)
         if check is not None and table[spec.name] is METHODS.get(spec.name):

@@ -45,14 +45,17 @@ __all__ = [
     "resolve_dataset",
 ]
 
-Degradation = Literal["bicubic", "gaussian-kernel", "degraded"]
+Degradation = Literal["bicubic", "gaussian-kernel", "degraded", "given"]
 LRSource = Literal["auto", "selfexsr", "imresize"]
 KernelRecipeName = Literal["zssr", "div2krk"]
 
-DEGRADATIONS: tuple[str, ...] = ("bicubic", "gaussian-kernel", "degraded")
+DEGRADATIONS: tuple[str, ...] = ("bicubic", "gaussian-kernel", "degraded", "given")
 LR_SOURCES: tuple[str, ...] = ("auto", "selfexsr", "imresize")
 KERNEL_RECIPES: tuple[str, ...] = ("zssr", "div2krk")
-_NAMED_DATASETS: tuple[str, ...] = ("Set5", "Set14")
+_NAMED_DATASETS: tuple[str, ...] = ("Set5", "Set14", "DIV2KRK_dev")
+#: The layout of a data set of given pairs (KernelGAN's DIV2KRK): ``gt/im_N.png`` (HR, where there is
+#: one), ``lr_x{s}/im_N.png`` and ``gt_k_x{s}/kernel_N.mat`` (the true kernel, variable ``Kernel``).
+_GIVEN_HR, _GIVEN_LR, _GIVEN_KERNEL = "gt", "lr_x{s}", "gt_k_x{s}"
 _SELFEXSR_SCALES: tuple[int, ...] = (2, 3, 4)
 
 
@@ -63,6 +66,7 @@ class DatasetSource:
     name: str
     hr_dir: Path
     selfexsr_dir: Path | None = None
+    pairs_dir: Path | None = None  # a data set of given LR/HR pairs with true kernels (DIV2KRK layout)
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,9 @@ def resolve_dataset(spec: str | Path, data_root: str | Path | None = None) -> Da
     """``Set5``/``Set14`` → ``<data_root>/<set>/HR`` (+ ``SelfExSR``); anything else is a folder of HR images.
 
     A folder named ``HR`` takes its parent's name and picks up a sibling
-    ``SelfExSR`` folder, so ``…/Set5/HR`` behaves like ``Set5``.
+    ``SelfExSR`` folder, so ``…/Set5/HR`` behaves like ``Set5``. A folder in the DIV2KRK layout
+    (``gt/``, ``lr_x2/``… and ``gt_k_x2/``…; ``DIV2KRK_dev`` under ``data_root``) is a data set of
+    given pairs: its LR files and true kernels are used as they are (degradation ``given``).
 
     Raises:
         ImageReadError: the folder does not exist.
@@ -114,7 +120,9 @@ def resolve_dataset(spec: str | Path, data_root: str | Path | None = None) -> Da
     text = str(spec)
     canonical = {n.lower(): n for n in _NAMED_DATASETS}
     if text.lower() in canonical and not Path(text).is_dir():
-        folder = root / canonical[text.lower()] / "HR"
+        folder = root / canonical[text.lower()]
+        if not _is_pairs_folder(folder):
+            folder = folder / "HR"
         if not folder.is_dir():
             raise ImageReadError(
                 f"dataset {text!r}: folder {folder} not found (set ZSSR_DATA or --data-root to the folder "
@@ -125,6 +133,9 @@ def resolve_dataset(spec: str | Path, data_root: str | Path | None = None) -> Da
         if not folder.is_dir():
             raise ImageReadError(f"dataset {text!r} is neither Set5/Set14 nor an existing folder of HR images")
     resolved = folder.resolve()
+    if _is_pairs_folder(resolved):
+        return DatasetSource(name=canonical.get(resolved.name.lower(), resolved.name), hr_dir=resolved / _GIVEN_HR,
+                             pairs_dir=resolved)
     name, selfexsr = resolved.name, None
     if resolved.name == "HR":
         name = resolved.parent.name
@@ -132,6 +143,35 @@ def resolve_dataset(spec: str | Path, data_root: str | Path | None = None) -> Da
         selfexsr = candidate if candidate.is_dir() else None
     name = canonical.get(name.lower(), name)
     return DatasetSource(name=name, hr_dir=folder, selfexsr_dir=selfexsr)
+
+
+def _is_pairs_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds given pairs in the DIV2KRK layout (an HR folder and at least one LR folder)."""
+    return (folder / _GIVEN_HR).is_dir() and any(p.is_dir() for p in folder.glob(_GIVEN_LR.format(s="*")))
+
+
+def _given_pairs(pairs_dir: Path, scale: float) -> list[tuple[str, Path, Path, Path | None]]:
+    """(name, HR, LR, true kernel or None) of every LR file at ``scale`` that has its HR, in id order."""
+    if scale != int(scale):
+        raise ConfigError(f"a data set of given pairs has integer factors only (lr_x2/, lr_x4/…), got ×{scale:g}")
+    s = int(scale)
+    lr_dir = pairs_dir / _GIVEN_LR.format(s=s)
+    if not lr_dir.is_dir():
+        available = sorted(p.name for p in pairs_dir.glob(_GIVEN_LR.format(s="*")))
+        raise ConfigError(f"data set {pairs_dir.name!r} has no ×{s} LR folder {lr_dir.name}/ (it has {available})")
+    found = []
+    for lr in lr_dir.iterdir():
+        hr = pairs_dir / _GIVEN_HR / lr.name
+        if lr.suffix.lower() == ".png" and hr.is_file():
+            match = re.fullmatch(r"im_(\d+)", lr.stem)
+            kernel = pairs_dir / _GIVEN_KERNEL.format(s=s) / f"kernel_{match.group(1)}.mat" if match else None
+            found.append((lr.stem, hr, lr, kernel if kernel is not None and kernel.is_file() else None))
+    def order(item: tuple[str, Path, Path, Path | None]) -> tuple[int, int, str]:
+        """Numeric id order (im_2 before im_10), other names after them by text."""
+        digits = item[0][3:]
+        return (0, int(digits), "") if item[0].startswith("im_") and digits.isdigit() else (1, 0, item[0])
+
+    return sorted(found, key=order)
 
 
 def _image_seed(data_seed: int, name: str) -> int:
@@ -172,6 +212,13 @@ def _selfexsr_available(source: DatasetSource, scale: float) -> bool:
 
 
 def _variant(source: DatasetSource, scale: float, degradation: str, lr_source: str, recipe: str | None) -> str:
+    if (degradation == "given") != (source.pairs_dir is not None):
+        if degradation == "given":
+            raise ConfigError(f"degradation 'given' needs a data set of given LR/HR pairs (DIV2KRK layout: gt/, "
+                              f"lr_x2/, gt_k_x2/); {source.name!r} is a folder of HR images")
+        raise ConfigError(f"data set {source.name!r} holds given LR/HR pairs: use degradation 'given'")
+    if degradation == "given":
+        return "pairs"
     if degradation == "gaussian-kernel":
         if lr_source == "selfexsr":
             raise ConfigError("lr_source 'selfexsr' holds bicubic LR files; gaussian-kernel makes its own LR")
@@ -259,12 +306,19 @@ def prepare_inputs(
     folder = Path(cache_root) / condition.key
     folder.mkdir(parents=True, exist_ok=True)
 
-    # STEP 1 - the images: SelfExSR pairs (already modcropped) or the HR folder.
-    if variant == "selfexsr":
+    # STEP 1 - the images: given pairs, SelfExSR pairs (already modcropped) or the HR folder.
+    given: dict[str, tuple[Path, Path, Path | None]] = {}
+    if variant == "pairs":
+        if source.pairs_dir is None:  # pragma: no cover - _variant checked it
+            raise ConfigError(f"dataset {source.name!r} has no given pairs")
+        given = {name: (hr, lr, k) for name, hr, lr, k in _given_pairs(source.pairs_dir, s)}
+        pairs: dict[str, tuple[Path, Path]] = {}
+        hr_files: dict[str, Path] = {}
+    elif variant == "selfexsr":
         if source.selfexsr_dir is None:  # pragma: no cover - _variant checked it
             raise ConfigError(f"dataset {source.name!r} has no SelfExSR folder")
         pairs = {name: (hr, lr) for name, hr, lr in _selfexsr_pairs(source.selfexsr_dir, int(s))}
-        hr_files: dict[str, Path] = {}
+        hr_files = {}
     else:
         pairs = {}
         hr_files = {}
@@ -275,10 +329,18 @@ def prepare_inputs(
                     f"{hr_files[path.stem].name} and {path.name}"
                 )
             hr_files[path.stem] = path
-    names = _select(list(pairs) if variant == "selfexsr" else list(hr_files), images, limit, source.name)
+    names = _select(list(given) if variant == "pairs" else list(pairs) if variant == "selfexsr" else list(hr_files),
+                    images, limit, source.name)
 
     # STEP 2 - every image large enough to be scored, checked before anything is written.
-    if variant != "selfexsr":
+    if variant == "pairs":
+        for name in names:
+            hr_path, lr_path, _ = given[name]
+            (h, w), (lh, lw) = _header_size(hr_path), _header_size(lr_path)
+            if (h, w) != (round(lh * s), round(lw * s)):
+                raise ShapeError(f"dataset {source.name!r}: {hr_path.name} is {h}×{w}, not ×{s:g} its LR "
+                                 f"{lr_path.name} ({lh}×{lw})")
+    elif variant != "selfexsr":
         smallest = min_hr_side(s)
         block = modcrop_block(s)
         for name in names:
@@ -303,7 +365,12 @@ def prepare_inputs(
         rng_seed = _image_seed(condition.data_seed, name)
         kernel_path: Path | None = None
         info: dict[str, Any] = {"type": degradation, "variant": variant}
-        if variant == "selfexsr":
+        if variant == "pairs":
+            hr_path, given_lr, kernel_path = given[name]
+            lr = read_image(given_lr).color  # DIV2KRK's LR files are RGBA with an opaque alpha: RGB kept
+            lr_path = folder / f"{name}_lr.png"
+            info.update(source=_relative(given_lr, folder), kernel_given=kernel_path is not None)
+        elif variant == "selfexsr":
             hr_path, lr_path = pairs[name]
             lr = read_image(lr_path).color
         else:

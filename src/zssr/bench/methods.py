@@ -109,7 +109,8 @@ def _zssr_method(request: MethodInput) -> MethodOutput:
 def _zssr_true_kernel_method(request: MethodInput) -> MethodOutput:
     """ZSSR given the kernel that made the LR (Table 2, "ZSSR with true kernel"); default preset ``kernel``."""
     if request.kernel is None:
-        raise ConfigError("method 'zssr+true-kernel' needs a degradation with a known kernel (gaussian-kernel)")
+        raise ConfigError("method 'zssr+true-kernel' needs a degradation with a known kernel (gaussian-kernel, or given "
+                          "pairs with their kernels)")
     return _zssr(request, request.options, "kernel", request.kernel)
 
 

@@ -52,6 +52,7 @@ _TITLES: dict[str, str] = {
     "bicubic": "Table 1: 'ideal' LR (MATLAB bicubic downscaling)",
     "gaussian-kernel": "Table 2: LR made with a random Gaussian kernel per image (paper: BSD100)",
     "degraded": "Table 3: LR with one random degradation per image (paper: BSD100)",
+    "given": "Given LR/HR pairs with their true kernels (DIV2KRK: blind SR)",
 }
 
 
@@ -139,6 +140,8 @@ def _cell(row: SummaryRow | None) -> str:
 
 
 def _lr_note(condition: Condition) -> str:
+    if condition.degradation == "given":
+        return "the data set's own LR files (alpha dropped) and true kernels, HR as given"
     if condition.degradation == "gaussian-kernel":
         return f"random Gaussian kernel ('{condition.variant}' recipe, data seed {condition.data_seed}), 8-bit LR"
     base = (

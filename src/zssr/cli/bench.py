@@ -19,12 +19,12 @@ __all__ = ["add_bench_arguments", "run_bench"]
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``zssr bench`` options (the CLI registers the subcommand and calls :func:`run_bench`)."""
     parser.add_argument("--dataset", action="append", metavar="NAME_OR_FOLDER", required=True,
-                        help="Set5, Set14 (under --data-root) or a folder of HR images; repeatable")
+                        help="Set5, Set14, DIV2KRK_dev (under --data-root) or a folder of HR images; repeatable")
     parser.add_argument("--scale", action="append", type=float, metavar="S",
                         help="SR factor, e.g. 2, 3, 4 or 1.5; repeatable (default 2)")
     parser.add_argument("--degradation", action="append", choices=DEGRADATIONS,
-                        help="bicubic (Table 1), gaussian-kernel (Table 2), degraded (Table 3); "
-                             "repeatable (default bicubic)")
+                        help="bicubic (Table 1), gaussian-kernel (Table 2), degraded (Table 3), given (a data set's "
+                             "own LR files and true kernels: DIV2KRK_dev); repeatable (default bicubic)")
     parser.add_argument("--method", action="append", metavar="NAME[:key=value,...]",
                         help=f"one of {', '.join(METHODS)} with options, e.g. zssr:preset=fast,max_iterations=300; "
                              "repeatable (default: bicubic and zssr)")
