@@ -372,3 +372,87 @@ def test_serve_refuses_bad_options_with_one_line(args: list[str], text: str, cap
     assert cli.main(["serve", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and text in err
+
+
+# ----------------------------------------------------------------------------- --host
+
+
+def _free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(("host", "text"), [("", "--host must be an address or host name"),
+                                            ("  ", "--host must be an address or host name"),
+                                            ("no-such-host.invalid", "cannot resolve this name"),
+                                            ("203.0.113.7", "cannot listen on 203.0.113.7")])
+def test_serve_refuses_a_host_it_cannot_listen_on_in_one_line_whatever_gradio_server_name_says(
+    host: str, text: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #30: '' bound to $GRADIO_SERVER_NAME (0.0.0.0), a bad name read "Cannot find empty port"."""
+    if importlib.util.find_spec("gradio") is None:
+        pytest.skip("gradio is not installed (pip install 'zssr[web]'); the options are checked after that")
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    assert cli.main(["serve", "--host", host, "--port", str(_free_port())]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("zssr: error: ") and text in err
+
+
+def test_check_host_brackets_ipv6_literals_and_tells_local_from_exposed() -> None:
+    from zssr.cli.serve import check_host
+
+    assert check_host("::1", _free_port("::1")) == ("[::1]", True)
+    assert check_host("[::1]", 0) == ("[::1]", True)
+    assert check_host("localhost", 0) == ("localhost", True)
+    assert check_host("127.0.0.1", 0) == ("127.0.0.1", True)
+    assert check_host("0.0.0.0", 0) == ("0.0.0.0", False)
+
+
+def test_a_port_in_use_is_named_as_such() -> None:
+    import socket
+
+    from zssr.cli.serve import check_host
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"--port {port}: cannot listen on 127.0.0.1"):
+            check_host("127.0.0.1", port)
+
+
+def test_serve_on_ipv6_loopback_answers_there_only_even_with_gradio_server_name_set(tmp_path: Path) -> None:
+    """Issue #30: --host ::1 was a 40-line httpx traceback; $GRADIO_SERVER_NAME must not widen the bind."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    if importlib.util.find_spec("gradio") is None:
+        pytest.skip("gradio is not installed (pip install 'zssr[web]')")
+    try:
+        port = _free_port("::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "GRADIO_SERVER_NAME": "0.0.0.0", "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    server = subprocess.Popen([sys.executable, "-m", "zssr", "serve", "--host", "::1", "--port", str(port),
+                               "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first.startswith(f"zssr serve: http://[::1]:{port}/ on cpu"), first + server.stderr.read()
+        assert "reachable from the network" not in first
+        with urllib.request.urlopen(f"http://[::1]:{port}/", timeout=30) as page:
+            assert page.status == 200
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=60)
+    assert "Traceback" not in err
