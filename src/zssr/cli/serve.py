@@ -94,7 +94,7 @@ def check_host(host: str, port: int) -> tuple[str, bool]:
                 flag = f"--port {port}" if exc.errno == errno.EADDRINUSE else f"--host {host}"
                 raise ConfigError(f"{flag}: cannot listen on {address[0]} port {port} "
                                   f"({exc.strerror or exc})") from None
-    local = all(ipaddress.ip_address(address[0].split("%")[0]).is_loopback for *_, address in found)
+    local = all(ipaddress.ip_address(str(address[0]).split("%")[0]).is_loopback for *_, address in found)
     try:
         is_v6 = ipaddress.ip_address(name.split("%")[0]).version == 6
     except ValueError:
