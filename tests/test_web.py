@@ -317,6 +317,121 @@ def test_cancel_while_queued_marks_the_waiting_run(tmp_path: Path) -> None:
     assert visitor.request_cancel() == "waiting" and visitor.cancel_waiting
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _folders(root: Path) -> set[str]:
+    return {p.name for p in root.iterdir()} if root.is_dir() else set()
+
+
+def test_visitors_are_bounded_in_count_and_the_oldest_idle_one_goes_first(tmp_path: Path) -> None:
+    """Issue #30: REST callers never close a tab; 34 folders piled up. Now at most max_visitors, oldest idle evicted."""
+    clock = _Clock()
+    visitors = Visitors(tmp_path / "root", max_visitors=3, clock=clock)
+    made = []
+    for i in range(6):
+        clock.now = float(i)
+        made.append(visitors.get(f"rest-call-{i}"))
+        (made[-1].new_run_folder() / "input").write_bytes(b"x" * 10)
+    assert len(visitors) == 3 and len(_folders(tmp_path / "root")) == 3
+    assert all(not v.folder.exists() for v in made[:3]) and all(v.folder.is_dir() for v in made[3:])
+    clock.now = 10.0
+    visitors.get("rest-call-3")  # a request makes a visitor the newest again
+    visitors.get("another")
+    assert visitors.find("rest-call-3") is not None and visitors.find("rest-call-4") is None
+
+
+def test_visitors_are_bounded_in_total_bytes(tmp_path: Path) -> None:
+    clock = _Clock()
+    visitors = Visitors(tmp_path / "root", max_bytes=1000, clock=clock)
+    a = visitors.get("a")
+    (a.new_run_folder() / "input").write_bytes(b"x" * 800)
+    clock.now = 1.0
+    b = visitors.get("b")
+    (b.new_run_folder() / "input").write_bytes(b"x" * 800)
+    clock.now = 2.0
+    assert visitors.sweep() == 1 and not a.folder.exists() and b.folder.is_dir()
+
+
+def test_an_idle_visitor_is_swept_but_one_with_a_running_or_queued_job_never(tmp_path: Path) -> None:
+    clock = _Clock()
+    visitors = Visitors(tmp_path / "root", max_visitors=2, idle_seconds=60, clock=clock)
+    running = visitors.get("running")
+    release = threading.Event()
+    running.thread = threading.Thread(target=release.wait)
+    running.thread.start()
+    try:
+        queued = visitors.get("queued")
+        queued.waiting = True
+        idle = visitors.get("idle")  # over the count bound, but both others are busy: kept for now
+        assert len(visitors) == 3 and running.folder.is_dir() and queued.folder.is_dir()
+        clock.now = 30.0
+        assert visitors.sweep() == 1 and not idle.folder.exists()  # the count bound, on the idle one
+        clock.now = 61.0
+        assert visitors.sweep() == 0 and running.folder.is_dir() and queued.folder.is_dir()  # idle age: busy stay
+    finally:
+        release.set()
+        running.thread.join()
+    queued.waiting = False
+    clock.now = 200.0
+    assert visitors.sweep() == 2 and len(visitors) == 0 and _folders(tmp_path / "root") == set()
+
+
+def test_visitors_are_swept_periodically_until_the_server_stops(tmp_path: Path) -> None:
+    visitors = Visitors(tmp_path / "root", idle_seconds=0.0)
+    visitor = visitors.get("rest")
+    visitors.start_sweeping(every=0.02)
+    deadline = time.monotonic() + 10
+    while visitor.folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not visitor.folder.exists() and len(visitors) == 0
+    visitors.close_all()
+    assert visitors._sweeper is not None
+    visitors._sweeper.join(timeout=5)
+    assert not visitors._sweeper.is_alive()
+
+
+def test_with_auth_a_visitor_is_reached_and_removed_only_by_its_own_user(tmp_path: Path) -> None:
+    """Issue #30: an unauthenticated heartbeat disconnect (no user) for a known session cancelled a user's job."""
+    visitors = Visitors(tmp_path / "root")
+    alice = visitors.get("session-1", "alice")
+    release = threading.Event()
+    alice.thread = threading.Thread(target=release.wait)
+    alice.thread.start()
+    try:
+        visitors.leave("session-1")  # Gradio's heartbeat route: no login, so no user
+        visitors.leave("session-1", "mallory")
+        assert visitors.find("session-1") is None and visitors.find("session-1", "mallory") is None
+        assert visitors.find("session-1", "alice") is alice and alice.folder.is_dir() and not alice.cancel.is_set()
+        assert visitors.get("session-1", "mallory") is not alice  # another user's request gets its own visitor
+    finally:
+        release.set()
+    visitors.leave("session-1", "alice")
+    assert not alice.folder.exists() and alice.cancel.is_set()
+
+
+@pytest.mark.parametrize(("value", "name"), [(0.5, "seed"), (2.5, "max iterations"), (float("nan"), "seed"),
+                                             (float("inf"), "seed"), (True, "seed"), ("3", "seed")])
+def test_a_fraction_for_a_whole_number_field_is_refused_by_name_not_rounded(value: object, name: str) -> None:
+    """Issue #30: the page's API rounded seed 0.5 and 2.5 iterations silently (Gradio's precision=0)."""
+    from zssr.web.job import whole_number
+
+    with pytest.raises(ConfigError, match=f"^{name} must be a whole number, got "):
+        whole_number(value, name)
+
+
+def test_whole_numbers_pass_as_ints() -> None:
+    from zssr.web.job import whole_number
+
+    assert whole_number(3.0, "seed") == 3 and isinstance(whole_number(3.0, "seed"), int)
+    assert whole_number(7, "seed") == 7 and whole_number(None, "seed") is None
+
+
 # ----------------------------------------------------------------------------- comparison
 
 

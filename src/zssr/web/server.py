@@ -48,6 +48,7 @@ def serve(*, host: str, port: int, device: torch.device, limits: Limits, auth: t
     os.environ.pop("GRADIO_SERVER_NAME", None)
     os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")
     visitors = Visitors(root / "visitors")
+    visitors.start_sweeping()
     previous = signal.signal(signal.SIGTERM, _interrupt)
     demo = None
     try:
