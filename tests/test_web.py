@@ -571,3 +571,63 @@ def test_serve_on_ipv6_loopback_answers_there_only_even_with_gradio_server_name_
         server.send_signal(signal.SIGTERM)
         _, err = server.communicate(timeout=60)
     assert "Traceback" not in err
+
+
+def test_served_page_with_auth_keeps_a_users_job_through_an_unauthenticated_disconnect_and_refuses_fractions(
+    tmp_path: Path,
+) -> None:
+    """Issue #30 through the real server: a cookie-less heartbeat for a logged-in user's session id used
+    to cancel that user's job; the API rounded 2.5 iterations and seed 0.5. The owner's own disconnect
+    still removes the visitor."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("gradio") is None:
+        pytest.skip("gradio is not installed (pip install 'zssr[web]')")
+    import httpx
+    from gradio_client import Client, handle_file
+
+    source = write_image(tmp_path / "in.png", _image(48, 48))
+    port = _free_port()
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    server = subprocess.Popen([sys.executable, "-m", "zssr", "serve", "--auth", "u:p", "--port", str(port),
+                               "--device", "cpu", "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env)
+    try:
+        assert server.stdout is not None
+        first, second = server.stdout.readline(), server.stdout.readline()
+        assert first.startswith("zssr serve: http://127.0.0.1:"), first + server.stderr.read()
+        visitors = Path(second.split(" under ")[1].split(" (")[0]) / "visitors"
+        url = f"http://127.0.0.1:{port}/"
+        client = Client(url, auth=("u", "p"), verbose=False)
+
+        def run(iterations: float, seed: float) -> str:
+            return str(client.predict(handle_file(str(source)), "2", "ideal", "bicubic", None, "edges", iterations,
+                                      0, seed, api_name="/run")[0])
+
+        assert "max iterations must be a whole number, got 2.5" in run(2.5, 0)
+        assert "seed must be a whole number, got 0.5" in run(3, 0.5)
+        job = client.submit(handle_file(str(source)), "2", "ideal", "bicubic", None, "edges", 3000, 0, 0,
+                            api_name="/run")
+        deadline = time.monotonic() + 120
+        while not list(visitors.glob("*/run*/input")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)  # training
+        with httpx.stream("GET", f"{url}gradio_api/heartbeat/{client.session_hash}", timeout=10) as stranger:
+            next(stranger.iter_lines())  # connected without a login, then gone
+        time.sleep(5)
+        assert not job.done(), job.outputs()[-1:]
+        assert not any("cancel" in str(output) for output in job.outputs())
+        assert len(list(visitors.iterdir())) == 1
+        client.close()  # the owner leaves: its heartbeat (with its cookie) ends
+        deadline = time.monotonic() + 60
+        while list(visitors.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert list(visitors.iterdir()) == []
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=60)
+    assert "Traceback" not in err
