@@ -106,7 +106,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("gradio") is None:
         raise ZSSRError('zssr serve needs the web extra: pip install "zssr[web]"')
     from ..web.server import serve
-    from ..web.session import Limits
+    from ..web.session import IDLE_SECONDS, MAX_VISITOR_BYTES, MAX_VISITORS, Limits
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be in 0..65535, got {args.port}")
@@ -133,7 +133,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             " (reachable from the network: anyone who can reach this port can use this machine; see --help)")
         print(f"zssr serve: {url} on {device} with {torch.get_num_threads()} threads{exposed}; Ctrl-C to stop",
               flush=True)
-        print(f"zssr serve: visitors' files under {root} (each folder removed when its visitor leaves)", flush=True)
+        print(f"zssr serve: visitors' files under {root} (each removed when its visitor leaves, or after "
+              f"{IDLE_SECONDS / 60:g} min idle; at most {MAX_VISITORS} visitors, {MAX_VISITOR_BYTES / 2**30:g} GiB)",
+              flush=True)
 
     serve(host=host, port=args.port, device=device, limits=limits, auth=auth, ready=ready)
     return 0
