@@ -225,13 +225,114 @@ def test_ray_without_the_extra_says_how_to_install_it(
     assert 'pip install "zssr[ray]"' in err and not (tmp_path / "out").exists()
 
 
-def test_ray_tasks_take_a_gpu_only_when_they_reserve_one() -> None:
+def _closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_ray_at_an_address_where_nothing_listens_is_one_line_within_seconds(
+    scheme: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #30: Ray retried a dead address for 7+ minutes printing raw log lines; now one line, at once."""
+    pytest.importorskip("ray", reason='needs the optional Ray extra: pip install "zssr[ray]"')
+    address = f"{scheme}127.0.0.1:{_closed_port()}"
+    inputs = _folder(tmp_path / "in", 1)
+    started = time.monotonic()
+    code, out, err = _upscale(capsys, inputs, "--out-dir", tmp_path / "out", *BUDGET, "--ray", address)
+    assert time.monotonic() - started < 15
+    assert code == 2 and not out and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"zssr: error: cannot reach the Ray cluster at {address} within 5 s")
+    assert not (tmp_path / "out").exists()
+
+
+def test_ray_map_refuses_a_dead_address_before_ray_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Python API is bounded too: ray.init (minutes of retries) is never reached for a closed port."""
+    ray = pytest.importorskip("ray", reason='needs the optional Ray extra: pip install "zssr[ray]"')
+    from zssr.batch.ray_backend import ray_map
+    from zssr.errors import ZSSRError
+
+    def no_init(*args: object, **kwargs: object) -> None:
+        raise AssertionError("ray.init was called")
+
+    monkeypatch.setattr(ray, "init", no_init)
+    with pytest.raises(ZSSRError, match="cannot reach the Ray cluster"):
+        next(ray_map(print, [()], address=f"127.0.0.1:{_closed_port()}"))
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "h:0", "h:99999", "h:x", ":6379"])
+def test_a_malformed_ray_address_is_named_in_one_line(address: str) -> None:
+    from zssr.batch.ray_backend import check_reachable
+    from zssr.errors import ZSSRError
+
+    with pytest.raises(ZSSRError, match="expected auto, local, HOST:PORT or ray://HOST:PORT"):
+        check_reachable(address)
+
+
+def test_ray_connect_is_quiet_and_bounded_and_restores_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray's C++ log lines (fd 2) are held back and its connect timeouts shortened only during ray.init."""
+    ray = pytest.importorskip("ray", reason='needs the optional Ray extra: pip install "zssr[ray]"')
+    from zssr.batch import ray_backend
+
+    seen: dict[str, object] = {}
+
+    def fake_init(**kwargs: object) -> None:
+        os.write(2, b"[raw ray log line]\n")
+        seen.update(kwargs, env=os.environ.get("RAY_gcs_rpc_server_connect_timeout_s"))
+        raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379")
+
+    monkeypatch.setattr(ray, "init", fake_init)
+    monkeypatch.setattr(ray_backend, "check_reachable", lambda address: None)
+    monkeypatch.delenv("RAY_gcs_rpc_server_connect_timeout_s", raising=False)
+    read, write = os.pipe()
+    saved = os.dup(2)
+    os.dup2(write, 2)
+    try:
+        with pytest.raises(ray_backend.ZSSRError, match="cannot reach the Ray cluster at 10.0.0.1:6379 .*no Ray handshake"):
+            ray_backend._connect(ray, "10.0.0.1:6379")
+        os.write(2, b"after\n")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(write)
+    with os.fdopen(read) as f:
+        assert f.read() == "after\n"
+    assert seen["env"] == "5" and seen["log_to_driver"] is False
+    assert "RAY_gcs_rpc_server_connect_timeout_s" not in os.environ
+
+
+def test_a_batch_stopped_before_any_manifest_names_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the backend starts (e.g. Ray connecting): the message names no manifest that does not exist."""
+    import io
+
+    import zssr.batch.runner as runner
+
+    def interrupted(*args: object, **kwargs: object) -> Iterator[object]:
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(runner, "_backend", interrupted)
+    inputs = _folder(tmp_path / "in", 1)
+    items = [BatchItem(inputs / "im0.png", tmp_path / "out" / "im0.png")]
+    err = io.StringIO()
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(items, object(), settings={}, folder=tmp_path / "out", err=err, progress=False)  # type: ignore[arg-type]
+    assert not (tmp_path / "out" / MANIFEST_NAME).exists()
+    assert "no manifest written yet" in err.getvalue() and MANIFEST_NAME not in err.getvalue()
+
+
+def test_ray_tasks_take_a_gpu_only_when_they_reserve_one(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("ray", reason='needs the optional Ray extra: pip install "zssr[ray]"')
     from zssr.cli.batch_options import execution_from_args
 
     def execution(*options: str) -> Execution:
         return execution_from_args(cli.build_parser().parse_args(["upscale", "in", "-s", "2", "--out-dir", "o", *options]))
 
+    monkeypatch.setattr("zssr.batch.ray_backend.check_reachable", lambda address: None)  # no cluster here
     assert execution("--ray") == Execution("ray", ("cpu",), ray_address="auto", ray_cpus=1.0, ray_gpus=0.0)
     assert execution("--ray", "local", "--ray-gpus", "0.5").devices == ("cuda",)
     assert execution("--ray", "h:6379", "--device", "cuda:1").ray_gpus == 1.0

@@ -317,6 +317,121 @@ def test_cancel_while_queued_marks_the_waiting_run(tmp_path: Path) -> None:
     assert visitor.request_cancel() == "waiting" and visitor.cancel_waiting
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _folders(root: Path) -> set[str]:
+    return {p.name for p in root.iterdir()} if root.is_dir() else set()
+
+
+def test_visitors_are_bounded_in_count_and_the_oldest_idle_one_goes_first(tmp_path: Path) -> None:
+    """Issue #30: REST callers never close a tab; 34 folders piled up. Now at most max_visitors, oldest idle evicted."""
+    clock = _Clock()
+    visitors = Visitors(tmp_path / "root", max_visitors=3, clock=clock)
+    made = []
+    for i in range(6):
+        clock.now = float(i)
+        made.append(visitors.get(f"rest-call-{i}"))
+        (made[-1].new_run_folder() / "input").write_bytes(b"x" * 10)
+    assert len(visitors) == 3 and len(_folders(tmp_path / "root")) == 3
+    assert all(not v.folder.exists() for v in made[:3]) and all(v.folder.is_dir() for v in made[3:])
+    clock.now = 10.0
+    visitors.get("rest-call-3")  # a request makes a visitor the newest again
+    visitors.get("another")
+    assert visitors.find("rest-call-3") is not None and visitors.find("rest-call-4") is None
+
+
+def test_visitors_are_bounded_in_total_bytes(tmp_path: Path) -> None:
+    clock = _Clock()
+    visitors = Visitors(tmp_path / "root", max_bytes=1000, clock=clock)
+    a = visitors.get("a")
+    (a.new_run_folder() / "input").write_bytes(b"x" * 800)
+    clock.now = 1.0
+    b = visitors.get("b")
+    (b.new_run_folder() / "input").write_bytes(b"x" * 800)
+    clock.now = 2.0
+    assert visitors.sweep() == 1 and not a.folder.exists() and b.folder.is_dir()
+
+
+def test_an_idle_visitor_is_swept_but_one_with_a_running_or_queued_job_never(tmp_path: Path) -> None:
+    clock = _Clock()
+    visitors = Visitors(tmp_path / "root", max_visitors=2, idle_seconds=60, clock=clock)
+    running = visitors.get("running")
+    release = threading.Event()
+    running.thread = threading.Thread(target=release.wait)
+    running.thread.start()
+    try:
+        queued = visitors.get("queued")
+        queued.waiting = True
+        idle = visitors.get("idle")  # over the count bound, but both others are busy: kept for now
+        assert len(visitors) == 3 and running.folder.is_dir() and queued.folder.is_dir()
+        clock.now = 30.0
+        assert visitors.sweep() == 1 and not idle.folder.exists()  # the count bound, on the idle one
+        clock.now = 61.0
+        assert visitors.sweep() == 0 and running.folder.is_dir() and queued.folder.is_dir()  # idle age: busy stay
+    finally:
+        release.set()
+        running.thread.join()
+    queued.waiting = False
+    clock.now = 200.0
+    assert visitors.sweep() == 2 and len(visitors) == 0 and _folders(tmp_path / "root") == set()
+
+
+def test_visitors_are_swept_periodically_until_the_server_stops(tmp_path: Path) -> None:
+    visitors = Visitors(tmp_path / "root", idle_seconds=0.0)
+    visitor = visitors.get("rest")
+    visitors.start_sweeping(every=0.02)
+    deadline = time.monotonic() + 10
+    while visitor.folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not visitor.folder.exists() and len(visitors) == 0
+    visitors.close_all()
+    assert visitors._sweeper is not None
+    visitors._sweeper.join(timeout=5)
+    assert not visitors._sweeper.is_alive()
+
+
+def test_with_auth_a_visitor_is_reached_and_removed_only_by_its_own_user(tmp_path: Path) -> None:
+    """Issue #30: an unauthenticated heartbeat disconnect (no user) for a known session cancelled a user's job."""
+    visitors = Visitors(tmp_path / "root")
+    alice = visitors.get("session-1", "alice")
+    release = threading.Event()
+    alice.thread = threading.Thread(target=release.wait)
+    alice.thread.start()
+    try:
+        visitors.leave("session-1")  # Gradio's heartbeat route: no login, so no user
+        visitors.leave("session-1", "mallory")
+        assert visitors.find("session-1") is None and visitors.find("session-1", "mallory") is None
+        assert visitors.find("session-1", "alice") is alice and alice.folder.is_dir() and not alice.cancel.is_set()
+        assert visitors.get("session-1", "mallory") is not alice  # another user's request gets its own visitor
+    finally:
+        release.set()
+    visitors.leave("session-1", "alice")
+    assert not alice.folder.exists() and alice.cancel.is_set()
+
+
+@pytest.mark.parametrize(("value", "name"), [(0.5, "seed"), (2.5, "max iterations"), (float("nan"), "seed"),
+                                             (float("inf"), "seed"), (True, "seed"), ("3", "seed")])
+def test_a_fraction_for_a_whole_number_field_is_refused_by_name_not_rounded(value: object, name: str) -> None:
+    """Issue #30: the page's API rounded seed 0.5 and 2.5 iterations silently (Gradio's precision=0)."""
+    from zssr.web.job import whole_number
+
+    with pytest.raises(ConfigError, match=f"^{name} must be a whole number, got "):
+        whole_number(value, name)
+
+
+def test_whole_numbers_pass_as_ints() -> None:
+    from zssr.web.job import whole_number
+
+    assert whole_number(3.0, "seed") == 3 and isinstance(whole_number(3.0, "seed"), int)
+    assert whole_number(7, "seed") == 7 and whole_number(None, "seed") is None
+
+
 # ----------------------------------------------------------------------------- comparison
 
 
@@ -372,3 +487,147 @@ def test_serve_refuses_bad_options_with_one_line(args: list[str], text: str, cap
     assert cli.main(["serve", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and text in err
+
+
+# ----------------------------------------------------------------------------- --host
+
+
+def _free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(("host", "text"), [("", "--host must be an address or host name"),
+                                            ("  ", "--host must be an address or host name"),
+                                            ("no-such-host.invalid", "cannot resolve this name"),
+                                            ("203.0.113.7", "cannot listen on 203.0.113.7")])
+def test_serve_refuses_a_host_it_cannot_listen_on_in_one_line_whatever_gradio_server_name_says(
+    host: str, text: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #30: '' bound to $GRADIO_SERVER_NAME (0.0.0.0), a bad name read "Cannot find empty port"."""
+    if importlib.util.find_spec("gradio") is None:
+        pytest.skip("gradio is not installed (pip install 'zssr[web]'); the options are checked after that")
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    assert cli.main(["serve", "--host", host, "--port", str(_free_port())]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("zssr: error: ") and text in err
+
+
+def test_check_host_brackets_ipv6_literals_and_tells_local_from_exposed() -> None:
+    from zssr.cli.serve import check_host
+
+    assert check_host("::1", _free_port("::1")) == ("[::1]", True)
+    assert check_host("[::1]", 0) == ("[::1]", True)
+    assert check_host("localhost", 0) == ("localhost", True)
+    assert check_host("127.0.0.1", 0) == ("127.0.0.1", True)
+    assert check_host("0.0.0.0", 0) == ("0.0.0.0", False)
+
+
+def test_a_port_in_use_is_named_as_such() -> None:
+    import socket
+
+    from zssr.cli.serve import check_host
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"--port {port}: cannot listen on 127.0.0.1"):
+            check_host("127.0.0.1", port)
+
+
+def test_serve_on_ipv6_loopback_answers_there_only_even_with_gradio_server_name_set(tmp_path: Path) -> None:
+    """Issue #30: --host ::1 was a 40-line httpx traceback; $GRADIO_SERVER_NAME must not widen the bind."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    if importlib.util.find_spec("gradio") is None:
+        pytest.skip("gradio is not installed (pip install 'zssr[web]')")
+    try:
+        port = _free_port("::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "GRADIO_SERVER_NAME": "0.0.0.0", "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    server = subprocess.Popen([sys.executable, "-m", "zssr", "serve", "--host", "::1", "--port", str(port),
+                               "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first.startswith(f"zssr serve: http://[::1]:{port}/ on cpu"), first + server.stderr.read()
+        assert "reachable from the network" not in first
+        with urllib.request.urlopen(f"http://[::1]:{port}/", timeout=30) as page:
+            assert page.status == 200
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=60)
+    assert "Traceback" not in err
+
+
+def test_served_page_with_auth_keeps_a_users_job_through_an_unauthenticated_disconnect_and_refuses_fractions(
+    tmp_path: Path,
+) -> None:
+    """Issue #30 through the real server: a cookie-less heartbeat for a logged-in user's session id used
+    to cancel that user's job; the API rounded 2.5 iterations and seed 0.5. The owner's own disconnect
+    still removes the visitor."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("gradio") is None:
+        pytest.skip("gradio is not installed (pip install 'zssr[web]')")
+    import httpx
+    from gradio_client import Client, handle_file
+
+    source = write_image(tmp_path / "in.png", _image(48, 48))
+    port = _free_port()
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    server = subprocess.Popen([sys.executable, "-m", "zssr", "serve", "--auth", "u:p", "--port", str(port),
+                               "--device", "cpu", "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env)
+    try:
+        assert server.stdout is not None
+        first, second = server.stdout.readline(), server.stdout.readline()
+        assert first.startswith("zssr serve: http://127.0.0.1:"), first + server.stderr.read()
+        visitors = Path(second.split(" under ")[1].split(" (")[0]) / "visitors"
+        url = f"http://127.0.0.1:{port}/"
+        client = Client(url, auth=("u", "p"), verbose=False)
+
+        def run(iterations: float, seed: float) -> str:
+            return str(client.predict(handle_file(str(source)), "2", "ideal", "bicubic", None, "edges", iterations,
+                                      0, seed, api_name="/run")[0])
+
+        assert "max iterations must be a whole number, got 2.5" in run(2.5, 0)
+        assert "seed must be a whole number, got 0.5" in run(3, 0.5)
+        job = client.submit(handle_file(str(source)), "2", "ideal", "bicubic", None, "edges", 3000, 0, 0,
+                            api_name="/run")
+        deadline = time.monotonic() + 120
+        while not list(visitors.glob("*/run*/input")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)  # training
+        with httpx.stream("GET", f"{url}gradio_api/heartbeat/{client.session_hash}", timeout=10) as stranger:
+            next(stranger.iter_lines())  # connected without a login, then gone
+        time.sleep(5)
+        assert not job.done(), job.outputs()[-1:]
+        assert not any("cancel" in str(output) for output in job.outputs())
+        assert len(list(visitors.iterdir())) == 1
+        client.close()  # the owner leaves: its heartbeat (with its cookie) ends
+        deadline = time.monotonic() + 60
+        while list(visitors.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert list(visitors.iterdir()) == []
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=60)
+    assert "Traceback" not in err

@@ -7,14 +7,23 @@ starts a private one for the run (``local``). Every image becomes one task askin
 A task whose worker process or node dies is retried by Ray (``max_retries``); an error
 of the image itself (unreadable, too small) is returned as a failure and not retried.
 The driver alone writes the manifest, so resuming works exactly as for a local run.
+
+Connecting is bounded: the address is first dialled with a plain TCP connect
+(:data:`CONNECT_TIMEOUT` seconds), so a cluster that is not there is one line at once
+instead of Ray's minutes of retries; Ray's own handshake then runs with its connect
+timeouts set to the same few seconds and its log lines held back (they would otherwise
+print dozens of raw lines on stderr).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import logging
-from collections.abc import Callable, Generator, Sequence
+import os
+import socket
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -25,9 +34,14 @@ from ..pipeline import resolve_device
 from .manifest import remove_stale_temps
 from .work import BatchItem, Done, Event, Failed, ImageTask, execute
 
-__all__ = ["INSTALL_HINT", "import_ray", "ray_map", "ray_task", "run_ray"]
+__all__ = ["CONNECT_TIMEOUT", "INSTALL_HINT", "check_reachable", "import_ray", "ray_map", "ray_task", "run_ray"]
 
-INSTALL_HINT = 'pip install "zssr[ray]" (or pip install ray)'
+INSTALL_HINT = 'pip install "zssr[ray]" (or pip install "ray[client]")'
+#: Seconds to reach a cluster (the TCP probe; each of Ray's own connect steps gets as long).
+CONNECT_TIMEOUT = 5.0
+#: The port of a ``ray://`` address without one (Ray's client server default).
+CLIENT_PORT = 10001
+_NOT_THERE = "is it running? ('ray start --head' starts one here; --ray local runs a private one for the run)"
 
 
 def import_ray() -> Any:
@@ -53,16 +67,120 @@ def _absolute(item: BatchItem) -> BatchItem:
     return BatchItem(item.source.resolve(), item.target.resolve(), tuple(p.resolve() for p in item.extras))
 
 
-def _connect(ray: Any, address: str) -> None:
-    options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+def _split(address: str, default_port: int | None) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT``) → (host, port); a ZSSRError naming ``--ray`` otherwise."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "]" in port or (":" in host and not host.startswith("[")):
+        host, port = address, ""  # no port (a bare host, or an unbracketed IPv6 literal)
+    host = host.removeprefix("[").removesuffix("]")
+    if not port and default_port is not None:
+        return host, default_port
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ZSSRError(f"--ray {address!r}: expected auto, local, HOST:PORT or ray://HOST:PORT")
+    return host, int(port)
+
+
+def _endpoint(address: str) -> tuple[str, int] | None:
+    """Where ray.init will dial for ``address`` (None: nothing to dial, or Ray finds it itself)."""
+    if address == "local":
+        return None
+    if address == "auto":
+        recorded = os.environ.get("RAY_ADDRESS", "").strip()
+        if recorded.startswith("ray://"):
+            return _split(recorded.removeprefix("ray://"), CLIENT_PORT)
+        try:  # RAY_ADDRESS, else the cluster 'ray start' recorded here (None: Ray says none runs)
+            from ray._private.services import canonicalize_bootstrap_address  # noqa: PLC0415
+
+            found = canonicalize_bootstrap_address("auto")
+        except Exception:  # noqa: BLE001 - a private helper: on any surprise, let ray.init decide
+            return None
+        return None if found is None else _split(found, None)
+    if address.startswith("ray://"):
+        return _split(address.removeprefix("ray://"), CLIENT_PORT)
+    host, port = _split(address, None)
+    with contextlib.suppress(Exception):  # Ray dials a local name at this machine's address, as here
+        from ray._private.services import resolve_ip_for_localhost  # noqa: PLC0415
+
+        host = resolve_ip_for_localhost(host)
+    return host, port
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """A TCP connect to the cluster at ``address`` within ``timeout`` seconds, or one ZSSRError line.
+
+    Why: ``ray.init`` retries an address where nothing listens for minutes, printing raw
+    log lines and ignoring Ctrl-C while it does; a plain connect answers in milliseconds
+    (refused) or ``timeout`` seconds (dropped). ``local`` is not dialled; ``auto`` dials
+    the cluster ``RAY_ADDRESS`` or ``ray start`` recorded, if any.
+    """
+    endpoint = _endpoint(address)
+    if endpoint is None:
+        return
     try:
+        with socket.create_connection(endpoint, timeout=timeout):
+            pass
+    except OSError as exc:
+        why = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__)
+        raise ZSSRError(f"cannot reach the Ray cluster at {address} within {timeout:g} s "
+                        f"(--ray; {endpoint[0]}:{endpoint[1]}: {why}); {_NOT_THERE}") from None
+
+
+@contextlib.contextmanager
+def _ray_quiet(address: str) -> Iterator[None]:
+    """Ray's connect with bounded timeouts and its log lines (C++ on fd 2, Python loggers) held back.
+
+    The timeouts go in Ray's environment settings (read when ray.init starts its core),
+    only for a remote cluster and only where the user set none: a ``local`` cluster's
+    processes inherit the environment and keep Ray's defaults.
+    """
+    settings = {} if address == "local" else {
+        "RAY_gcs_rpc_server_connect_timeout_s": f"{CONNECT_TIMEOUT:.0f}",
+        "RAY_py_gcs_connect_timeout_s": f"{CONNECT_TIMEOUT:.0f}",
+        "RAY_gcs_server_port_wait_time_s": "1",  # one handshake, not NUM_REDIS_GET_RETRIES of them
+    }
+    added = [name for name in settings if name not in os.environ]
+    for name in added:
+        os.environ[name] = settings[name]
+    previous_disable = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    saved = null = None
+    try:
+        with contextlib.suppress(OSError):
+            saved = os.dup(2)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 2)
+        yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+        if null is not None:
+            os.close(null)
+        logging.disable(previous_disable)
+        for name in added:
+            os.environ.pop(name, None)
+
+
+def _connect(ray: Any, address: str) -> None:
+    check_reachable(address)
+    options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    try:
+        with _ray_quiet(address):
+            if address == "local":
+                ray.init(include_dashboard=False, **options)
+            else:
+                ray.init(address=address, **options)
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        message = one_line(exc)
+        if "ray[client]" in message:
+            raise ZSSRError(f"--ray {address}: a ray:// address needs Ray's client: {INSTALL_HINT}") from None
         if address == "local":
-            ray.init(include_dashboard=False, **options)
-        else:
-            ray.init(address=address, **options)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        hint = " (start one with 'ray start --head', or use --ray local)" if address == "auto" else ""
-        raise ZSSRError(f"--ray {address}: cannot connect to a Ray cluster{hint}: {one_line(exc)}") from None
+            raise ZSSRError(f"--ray local: cannot start a Ray cluster here: {message}") from None
+        if address == "auto" and _endpoint(address) is None:
+            raise ZSSRError(f"--ray auto: no Ray cluster recorded on this machine ({message}); {_NOT_THERE}") from None
+        # The address answered the TCP probe, but no Ray handshake completed in Ray's (shortened) timeouts.
+        raise ZSSRError(f"cannot reach the Ray cluster at {address} (--ray; the port answers, but no Ray "
+                        f"handshake completed: {message}); is it a Ray cluster's address?") from None
 
 
 def ray_map(

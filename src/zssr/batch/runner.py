@@ -170,7 +170,9 @@ def run_batch(
             bar.close()
             remove_stale_temps([manifest.path], older_than=0.0)  # a save cut short; the file itself is the last complete one
             finished = len(skipped) + len(done)
-            print(f"\nzssr: batch stopped: {finished} of {len(items)} images done (recorded in {manifest.path}); "
+            # Name the manifest only if there is one (stopped before any image ended: none was written).
+            where = f"recorded in {manifest.path}" if manifest.path.is_file() else "no manifest written yet"
+            print(f"\nzssr: batch stopped: {finished} of {len(items)} images done ({where}); "
                   "run the same command again to resume", file=err)
             raise
         finally:

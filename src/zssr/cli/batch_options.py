@@ -50,7 +50,8 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
 
     Raises:
         ConfigError: conflicting or out-of-range options.
-        ZSSRError: an unavailable device, or ``--ray`` without Ray installed.
+        ZSSRError: an unavailable device, or ``--ray`` without Ray installed or with no
+            cluster answering at its address (see :func:`zssr.batch.ray_backend.check_reachable`).
     """
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs must be an integer >= 1, got {args.jobs}")
@@ -67,10 +68,11 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
             gpus = 1.0 if str(args.device).startswith("cuda") else 0.0
         if not gpus >= 0:
             raise ConfigError(f"--ray-gpus must be >= 0, got {gpus}")
-        from ..batch.ray_backend import import_ray
+        from ..batch.ray_backend import check_reachable, import_ray
 
         import_ray()
         address = str(args.ray).strip() or "auto"
+        check_reachable(address)  # seconds, not Ray's minutes of retries, before any image starts
         # A task without a GPU reservation must not take one: --device auto means the CPU there.
         device = ("cuda" if gpus > 0 else "cpu") if args.device == "auto" else args.device
         return Execution("ray", (device,), args.threads, ray_address=address, ray_cpus=args.ray_cpus, ray_gpus=gpus)

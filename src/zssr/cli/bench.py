@@ -70,10 +70,11 @@ def run_bench(args: argparse.Namespace) -> int:
         gpus = args.ray_gpus if args.ray_gpus is not None else (1.0 if str(args.device).startswith("cuda") else 0.0)
         if not args.ray_cpus > 0 or not gpus >= 0:
             raise ConfigError(f"--ray-cpus must be > 0 and --ray-gpus >= 0, got {args.ray_cpus} and {gpus}")
-        from ..batch.ray_backend import import_ray
+        from ..batch.ray_backend import check_reachable, import_ray
 
         import_ray()
         ray = RayOptions(str(args.ray).strip() or "auto", args.ray_cpus, gpus)
+        check_reachable(ray.address)
         if device == "auto":  # a task without a GPU reservation must not take one
             device = "cuda" if gpus > 0 else "cpu"
     elif args.ray_gpus is not None:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib.util
+import ipaddress
+import socket
 from typing import Any
 
 import torch
@@ -42,8 +46,8 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network "
-                   "interface, see below)")
+                   help="address or host name to listen on (default 127.0.0.1: this machine only; ::1 for IPv6; "
+                   "0.0.0.0: every network interface, see below). $GRADIO_SERVER_NAME is ignored")
     p.add_argument("--port", type=int, default=7860, help="TCP port (default 7860)")
     p.add_argument("--auth", metavar="USER:PASS", help="ask for this user name and password before showing the page")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
@@ -58,11 +62,51 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=_cmd_serve)
 
 
+def check_host(host: str, port: int) -> tuple[str, bool]:
+    """``--host`` as Gradio must get it, checked now; and whether it is this machine only.
+
+    Why: Gradio takes an empty name as ``$GRADIO_SERVER_NAME`` (0.0.0.0 where set), builds
+    ``http://::1:7860`` for an IPv6 literal (a 40-line httpx traceback) and reports a
+    name that does not resolve as "Cannot find empty port". So the name must be non-empty,
+    resolve (:func:`socket.getaddrinfo`) and every address it resolves to must be bindable
+    at ``port`` (what the server will listen on); an IPv6 literal is passed bracketed
+    (``[::1]``), the form Gradio strips for binding and keeps for the page's URL.
+
+    Raises:
+        ConfigError: naming ``--host`` (or ``--port`` when the port is taken).
+    """
+    name = host.strip()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    if not name:
+        raise ConfigError(f"--host must be an address or host name, e.g. 127.0.0.1 or ::1, got {host!r}")
+    try:
+        found = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"--host {host!r}: cannot resolve this name ({why})") from None
+    for family, kind, proto, _, address in found:
+        with contextlib.closing(socket.socket(family, kind, proto)) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                flag = f"--port {port}" if exc.errno == errno.EADDRINUSE else f"--host {host}"
+                raise ConfigError(f"{flag}: cannot listen on {address[0]} port {port} "
+                                  f"({exc.strerror or exc})") from None
+    local = all(ipaddress.ip_address(str(address[0]).split("%")[0]).is_loopback for *_, address in found)
+    try:
+        is_v6 = ipaddress.ip_address(name.split("%")[0]).version == 6
+    except ValueError:
+        is_v6 = False
+    return (f"[{name}]" if is_v6 else name), local
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("gradio") is None:
         raise ZSSRError('zssr serve needs the web extra: pip install "zssr[web]"')
     from ..web.server import serve
-    from ..web.session import Limits
+    from ..web.session import IDLE_SECONDS, MAX_VISITOR_BYTES, MAX_VISITORS, Limits
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be in 0..65535, got {args.port}")
@@ -72,6 +116,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                         ("--max-output-megapixels", args.max_output_megapixels)):
         if not value > 0:
             raise ConfigError(f"{flag} must be > 0, got {value}")
+    host, local = check_host(str(args.host), args.port)
     auth = None
     if args.auth is not None:
         user, sep, password = str(args.auth).partition(":")
@@ -84,11 +129,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     limits = Limits(args.max_upload_mb, args.max_megapixels, args.max_output_megapixels)
 
     def ready(url: str, root: Any) -> None:
-        exposed = "" if args.host in ("127.0.0.1", "localhost", "::1") else (
+        exposed = "" if local else (
             " (reachable from the network: anyone who can reach this port can use this machine; see --help)")
         print(f"zssr serve: {url} on {device} with {torch.get_num_threads()} threads{exposed}; Ctrl-C to stop",
               flush=True)
-        print(f"zssr serve: visitors' files under {root} (each folder removed when its visitor leaves)", flush=True)
+        print(f"zssr serve: visitors' files under {root} (each removed when its visitor leaves, or after "
+              f"{IDLE_SECONDS / 60:g} min idle; at most {MAX_VISITORS} visitors, {MAX_VISITOR_BYTES / 2**30:g} GiB)",
+              flush=True)
 
-    serve(host=args.host, port=args.port, device=device, limits=limits, auth=auth, ready=ready)
+    serve(host=host, port=args.port, device=device, limits=limits, auth=auth, ready=ready)
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ..errors import ImageReadError
 from ..io import read_image
 from ..pipeline import parse_scale
 from .compare import ZOOMS, Comparison
-from .job import KERNEL_MODES, KERNEL_SUFFIXES, JobOptions, JobResult, Monitor, Snapshot, run_job
+from .job import KERNEL_MODES, KERNEL_SUFFIXES, JobOptions, JobResult, Monitor, Snapshot, run_job, whole_number
 from .session import Limits, Visitor, Visitors, admit_image, admit_kernel, check_upload
 
 __all__ = ["build_app", "progress_html", "status_html"]
@@ -71,8 +72,17 @@ def progress_html(snap: Snapshot) -> str:
             f'<div class="zssr-line" data-iteration="{snap.iteration}">{html.escape(" · ".join(parts))}</div>')
 
 
+def _who(request: gr.Request | None) -> tuple[str, str | None]:
+    """(session, user) of a request; the user is None without ``--auth`` (and for an unauthenticated request)."""
+    return getattr(request, "session_hash", None) or "anonymous", getattr(request, "username", None)
+
+
 def _visitor(visitors: Visitors, request: gr.Request | None) -> Visitor:
-    return visitors.get(getattr(request, "session_hash", None) or "anonymous")
+    return visitors.get(*_who(request))
+
+
+def _known_visitor(visitors: Visitors, request: gr.Request | None) -> Visitor | None:
+    return visitors.find(*_who(request))
 
 
 def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr.Blocks:
@@ -100,10 +110,11 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
                                         type="filepath", visible=False, elem_id="zssr-kernel-file")
                 estimator = gr.Radio(["edges", "kernelgan"], value="edges", label="Estimator", visible=False,
                                      info="edges: instant; kernelgan: about a minute on 2 cores")
-                max_iterations = gr.Number(0, label="Max iterations per step (0: the preset's)", precision=0,
+                # Whole numbers, checked in run(): Gradio's precision=0 would round 2.5 to 2 silently.
+                max_iterations = gr.Number(0, label="Max iterations per step (0: the preset's)", step=1,
                                            minimum=0, elem_id="zssr-iterations")
                 budget = gr.Number(0, label="Training time budget, s (0: none)", minimum=0, elem_id="zssr-budget")
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="zssr-seed")
+                seed = gr.Number(0, label="Seed", step=1, minimum=0, elem_id="zssr-seed")
                 with gr.Row():
                     run_button = gr.Button("Run", variant="primary", elem_id="zssr-run")
                     cancel_button = gr.Button("Cancel", variant="stop", elem_id="zssr-cancel")
@@ -163,14 +174,14 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
                 iterations: float | None, seconds: float | None, seed_value: float | None,
                 request: gr.Request) -> Iterator[dict[Any, Any]]:
             visitor = _visitor(visitors, request)
-            visitor.waiting = False
             cleared = {kernel_picture: gr.update(value=None, visible=False), slider: None, overview: None,
                        zoom_slider: None, curves: None, download: gr.update(visible=False),
                        download_kernel: gr.update(visible=False), command: ""}
             if visitor.cancel_waiting:
-                visitor.cancel_waiting = False
+                visitor.waiting = visitor.cancel_waiting = False
                 yield {status: status_html("cancelled before it started"), progress: "", run_button: gr.update(interactive=True)}
                 return
+            visitor.waiting = True  # busy from here (never swept) until the job's thread runs
             visitor.cancel.clear()
             names: dict[Path, str] = {}
             try:
@@ -178,9 +189,9 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
                     raise ImageReadError("choose an image to upload first")
                 options = JobOptions(
                     scale=str(factor), preset=preset_name, kernel=mode, estimator=estimator_name,  # type: ignore[arg-type]
-                    max_iterations=int(iterations) if iterations else None,
+                    max_iterations=whole_number(iterations, "max iterations") or None,
                     budget_seconds=None if not seconds else float(seconds),
-                    seed=0 if seed_value is None else int(seed_value),
+                    seed=whole_number(seed_value, "seed") or 0,
                 )
                 final = parse_scale(options.scale)[-1]
                 folder = visitor.new_run_folder()
@@ -192,6 +203,7 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
                     kernel_file = admit_kernel(Path(kernel_path), folder, name=Path(kernel_path).name)
                     names[kernel_file] = Path(kernel_path).name
             except Exception as exc:  # bad options or upload: one line, like the CLI
+                visitor.waiting = False
                 yield {**cleared, status: status_html(f"zssr: error: {describe_error(exc)}", "error"), progress: "",
                        run_button: gr.update(interactive=True)}
                 return
@@ -205,6 +217,7 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
             thread = threading.Thread(target=work, name="zssr-job", daemon=True)
             visitor.monitor, visitor.thread = monitor, thread
             thread.start()
+            visitor.waiting = False
             yield {**cleared, status: status_html("running"), progress: progress_html(monitor.snapshot())}
             try:
                 kernel_shown = False
@@ -222,6 +235,7 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
                 if thread.is_alive():
                     visitor.cancel.set()
                     thread.join()
+                visitor.last_seen = time.monotonic()  # idle from the end of its run, not its start
             ended = dataclasses.replace(monitor.snapshot(), stage=box["result"].status)
             yield _finish(box["result"], visitor, source, ended)
 
@@ -261,7 +275,8 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
         def cancel(request: gr.Request) -> None:
             # A notice, not the status line: the run's own last word ("cancelled: …") must not be overwritten
             # by this reply arriving after it.
-            what = _visitor(visitors, request).request_cancel()
+            known = _known_visitor(visitors, request)  # only the owner's own visitor (with --auth: its user)
+            what = "nothing" if known is None else known.request_cancel()
             gr.Info({"running": "Cancelling the run: it stops within one iteration.",
                      "waiting": "The queued run will end, untrained, when its turn comes.",
                      "nothing": "Nothing to cancel."}[what])
@@ -269,16 +284,17 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
         cancel_button.click(cancel, concurrency_id="zssr-cancel", concurrency_limit=None, show_progress="hidden")
 
         def rezoom(level: int, request: gr.Request) -> tuple[Any, Any]:
-            visitor = _visitor(visitors, request)
-            comparison = visitor.comparison
-            if not isinstance(comparison, Comparison):
+            visitor = _known_visitor(visitors, request)
+            comparison = None if visitor is None else visitor.comparison
+            if visitor is None or not isinstance(comparison, Comparison):
                 return gr.update(), gr.update()
             return comparison.overview(visitor.center, int(level)), comparison.zoomed(visitor.center, int(level))
 
         def pick(level: int, evt: gr.SelectData, request: gr.Request) -> tuple[Any, Any]:
-            visitor = _visitor(visitors, request)
-            comparison = visitor.comparison
-            if isinstance(comparison, Comparison) and isinstance(evt.index, (list, tuple)) and len(evt.index) == 2:
+            visitor = _known_visitor(visitors, request)
+            comparison = None if visitor is None else visitor.comparison
+            if visitor is not None and isinstance(comparison, Comparison) and isinstance(evt.index, (list, tuple)) \
+                    and len(evt.index) == 2:
                 k = comparison.overview_factor  # the overview is shown enlarged; the browser gives (x, y)
                 visitor.center = (float(evt.index[1]) / k, float(evt.index[0]) / k)
             return rezoom(level, request)
@@ -287,7 +303,9 @@ def build_app(*, device: torch.device, limits: Limits, visitors: Visitors) -> gr
         zoom.change(rezoom, inputs=zoom, outputs=[overview, zoom_slider], queue=False)
 
         def leave(request: gr.Request) -> None:
-            visitors.leave(getattr(request, "session_hash", None) or "anonymous")
+            # Gradio calls this from its heartbeat route, which asks for no login: with --auth an
+            # unauthenticated disconnect carries no user and so reaches no logged-in user's visitor.
+            visitors.leave(*_who(request))
 
         demo.unload(leave)
     return demo

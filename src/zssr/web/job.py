@@ -17,6 +17,7 @@ own "cancel" only stops waiting for the thread, it cannot stop it).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import shlex
 import threading
@@ -40,7 +41,7 @@ from ..io import read_image, to_tensor
 from ..kernels import align_kernel
 from ..pipeline import parse_scale, plan_steps, upscale_tensor
 
-__all__ = ["JobOptions", "JobResult", "Monitor", "Snapshot", "budget_iterations", "run_job"]
+__all__ = ["JobOptions", "JobResult", "Monitor", "Snapshot", "budget_iterations", "run_job", "whole_number"]
 
 KernelMode = Literal["bicubic", "file", "auto"]
 KERNEL_MODES: tuple[KernelMode, ...] = ("bicubic", "file", "auto")
@@ -98,6 +99,23 @@ class JobOptions:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def whole_number(value: object, name: str) -> int | None:
+    """A page's number field as an int (None when empty); a fraction is refused by name, never rounded.
+
+    Why: Gradio's ``precision=0`` rounds what an API client sends (seed 0.5 → 0, 2.5
+    iterations → 2) and the run then differs silently from what was asked.
+
+    Raises:
+        ConfigError: not a finite whole number.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value != math.floor(value):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)

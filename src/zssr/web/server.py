@@ -35,7 +35,7 @@ def serve(*, host: str, port: int, device: torch.device, limits: Limits, auth: t
     """Serve the page on ``host:port`` until Ctrl-C (or SIGTERM); every visitor folder is removed at exit.
 
     Args:
-        host: the address to bind (127.0.0.1: this machine only).
+        host: the address to bind (127.0.0.1: this machine only; an IPv6 literal bracketed, ``[::1]``).
         port: the TCP port.
         device: where every run trains.
         limits: upload limits.
@@ -44,8 +44,11 @@ def serve(*, host: str, port: int, device: torch.device, limits: Limits, auth: t
     """
     root = Path(tempfile.mkdtemp(prefix="zssr-serve-"))
     os.environ.update(OFFLINE_ENVIRONMENT)
+    # Gradio would take an empty host from it, and it checks ports on that name: ``host`` alone decides.
+    os.environ.pop("GRADIO_SERVER_NAME", None)
     os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")
     visitors = Visitors(root / "visitors")
+    visitors.start_sweeping()
     previous = signal.signal(signal.SIGTERM, _interrupt)
     demo = None
     try:

@@ -6,16 +6,30 @@ under fixed names (``input``, ``kernel.mat``), so a file called ``../../etc/pass
 only ever a label on the page. The folder goes when the visitor leaves (the page's unload
 event), all of them when the server stops.
 
+Not every visitor leaves: a REST call (the page's own ``curl`` snippet) is a visitor of
+its own that never closes a tab. So the folders are also bounded while the server runs:
+at most :data:`MAX_VISITORS` visitors, :data:`MAX_VISITOR_BYTES` in all, each removed
+after :data:`IDLE_SECONDS` without a request; the oldest idle visitor goes first, and one
+whose job runs or waits in the queue is never removed. Sweeps run on each new visitor and
+every :data:`SWEEP_SECONDS`.
+
+With ``--auth``, a visitor belongs to the user who opened it: visitors are found by
+(user, session), so a request of another user, or an unauthenticated one (Gradio's
+heartbeat route takes no login), never reaches, cancels or removes it.
+
 Uploads are checked before any decoding beyond the header: the file size, then the
 input and output megapixels (a 20 MB PNG can hold a 1-gigapixel image).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
+import time
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,12 +41,23 @@ from ..errors import ImageReadError, KernelError, ShapeError
 from ..io.complaints import decoder_complaints_held_back
 from .job import KERNEL_SUFFIXES, Monitor
 
-__all__ = ["Limits", "Visitor", "Visitors", "admit_image", "admit_kernel", "check_upload", "header_size"]
+__all__ = [
+    "IDLE_SECONDS", "MAX_VISITORS", "MAX_VISITOR_BYTES", "Limits", "Visitor", "Visitors", "admit_image", "admit_kernel",
+    "check_upload", "header_size",
+]
 
 #: Fixed name of the uploaded image inside a visitor's folder (the format is read from the content).
 UPLOAD_NAME = "input"
 #: Largest kernel file accepted (a 1025×1025 text kernel is about 20 MB; no real one comes close).
 MAX_KERNEL_BYTES = 4 * 2**20
+#: Visitors kept at once (the oldest idle one makes room for a new one).
+MAX_VISITORS = 32
+#: Bytes in all visitors' folders (inputs ≤ 25 MB and outputs ≤ 16 megapixels by default: ~100 MB a run).
+MAX_VISITOR_BYTES = 2 * 2**30
+#: Seconds without a request after which a visitor (not running or queued) is removed.
+IDLE_SECONDS = 30 * 60.0
+#: Seconds between two periodic sweeps.
+SWEEP_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -152,6 +177,7 @@ class Visitor:
         closed: the visitor left (a late request gets a new visitor).
         comparison: the last run's :class:`~zssr.web.compare.Comparison`.
         center: the zoom region's centre ``(y, x)`` picked on the page (None: the middle).
+        last_seen: when the visitor last made a request (the clock of its :class:`Visitors`).
     """
 
     folder: Path
@@ -164,6 +190,12 @@ class Visitor:
     closed: bool = False
     comparison: object | None = None
     center: tuple[float, float] | None = None
+    last_seen: float = 0.0
+
+    @property
+    def busy(self) -> bool:
+        """A job runs, or a run waits in the queue: never swept away."""
+        return self.waiting or (self.thread is not None and self.thread.is_alive())
 
     def new_run_folder(self) -> Path:
         """A fresh, empty folder for the next run; the previous run's files are removed."""
@@ -194,38 +226,125 @@ class Visitor:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def _folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (0 for a folder already gone)."""
+    total = 0
+    for parent, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(parent, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
 class Visitors:
-    """The server's visitors by session, each with a folder under ``root``."""
+    """The server's visitors by (user, session), each with a folder under ``root``, bounded (see the module).
 
-    def __init__(self, root: Path) -> None:
+    Args:
+        root: where the visitors' folders are made.
+        max_visitors: visitors kept at once.
+        max_bytes: bytes in all their folders.
+        idle_seconds: a visitor without a request for this long is removed.
+        clock: seconds, monotonic (injectable for tests).
+    """
+
+    def __init__(self, root: Path, *, max_visitors: int = MAX_VISITORS, max_bytes: int = MAX_VISITOR_BYTES,
+                 idle_seconds: float = IDLE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.root = root
+        self.max_visitors, self.max_bytes, self.idle_seconds = max_visitors, max_bytes, idle_seconds
+        self._clock = clock
         self._lock = threading.Lock()
-        self._by_session: dict[str, Visitor] = {}
+        self._by_session: dict[tuple[str | None, str], Visitor] = {}
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
 
-    def get(self, session: str) -> Visitor:
-        """The visitor of ``session``, created (with a fresh folder) on first use."""
+    def get(self, session: str, user: str | None = None) -> Visitor:
+        """The visitor of ``session`` opened by ``user``, created (with a fresh folder) on first use.
+
+        A new visitor first sweeps: idle ones past :attr:`idle_seconds`, then the oldest idle
+        ones while the count or the bytes are over their bounds.
+        """
+        key = (user, session)
         with self._lock:
-            visitor = self._by_session.get(session)
+            visitor = self._by_session.get(key)
+            if visitor is not None and not visitor.closed:
+                visitor.last_seen = self._clock()
+                return visitor
+        self.sweep(room=1)
+        with self._lock:
+            visitor = self._by_session.get(key)
             if visitor is None or visitor.closed:
                 folder = self.root / uuid.uuid4().hex
                 folder.mkdir(parents=True)
-                visitor = self._by_session[session] = Visitor(folder)
+                visitor = self._by_session[key] = Visitor(folder)
+            visitor.last_seen = self._clock()
             return visitor
 
-    def leave(self, session: str) -> None:
-        """The visitor of ``session`` left: stop its job and remove its folder."""
+    def find(self, session: str, user: str | None = None) -> Visitor | None:
+        """The visitor of ``session`` opened by ``user`` if there is one (none is created)."""
         with self._lock:
-            visitor = self._by_session.pop(session, None)
+            visitor = self._by_session.get((user, session))
+            if visitor is None or visitor.closed:
+                return None
+            visitor.last_seen = self._clock()
+            return visitor
+
+    def leave(self, session: str, user: str | None = None) -> None:
+        """The visitor of ``session`` opened by ``user`` left: stop its job and remove its folder."""
+        with self._lock:
+            visitor = self._by_session.pop((user, session), None)
         if visitor is not None:
             visitor.close()
+
+    def sweep(self, room: int = 0) -> int:
+        """Remove idle visitors: past :attr:`idle_seconds`, then oldest first while over the bounds.
+
+        Args:
+            room: visitors about to be added (counted against :attr:`max_visitors`).
+
+        Returns:
+            how many visitors were removed. Busy ones (:attr:`Visitor.busy`) are never removed,
+            so the bounds can be exceeded while every visitor over them is busy.
+        """
+        now = self._clock()
+        with self._lock:
+            idle = sorted((item for item in self._by_session.items() if not item[1].busy),
+                          key=lambda item: item[1].last_seen)
+            evict = [key for key, visitor in idle if now - visitor.last_seen > self.idle_seconds]
+            kept = [key for key, _ in idle if key not in evict]
+            count = len(self._by_session) - len(evict)
+            sizes = {key: _folder_bytes(v.folder) for key, v in self._by_session.items() if key not in evict}
+            total = sum(sizes.values())
+            for key in kept:  # oldest first
+                if count + room <= self.max_visitors and total <= self.max_bytes:
+                    break
+                evict.append(key)
+                count, total = count - 1, total - sizes[key]
+            gone = [self._by_session.pop(key) for key in evict]
+            for visitor in gone:
+                visitor.closed = True  # a request racing this sweep gets a new visitor
+        for visitor in gone:
+            visitor.close()
+        return len(gone)
+
+    def start_sweeping(self, every: float = SWEEP_SECONDS) -> None:
+        """Sweep every ``every`` seconds on a daemon thread, until :meth:`close_all`."""
+        def loop() -> None:
+            while not self._stop.wait(every):
+                self.sweep()
+
+        self._sweeper = threading.Thread(target=loop, name="zssr-visitor-sweeper", daemon=True)
+        self._sweeper.start()
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._by_session)
 
     def close_all(self) -> None:
-        """Server shutdown: every visitor leaves."""
+        """Server shutdown: the sweeps stop and every visitor leaves."""
+        self._stop.set()
         with self._lock:
-            sessions = list(self._by_session)
-        for session in sessions:
-            self.leave(session)
+            keys = list(self._by_session)
+        for user, session in keys:
+            self.leave(session, user)
