@@ -233,8 +233,9 @@ def test_nets_trains_n_runs_says_so_in_the_plan_and_writes_their_mean(
 ) -> None:
     source = _png(tmp_path / "a.png")
     plain = [a for a in FAST if a != "--quiet"] + ["--threads", "1", "--device", "cpu"]
-    code, _, err = _run(capsys, "upscale", source, "-s", "2", "-o", tmp_path / "two.png", *plain, "--nets", "2")
+    code, out, err = _run(capsys, "upscale", source, "-s", "2", "-o", tmp_path / "two.png", *plain, "--nets", "2")
     assert code == 0, err
+    assert "4 iterations in 1 step(s) × 2 nets" in out
     assert "in 1 step(s) × 2 nets averaged, at most 4 training iterations" in err
     assert "at most 4 iterations ×" in err  # the time estimate counts both runs too
     assert _run(capsys, "upscale", source, "-s", "2", "-o", tmp_path / "one.png", *plain)[0] == 0
