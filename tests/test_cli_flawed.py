@@ -267,6 +267,21 @@ def test_nets_on_a_volume_is_refused_rather_than_ignored(tmp_path: Path, capsys:
     assert not (tmp_path / "o.tif").exists()
 
 
+def test_threads_above_the_cpus_is_refused_for_a_volume_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cpus: Any,
+) -> None:
+    """A volume run took ``--threads`` without applying or checking it."""
+    pytest.importorskip("tifffile")
+    import tifffile
+
+    cpus(2)
+    stack = tmp_path / "s.tif"
+    tifffile.imwrite(stack, np.zeros((3, 24, 24), np.uint8), imagej=True, metadata={"axes": "ZYX"})
+    code, _, err = _run(capsys, "upscale", stack, "-s", "2", "-o", tmp_path / "o.tif", *FAST, "--threads", "1000")
+    _one_line_error(code, err, "--threads 1000 is more than the 2 CPUs")
+    assert not (tmp_path / "o.tif").exists()
+
+
 def test_bench_jobs_above_the_cpus_is_clamped_with_one_warning(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
