@@ -342,8 +342,12 @@ def test_ray_tasks_take_a_gpu_only_when_they_reserve_one(monkeypatch: pytest.Mon
 # ----------------------------------------------------------------------------- parallel = serial
 
 
-def test_jobs_2_equals_the_serial_run_byte_for_byte(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_jobs_2_equals_the_serial_run_byte_for_byte(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """At 64×64 the thread count changes the bytes; equal ``--threads`` make every backend agree."""
+    # Two workers even where this process may use one CPU (taskset), which would clamp --jobs to 1.
+    monkeypatch.setattr("zssr.cli.batch_options.usable_cpus", lambda: 2)
     inputs = _folder(tmp_path / "in", 3, size=64)
     assert _upscale(capsys, inputs, "--out-dir", tmp_path / "serial", *BUDGET)[0] == 0
     code, stdout, _ = _upscale(capsys, inputs, "--out-dir", tmp_path / "jobs", *BUDGET, "--jobs", "2")

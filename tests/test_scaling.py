@@ -201,4 +201,4 @@ def test_the_cli_prints_the_estimate_and_takes_a_time_budget(tmp_path: Path, cap
     assert "at most 3 iterations ×" in err and "inference ≈ 8 passes" in err
     code = main(["upscale", str(source), "-s", "2", "-o", str(tmp_path / "c.png"), "--time-budget", "0"])
     err = capsys.readouterr().err
-    assert code == 2 and err.strip() == "zssr: error: --time-budget must be a finite number of seconds > 0, got 0"
+    assert code == 2 and err.strip() == "zssr: error: --time-budget must be a number of seconds in (0, 10,000,000], got 0"

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import zssr.cli as cli
+from zssr.config import MAX_TIME_BUDGET
 from zssr.errors import ConfigError, ImageReadError, KernelError, ShapeError
 from zssr.io import read_image, to_tensor, write_image
 from zssr.kernels import gaussian_kernel, load_kernel, save_kernel
@@ -135,7 +136,9 @@ def test_a_corrupt_upload_is_one_line_naming_the_visitors_file_not_the_server_pa
 @pytest.mark.parametrize(
     ("fields", "error"),
     [({"preset": "best"}, ConfigError), ({"kernel": "gaussian"}, KernelError), ({"max_iterations": 0}, ConfigError),
-     ({"seed": -1}, ConfigError), ({"budget_seconds": 0.0}, ConfigError), ({"estimator": "magic"}, KernelError)],
+     ({"seed": -1}, ConfigError), ({"budget_seconds": 0.0}, ConfigError), ({"budget_seconds": 1e308}, ConfigError),
+     ({"budget_seconds": float("inf")}, ConfigError), ({"budget_seconds": float("nan")}, ConfigError),
+     ({"estimator": "magic"}, KernelError)],
 )
 def test_job_options_refuse_bad_values_by_name(fields: dict, error: type[Exception]) -> None:
     with pytest.raises(error):
@@ -201,6 +204,8 @@ def test_a_time_budget_becomes_max_iterations_within_the_presets_cap(tmp_path: P
     steps = [(2.0, 2.0)]
     assert budget_iterations(x, steps, config, 1e6, device=torch.device("cpu")) == config.max_iterations
     assert budget_iterations(x, steps, config, 1e-6, device=torch.device("cpu")) == 1
+    # The largest budget accepted (1e308 once overflowed here into an OverflowError) is the preset's cap too.
+    assert budget_iterations(x, steps, config, MAX_TIME_BUDGET, device=torch.device("cpu")) == config.max_iterations
     source = write_image(tmp_path / "in.png", _image(24, 24))
     result = _run(JobOptions(preset="fast", budget_seconds=1e-6), source, tmp_path / "web")
     assert result.status == "done" and "--max-iterations 1 " in result.command
@@ -480,7 +485,9 @@ def test_serve_without_the_web_extra_is_one_line_and_exit_2(monkeypatch: pytest.
 @pytest.mark.parametrize(("args", "text"), [(["--auth", "nopassword"], "--auth must be USER:PASS"),
                                             (["--port", "70000"], "--port must be in"),
                                             (["--threads", "0"], "--threads must be"),
-                                            (["--max-megapixels", "0"], "--max-megapixels must be > 0")])
+                                            (["--max-megapixels", "0"], "--max-megapixels must be a finite number > 0"),
+                                            (["--max-upload-mb", "inf"], "--max-upload-mb must be a finite number > 0"),
+                                            (["--threads", "100000"], "--threads 100000 is more than the")])
 def test_serve_refuses_bad_options_with_one_line(args: list[str], text: str, capsys: pytest.CaptureFixture[str]) -> None:
     if importlib.util.find_spec("gradio") is None:
         pytest.skip("gradio is not installed (pip install 'zssr[web]'); the options are checked after that")

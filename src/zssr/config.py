@@ -15,7 +15,7 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = [
-    "AUTHORS_GRADUAL_PATTERN", "AUTO_FIELDS", "DEGRADATIONS", "ENGINES", "SON_FIELDS", "MAX_LEARNING_RATE", "MAX_NETS", "MAX_NETWORK_WEIGHTS", "MAX_STEPS", "PRECISIONS", "PRESETS", "PRESET_DOCS",
+    "AUTHORS_GRADUAL_PATTERN", "AUTO_FIELDS", "DEGRADATIONS", "ENGINES", "SON_FIELDS", "MAX_LEARNING_RATE", "MAX_NETS", "MAX_NETWORK_WEIGHTS", "MAX_NOISE_STD", "MAX_STEPS", "MAX_TIME_BUDGET", "PRECISIONS", "PRESETS", "PRESET_DOCS",
     "Config", "network_weights", "resolve_config",
 ]
 
@@ -159,8 +159,11 @@ class Config:
         ):
             raise ConfigError(f"inference_pixels must be None (the whole output) or an integer >= "
                               f"{MIN_INFERENCE_PIXELS}, got {self.inference_pixels!r}")
-        if self.time_budget is not None and (not _finite(self.time_budget) or self.time_budget <= 0):
-            raise ConfigError(f"time_budget must be None or a finite number of seconds > 0, got {self.time_budget!r}")
+        if self.time_budget is not None and (
+            not _finite(self.time_budget) or not 0 < self.time_budget <= MAX_TIME_BUDGET
+        ):
+            raise ConfigError(f"time_budget must be None or a number of seconds in (0, {MAX_TIME_BUDGET:,.0f}], "
+                              f"got {self.time_budget!r}")
         for name in ("channel_noise_std", "channel_speckle_std"):
             value = getattr(self, name)
             if value is not None and (
@@ -183,6 +186,9 @@ class Config:
             value = getattr(self, name)
             if not _finite(value) or value < 0:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
+        # Pixels are in [0, 1]: a σ above 1 is noise alone (1e308 once trained a net on inf/NaN sons).
+        if self.noise_std > MAX_NOISE_STD:
+            raise ConfigError(f"noise_std must be in [0, {MAX_NOISE_STD:g}] (pixels are in [0, 1]), got {self.noise_std!r}")
         p1, p2 = self.augment_as_is_probability, self.augment_no_interpolate_probability
         if not (_finite(p1) and _finite(p2) and p1 >= 0 and p2 >= 0 and p1 + p2 <= 1):
             raise ConfigError(
@@ -226,6 +232,13 @@ MIN_INFERENCE_PIXELS = 64 * 64
 
 #: Most independently seeded runs ``Config.nets`` may average (each costs a whole run).
 MAX_NETS = 16
+
+#: Largest ``time_budget`` in seconds (about 116 days): beyond any run, and clear of the float
+#: overflow that 1e308 met where a budget becomes an iteration count (the page's API).
+MAX_TIME_BUDGET = 1e7
+
+#: Largest ``noise_std`` accepted (see ``Config.__post_init__``).
+MAX_NOISE_STD = 1.0
 
 #: Largest learning rate accepted (see ``Config.__post_init__``).
 MAX_LEARNING_RATE = 1.0

@@ -15,6 +15,8 @@ Rules (docs/LIMITS.md):
     * Kernel: at most ``16·⌈sf⌉ + 1`` taps per axis and no larger than the input on
       that axis (a father crop is never larger than the input).
     * Input: at least :data:`MIN_INPUT_SIDE` pixels on each side.
+    * CPUs: at most :func:`usable_cpus` torch threads per image, and as many worker
+      processes (more only wait on each other: 1000 threads made a 4 s job take minutes).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from .resize import output_size
 
 __all__ = [
     "BANDED_VALUES", "KERNEL_SIDE_PER_FACTOR", "MEMORY_FRACTION", "MIN_INPUT_SIDE", "Plan", "available_memory", "check_kernel_size",
-    "RESIZE_VALUES", "check_plan", "check_resize", "check_scale_fits", "describe_plan", "format_bytes", "max_kernel_side", "plan_run", "values_per_output",
+    "RESIZE_VALUES", "check_plan", "check_resize", "check_scale_fits", "check_threads", "describe_plan", "format_bytes", "max_kernel_side", "plan_run",
+    "usable_cpus", "values_per_output",
 ]
 
 #: Smallest input side we accept: the son of a father must keep a few pixels for
@@ -68,6 +71,7 @@ class Plan:
     fixed_bytes: float
     device: str
     iterations: int
+    nets: int = 1  #: ``Config.nets``: whole runs whose outputs are averaged (``iterations`` counts them all)
 
     @property
     def output_size(self) -> tuple[float, float]:
@@ -151,6 +155,7 @@ def plan_run(
     return Plan(
         input_size=(h, w), channels=channels, steps=tuple(steps), sizes=tuple(sizes), peak_bytes=peak,
         values_per_pixel=values, fixed_bytes=fixed, device=str(dev), iterations=config.max_iterations * len(steps) * config.nets,
+        nets=config.nets,
     )
 
 
@@ -207,6 +212,30 @@ def available_memory(device: str | torch.device = "cpu") -> float:
         fallback = _sysconf_memory()
         known = [fallback] if fallback is not None else []
     return min(known) if known else math.inf
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (taskset, a container's cpuset), else the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity API (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
+def check_threads(threads: int | None, name: str = "threads") -> None:
+    """Refuse more torch threads than :func:`usable_cpus`.
+
+    Why: threads beyond the CPUs only wait at each other's barriers (``--threads 1000``
+    turned a 4 s job into one of over 4 minutes), and a thread count is not clamped
+    silently because it changes the output's float rounding (docs/BATCH.md).
+
+    Raises:
+        ResourceError: one line naming ``name``, the value and the cap.
+    """
+    cap = usable_cpus()
+    if threads is not None and threads > cap:
+        raise ResourceError(f"{name} {threads} is more than the {cap} CPU{'s' if cap > 1 else ''} this process may "
+                            f"use; give at most {cap} (more threads than CPUs only wait on each other)")
 
 
 def format_bytes(n: float) -> str:
@@ -316,8 +345,9 @@ def describe_plan(plan: Plan) -> str:
     """One line for the user before a run starts: sizes, iterations at most, memory at the peak."""
     h, w = plan.input_size
     oh, ow = plan.output_size
+    runs = f" × {plan.nets} nets averaged" if plan.nets > 1 else ""
     return (
-        f"{h}×{w} → {_fmt_dims(oh, ow)} in {len(plan.steps)} step(s), at most {plan.iterations} training "
+        f"{h}×{w} → {_fmt_dims(oh, ow)} in {len(plan.steps)} step(s){runs}, at most {plan.iterations} training "
         f"iterations, about {format_bytes(plan.peak_bytes)} of memory at the peak"
     )
 

@@ -215,6 +215,9 @@ def upscale_volume(
         none with ``axis`` and no voxel sizes; ImageReadError: an unreadable file.
     """
     config = resolve_config(preset, **overrides)
+    if config.nets > 1:  # one net serves every slice here; silently training one would ignore the request
+        raise ConfigError(f"nets applies to 2-D images (zssr.upscale); a stack or volume is enlarged by one net, "
+                          f"got nets={config.nets}")
     dev = resolve_device(device)
     vol = _as_volume(volume, axes)
     if spacing is not None:

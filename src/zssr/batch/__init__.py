@@ -12,10 +12,10 @@ is built on it; see docs/BATCH.md.
 from __future__ import annotations
 
 from .manifest import MANIFEST_NAME, Manifest, settings_id
-from .runner import BatchReport, Execution, run_batch
+from .runner import BatchReport, Execution, run_batch, workers_started
 from .work import BatchItem, Done, Failed, ImageTask, TaskResult, file_sha256
 
 __all__ = [
     "MANIFEST_NAME", "BatchItem", "BatchReport", "Done", "Execution", "Failed", "ImageTask", "Manifest", "TaskResult",
-    "file_sha256", "run_batch", "settings_id",
+    "file_sha256", "run_batch", "settings_id", "workers_started",
 ]

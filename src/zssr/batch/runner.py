@@ -15,6 +15,7 @@ because it changes only float rounding, not the method.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,11 +26,12 @@ from typing import Any, Literal, TextIO
 import torch
 
 from ..errors import ZSSRError
+from ..limits import check_threads
 from ..pipeline import TqdmProgress, resolve_device
 from .manifest import FolderLock, InputFingerprint, Manifest, remove_stale_temps
 from .work import BatchItem, Done, Event, Failed, ImageTask, describe_error, execute
 
-__all__ = ["BatchReport", "Execution", "run_batch"]
+__all__ = ["BatchReport", "Execution", "run_batch", "workers_started"]
 
 Backend = Literal["serial", "processes", "ray"]
 
@@ -66,8 +68,11 @@ class Execution:
             raise ZSSRError("devices must name at least one device")
         if self.threads is not None and (isinstance(self.threads, bool) or self.threads < 1):
             raise ZSSRError(f"threads must be an integer >= 1, got {self.threads!r}")
-        if not self.ray_cpus > 0 or not self.ray_gpus >= 0:
-            raise ZSSRError(f"ray_cpus must be > 0 and ray_gpus >= 0, got {self.ray_cpus!r} and {self.ray_gpus!r}")
+        if self.backend != "ray":  # a Ray node's CPUs are not this machine's
+            check_threads(self.threads)
+        if not (0 < self.ray_cpus < math.inf and 0 <= self.ray_gpus < math.inf):  # (nan fails both)
+            raise ZSSRError(f"ray_cpus must be a finite number > 0 and ray_gpus one >= 0, got {self.ray_cpus!r} and "
+                            f"{self.ray_gpus!r}")
         if isinstance(self.retries, bool) or self.retries < 0:
             raise ZSSRError(f"retries must be an integer >= 0, got {self.retries!r}")
 
@@ -233,6 +238,11 @@ def _run_single(
     return BatchReport(tuple(done), ())
 
 
+def workers_started(execution: Execution, images: int) -> int:
+    """Worker processes a run of ``images`` starts: one per device of ``execution``, never more than images."""
+    return max(1, min(len(execution.devices), images)) if execution.backend == "processes" else 1
+
+
 def _backend(
     items: Sequence[BatchItem], task: ImageTask, execution: Execution, progress: Any, isolate: bool,
 ) -> Generator[Event, None, None]:
@@ -250,7 +260,7 @@ def _backend(
     if execution.backend == "processes":
         from .pool import run_processes
 
-        threads = execution.threads or max(1, torch.get_num_threads() // len(execution.devices))
+        threads = execution.threads or max(1, torch.get_num_threads() // workers_started(execution, len(items)))
         return run_processes(items, task, execution.devices, threads, retries=execution.retries)
     return _run_serial(items, task, execution, progress, isolate)
 

@@ -8,10 +8,12 @@ Ray is installed) so that a bad option is one line and exit 2, not a batch of fa
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from ..batch import BatchReport, Execution
 from ..errors import ConfigError
+from ..limits import check_threads, usable_cpus
 from ..pipeline import resolve_device
 from .options import EXIT_USAGE
 
@@ -25,12 +27,13 @@ def add_batch_options(p: argparse.ArgumentParser) -> None:
     """Add the options choosing where the images of a run go (see docs/BATCH.md)."""
     g = p.add_argument_group("many images (see docs/BATCH.md)")
     g.add_argument("--jobs", type=int, metavar="N",
-                   help="images at once, each in its own worker process on --device (default 1: this process)")
+                   help="images at once, each in its own worker process on --device (default 1: this process; "
+                   "at most the CPUs this process may use, more is clamped with a warning)")
     g.add_argument("--devices", metavar="D1,D2,...",
                    help="one worker process per device, e.g. cuda:0,cuda:1 (or cpu,cpu); replaces --device and --jobs")
     g.add_argument("--threads", type=int, metavar="N",
-                   help="torch CPU threads per image (default: all cores for one job, shared out between "
-                   "workers; a Ray task uses its --ray-cpus). Outputs are byte-identical across --jobs, "
+                   help="torch CPU threads per image, at most the CPUs this process may use (default: all cores "
+                   "for one job, shared out between workers; a Ray task uses its --ray-cpus). Outputs are byte-identical across --jobs, "
                    "--devices and --ray for the same --threads")
     g.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
                    help="run each image as a Ray task: on the cluster at ADDRESS (default auto: the one "
@@ -57,17 +60,19 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
         raise ConfigError(f"--jobs must be an integer >= 1, got {args.jobs}")
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be an integer >= 1, got {args.threads}")
+    if args.ray is None:  # a Ray task runs on a node whose CPUs are not this machine's
+        check_threads(args.threads, "--threads")
     if args.ray is not None:
         if (args.jobs or 1) > 1 or args.devices is not None:
             raise ConfigError("--ray runs one task per image across the cluster; size tasks with --ray-cpus and "
                               "--ray-gpus instead of --jobs or --devices")
-        if not args.ray_cpus > 0:
-            raise ConfigError(f"--ray-cpus must be > 0, got {args.ray_cpus}")
+        if not 0 < args.ray_cpus < math.inf:
+            raise ConfigError(f"--ray-cpus must be a finite number > 0, got {args.ray_cpus:g}")
         gpus = args.ray_gpus
         if gpus is None:
             gpus = 1.0 if str(args.device).startswith("cuda") else 0.0
-        if not gpus >= 0:
-            raise ConfigError(f"--ray-gpus must be >= 0, got {gpus}")
+        if not 0 <= gpus < math.inf:
+            raise ConfigError(f"--ray-gpus must be a finite number >= 0, got {gpus:g}")
         from ..batch.ray_backend import check_reachable, import_ray
 
         import_ray()
@@ -87,8 +92,14 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
         devices = tuple(str(resolve_device(name)) for name in names)
         return Execution("processes", devices, args.threads)
     device = str(resolve_device(args.device))
-    if (args.jobs or 1) > 1:
-        return Execution("processes", (device,) * args.jobs, args.threads)
+    jobs, cap = args.jobs or 1, usable_cpus()
+    if jobs > cap:
+        # Outputs do not depend on the worker count (given --threads), so too many is clamped, not refused.
+        print(f"zssr: warning: --jobs {jobs} is more than the {cap} CPU{'s' if cap > 1 else ''} this process may "
+              f"use; running at most {cap} worker{'s' if cap > 1 else ''}", file=sys.stderr)
+        jobs = cap
+    if jobs > 1:
+        return Execution("processes", (device,) * jobs, args.threads)
     return Execution("serial", (device,), args.threads)
 
 

@@ -7,10 +7,13 @@ imports, so the harness stays optional.
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 
 from ..bench import DEGRADATIONS, KERNEL_RECIPES, LR_SOURCES, METHODS, run_benchmark
 from ..bench.runner import RayOptions
 from ..errors import ConfigError
+from ..limits import usable_cpus
 from .options import seed_argument
 
 __all__ = ["add_bench_arguments", "run_bench"]
@@ -68,8 +71,9 @@ def run_bench(args: argparse.Namespace) -> int:
             raise ConfigError("--ray runs one task per image across the cluster; size tasks with --ray-cpus and "
                               "--ray-gpus instead of --jobs")
         gpus = args.ray_gpus if args.ray_gpus is not None else (1.0 if str(args.device).startswith("cuda") else 0.0)
-        if not args.ray_cpus > 0 or not gpus >= 0:
-            raise ConfigError(f"--ray-cpus must be > 0 and --ray-gpus >= 0, got {args.ray_cpus} and {gpus}")
+        if not (0 < args.ray_cpus < math.inf and 0 <= gpus < math.inf):  # (nan fails both)
+            raise ConfigError(f"--ray-cpus must be a finite number > 0 and --ray-gpus one >= 0, got {args.ray_cpus:g} "
+                              f"and {gpus:g}")
         from ..batch.ray_backend import check_reachable, import_ray
 
         import_ray()
@@ -79,6 +83,11 @@ def run_bench(args: argparse.Namespace) -> int:
             device = "cuda" if gpus > 0 else "cpu"
     elif args.ray_gpus is not None:
         raise ConfigError("--ray-gpus applies to --ray runs only")
+    jobs, cap = args.jobs, usable_cpus()
+    if jobs > cap:  # clamped as zssr upscale --jobs is: more workers than CPUs only queue
+        print(f"zssr: warning: --jobs {jobs} is more than the {cap} CPU{'s' if cap > 1 else ''} this process may use; "
+              f"running at most {cap} worker{'s' if cap > 1 else ''}", file=sys.stderr)
+        jobs = cap
     result = run_benchmark(
         args.dataset,
         out=args.out,
@@ -91,7 +100,7 @@ def run_bench(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         limit=args.limit,
         images=images,
-        jobs=args.jobs,
+        jobs=jobs,
         device=device,
         data_root=args.data_root,
         progress=not args.quiet,

@@ -27,7 +27,7 @@ from ..kernels import (
 from ..kernels.validate import MAX_FACTOR, MAX_SIDE
 from ..pipeline import resolve_device
 from .inputs import check_not_inputs, clear_stale_temps, read_kernel
-from .options import Parser, add_run_options, seed_argument
+from .options import Parser, add_run_options, output_file, seed_argument
 
 _KERNEL_FILE_SUFFIXES = (".mat", ".npy", ".txt", ".csv")
 #: ``--estimator`` choices; ``edges`` is the default (Table 2: 57% of the bicubic → true kernel gap, KernelGAN 45%:
@@ -59,12 +59,12 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--seed", type=seed_argument, default=0, metavar="N",
                    help="seed for --random, an integer in [0, 2**63) (default 0)")
     g.add_argument("--recipe", choices=("zssr", "div2krk"), default="zssr", help="random recipe (default zssr)")
-    g.add_argument("-o", "--output", required=True, metavar="FILE", help="kernel file (.mat/.npy/.txt/.csv/.png)")
+    g.add_argument("-o", "--output", type=output_file, required=True, metavar="FILE", help="kernel file (.mat/.npy/.txt/.csv/.png)")
     g.set_defaults(handler=_cmd_kernel_gaussian)
 
     s = ksub.add_parser("show", help="save a picture of a kernel", description="Save a PNG picture of a kernel file.")
     s.add_argument("kernel", metavar="FILE", help="kernel file")
-    s.add_argument("-o", "--output", metavar="PNG", help="picture to write (default: FILE with .png)")
+    s.add_argument("-o", "--output", type=output_file, metavar="PNG", help="picture to write (default: FILE with .png)")
     s.set_defaults(handler=_cmd_kernel_show)
 
     c = ksub.add_parser(
@@ -72,7 +72,7 @@ def add_parser(sub: Any) -> None:
         description="The ×4 kernel of two successive ×2 downscales with the same kernel (KernelGAN's rule).",
     )
     c.add_argument("kernel", metavar="FILE", help="the ×2 kernel file")
-    c.add_argument("-o", "--output", required=True, metavar="FILE", help="the ×4 kernel file")
+    c.add_argument("-o", "--output", type=output_file, required=True, metavar="FILE", help="the ×4 kernel file")
     c.add_argument("--size", type=int, metavar="N", help="centre-crop to N×N (default: full support 3k−2)")
     c.set_defaults(handler=_cmd_kernel_compose)
 
@@ -86,7 +86,7 @@ def add_parser(sub: Any) -> None:
     e.add_argument("input", metavar="IN", help="the LR image (at least 84×84)")
     e.add_argument("-s", "--scale", type=float, default=2.0, metavar="S",
                    help="SR factor (default 2; edges: the kernel scales with it; KernelGAN: ×4 composes ×2)")
-    e.add_argument("-o", "--output", required=True, metavar="FILE", help="kernel file (.mat/.npy/.txt/.csv/.png)")
+    e.add_argument("-o", "--output", type=output_file, required=True, metavar="FILE", help="kernel file (.mat/.npy/.txt/.csv/.png)")
     e.add_argument("--estimator", choices=ESTIMATORS, default="edges",
                    help="'edges' (default: the blur across the strongest edges) or 'kernelgan'")
     e.add_argument("--iterations", type=int, metavar="N",

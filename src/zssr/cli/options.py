@@ -10,6 +10,7 @@ import argparse
 import ast
 import dataclasses
 import math
+import os
 import sys
 import types
 import typing
@@ -86,8 +87,22 @@ def show_warning(
 def add_outputs(p: argparse.ArgumentParser) -> None:
     """Add ``-o/--output`` and ``--out-dir``, exactly one required."""
     group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("-o", "--output", metavar="OUT", help="output file (one input only); its suffix picks the format")
+    group.add_argument("-o", "--output", metavar="OUT", type=partial(output_file, hint="; for a folder use --out-dir"),
+                       help="output file (one input only); its suffix picks the format")
     group.add_argument("--out-dir", metavar="DIR", help="output folder (created if needed); input file names are kept")
+
+
+def output_file(text: str, hint: str = "") -> str:
+    """An ``-o`` file name; one ending in a path separator (``out.png/``) names a folder and is refused.
+
+    Why: ``Path("out.png/")`` drops the slash, so the run wrote the file ``out.png`` where the
+    user had asked for a folder (argparse turns the error into ``argument -o/--output: …``).
+    """
+    seps = tuple(s for s in (os.sep, os.altsep) if s)
+    if text.endswith(seps) or os.path.basename(text) in (".", ".."):
+        raise argparse.ArgumentTypeError(f"{text!r} names a folder, not a file (it ends in a path separator, '.' or "
+                                         f"'..'){hint}")
+    return text
 
 
 def add_run_options(p: argparse.ArgumentParser, *, seed_help: str = "seed (default 0)") -> None:

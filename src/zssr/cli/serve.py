@@ -7,12 +7,14 @@ import contextlib
 import errno
 import importlib.util
 import ipaddress
+import math
 import socket
 from typing import Any
 
 import torch
 
 from ..errors import ConfigError, ZSSRError
+from ..limits import check_threads
 from ..pipeline import resolve_device
 from .options import DEVICE_HELP
 
@@ -112,10 +114,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port must be in 0..65535, got {args.port}")
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be an integer >= 1, got {args.threads}")
+    check_threads(args.threads, "--threads")
     for flag, value in (("--max-upload-mb", args.max_upload_mb), ("--max-megapixels", args.max_megapixels),
                         ("--max-output-megapixels", args.max_output_megapixels)):
-        if not value > 0:
-            raise ConfigError(f"{flag} must be > 0, got {value}")
+        if not 0 < value < math.inf:  # (inf once overflowed into gradio's byte limit; nan fails too)
+            raise ConfigError(f"{flag} must be a finite number > 0, got {value:g}")
     host, local = check_host(str(args.host), args.port)
     auth = None
     if args.auth is not None:

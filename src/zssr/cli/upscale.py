@@ -10,8 +10,18 @@ from typing import Any
 
 import torch
 
-from ..batch import BatchItem, Execution, run_batch
-from ..config import ENGINES, MAX_STEPS, PRECISIONS, PRESET_DOCS, PRESETS, Config, resolve_config
+from ..batch import BatchItem, Execution, run_batch, workers_started
+from ..config import (
+    ENGINES,
+    MAX_NETS,
+    MAX_STEPS,
+    MAX_TIME_BUDGET,
+    PRECISIONS,
+    PRESET_DOCS,
+    PRESETS,
+    Config,
+    resolve_config,
+)
 from ..cost import DeviceSpeed, estimate_run, measure_speed
 from ..errors import ConfigError, ScaleError
 from ..kernels import align_kernel
@@ -63,7 +73,7 @@ def add_parser(sub: Any) -> None:
         help="downscaling kernel of the input (.mat/.npy/.txt/.csv), or 'auto' to estimate it (see --estimator; "
         "saved as <out>_kernel.mat/.png)",
     )
-    p.add_argument("--estimator", choices=ESTIMATORS, default="edges",
+    p.add_argument("--estimator", choices=ESTIMATORS,
                    help="for --kernel auto: 'edges' (default; the blur across the strongest edges, instant, 57%% of "
                    "Table 2's gap) or 'kernelgan' (KernelGAN, about a minute on 2 cores, 45%%)")
     p.add_argument("--kernel-iterations", type=int, metavar="N",
@@ -82,6 +92,10 @@ def add_parser(sub: Any) -> None:
                    help="cap the training time (all steps together): it stops at the first reconstruction test "
                    "past the budget, as the learning-rate policy would; trades quality for time on big photos "
                    "(the output then depends on the machine's speed)")
+    p.add_argument("--nets", type=int, metavar="N",
+                   help=f"train N independently seeded nets (whole runs, 1 to {MAX_NETS}) and average their outputs: "
+                   "N× the time, and the memory of one run plus one output; it averages out how a net trained on "
+                   "one image varies with its seed (default 1, the authors')")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="the net's arithmetic: auto (default) is bfloat16 on CPUs with AMX or AVX-512-BF16, ~3x "
                    "faster with no loss of mean PSNR, and float32 elsewhere; float32 is the authors' (docs/SPEED.md)")
@@ -120,13 +134,19 @@ def _upscale_config(args: argparse.Namespace, *, with_kernel: bool | None = None
         overrides["gradual_pattern"] = tuple((k / args.gradual, k / args.gradual) for k in range(1, args.gradual + 1))
     if args.max_iterations is not None:
         overrides["max_iterations"] = args.max_iterations
+    if args.nets is not None:
+        if not 1 <= args.nets <= MAX_NETS:
+            raise ConfigError(f"--nets must be an integer from 1 to {MAX_NETS} (each trains the whole method again: "
+                              f"N× the time), got {args.nets}")
+        overrides["nets"] = args.nets
     if args.precision is not None:
         overrides["precision"] = args.precision
     if args.engine is not None:
         overrides["training_engine"] = args.engine
     if args.time_budget is not None:
-        if not (math.isfinite(args.time_budget) and args.time_budget > 0):
-            raise ConfigError(f"--time-budget must be a finite number of seconds > 0, got {args.time_budget:g}")
+        if not (math.isfinite(args.time_budget) and 0 < args.time_budget <= MAX_TIME_BUDGET):
+            raise ConfigError(f"--time-budget must be a number of seconds in (0, {MAX_TIME_BUDGET:,.0f}], "
+                              f"got {args.time_budget:g}")
         overrides["time_budget"] = args.time_budget
     for item in args.set or ():
         name, value = parse_override(item)
@@ -134,10 +154,24 @@ def _upscale_config(args: argparse.Namespace, *, with_kernel: bool | None = None
     return resolve_config(preset, **overrides)
 
 
+def _check_estimator_options(args: argparse.Namespace) -> None:
+    """Refuse the estimator's options without ``--kernel auto``: they would be ignored, silently."""
+    if args.kernel is not None and args.kernel.strip().lower() == "auto":
+        return
+    given = [flag for flag, value in (("--estimator", args.estimator), ("--kernel-iterations", args.kernel_iterations),
+                                      ("--kernel-restarts", args.kernel_restarts),
+                                      ("--width-correction", args.width_correction or None)) if value is not None]
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise ConfigError(f"{', '.join(given)} {verb} to --kernel auto only (the kernel is estimated only then); "
+                          f"add --kernel auto, or drop {'it' if len(given) == 1 else 'them'}")
+
+
 def _cmd_upscale(args: argparse.Namespace) -> int:
     # STEP 1 - everything that can be wrong is checked before the first (long) training:
     # options, device, scale (against this machine's memory), kernel, paths, every input, every plan.
     config = _upscale_config(args)
+    _check_estimator_options(args)
     if is_volume_run(args):  # stacks and volumes (issue #29): one net per stack, the same kind of file out
         return run_volumes(args, config)
     if args.scale is None:
@@ -148,11 +182,13 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     elif args.gradual is not None:
         raise ConfigError(f"--gradual splits a single target scale; -s {args.scale!r} already lists the steps")
     execution = execution_from_args(args)
+    jobs = plan_jobs(args.inputs, args.output, args.out_dir)
     # Memory is planned on this machine (a Ray node's is unknown here), shared by the workers
-    # that run on the same device at once.
+    # that run on the same device at once: those that start, never more than the images.
     device = execution.devices[0]
     local = execution.backend != "ray"
-    available = available_memory(device) / execution.devices.count(device) if local else None
+    started = execution.devices[: workers_started(execution, len(jobs))]
+    available = available_memory(device) / started.count(device) if local else None
     if local:
         check_scale_fits(steps, config=config, device=device, available=available)
     auto_kernel = args.kernel is not None and args.kernel.strip().lower() == "auto"
@@ -162,7 +198,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         if steps[-1][0] != steps[-1][1]:
             raise ScaleError(f"--kernel auto needs the same factor on both axes, got final step {steps[-1]}")
         estimate_kernel = kernel_estimator(
-            args.estimator, iterations=args.kernel_iterations, restarts=args.kernel_restarts,
+            args.estimator or "edges", iterations=args.kernel_iterations, restarts=args.kernel_restarts,
             width_correction=args.width_correction,
             flags=("--kernel-iterations", "--kernel-restarts", "--width-correction"),
         )
@@ -172,7 +208,6 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     fixed_kernels: list[torch.Tensor | None] = [None] * len(steps)
     if given_kernel is not None:
         fixed_kernels[-1] = align_kernel(given_kernel, steps[-1])
-    jobs = plan_jobs(args.inputs, args.output, args.out_dir)
     sources = [source for source, _ in jobs]
     task = UpscaleTask(
         steps=tuple(steps), config=config, kernels=tuple(fixed_kernels), seed=args.seed, estimate=estimate_kernel,
@@ -202,7 +237,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             line = describe_plan(plan)
             if local:  # the time it will take, from a step measured here (once per run)
                 if not speeds:
-                    speeds.append(_measure(config, c, device, execution))
+                    speeds.append(_measure(config, c, device, execution, len(items)))
                 line += f"; {estimate_run(plan, config, speeds[0]).describe(speeds[0])}"
             print(f"zssr: {item.source}: {line}", file=sys.stderr)
 
@@ -218,11 +253,11 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     return batch_exit_status(report)
 
 
-def _measure(config: Config, channels: int, device: str, execution: Execution) -> DeviceSpeed:
+def _measure(config: Config, channels: int, device: str, execution: Execution, images: int) -> DeviceSpeed:
     """The net's speed here, at the thread count each image will get (workers split the cores)."""
     threads = execution.threads
     if threads is None and execution.backend == "processes":
-        threads = max(1, torch.get_num_threads() // len(execution.devices))
+        threads = max(1, torch.get_num_threads() // workers_started(execution, images))
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)

@@ -128,10 +128,11 @@ class UpscaleTask:
         if self.save_curves:
             save_training_curves(result, sibling(target, "_curves.png"), title=f"{source.name}, preset {self.config.name}")
             written.append(sibling(target, "_curves.png"))
-        iterations = sum(h.iterations for h in result.steps)
+        iterations = sum(h.iterations for h in result.steps)  # (every run's steps, with Config.nets > 1)
+        runs = f" × {run_config.nets} nets" if run_config.nets > 1 else ""
         line = (
             f"{target}: {picture.height}×{picture.width} → {color.shape[0]}×{color.shape[1]}, "
-            f"preset {run_config.name}, {iterations} iterations in {len(result.steps)} step(s), "
+            f"preset {run_config.name}, {iterations} iterations in {len(self.steps)} step(s){runs}, "
             f"{result.seconds:.1f} s on {result.device} ({result.precision})"
         )
         if result.degradation is not None:

@@ -13,11 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
+import torch
+
 from .._atomic import check_writable
 from ..config import Config
 from ..errors import ConfigError, ImageReadError, ImageWriteError, ScaleError
 from ..io import collect_inputs, missing_reason
 from ..io.volume import NIFTI_SUFFIXES, TIFF_SUFFIXES, Volume, is_volume_file, read_volume, volume_suffix, write_volume
+from ..limits import check_threads
 from ..volume import through_plane_factor, upscale_volume
 from .inputs import check_not_inputs, no_empty_folders_left
 
@@ -25,7 +28,7 @@ __all__ = ["add_volume_options", "is_volume_run", "run_volumes"]
 
 # Options of the per-image path a volume run does not take (flag, attribute, value when unset).
 _IMAGE_ONLY = (("--kernel", "kernel", None), ("--gradual", "gradual", None), ("--save-curves", "save_curves", False),
-               ("--jobs", "jobs", None), ("--devices", "devices", None), ("--ray", "ray", None))
+               ("--jobs", "jobs", None), ("--devices", "devices", None), ("--ray", "ray", None), ("--nets", "nets", None))
 
 
 def add_volume_options(p: argparse.ArgumentParser) -> None:
@@ -73,6 +76,10 @@ def run_volumes(args: argparse.Namespace, config: Config) -> int:
     for flag, name, unset in _IMAGE_ONLY:
         if getattr(args, name, unset) not in (unset, 1):
             raise ConfigError(f"{flag} applies to 2-D images; it is not available for stacks and volumes")
+    if args.threads is not None:  # the one net's threads (no workers here)
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be an integer >= 1, got {args.threads}")
+        check_threads(args.threads, "--threads")
     if args.slice_thickness is not None and args.axis is None:
         raise ConfigError("--slice-thickness applies to through-plane runs (--axis z)")
     if args.scale is None and args.axis is None:
@@ -87,16 +94,27 @@ def run_volumes(args: argparse.Namespace, config: Config) -> int:
         if args.axis is not None and args.scale is None:
             through_plane_factor(volume.spacing, args.axis.upper(), source=str(source), name="-s/--scale")
         volumes.append(volume)
+    previous = torch.get_num_threads()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     with no_empty_folders_left(t for _, t in jobs):
-        for (source, target), volume in zip(jobs, volumes):
-            run = upscale_volume(volume, args.scale, axis=args.axis, slice_thickness=args.slice_thickness,
-                                 preset=config, seed=args.seed, device=args.device, progress=not args.quiet)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_volume(target, run.volume)
-            print(f"zssr: {target}: {_describe(volume)} → {_describe(run.volume)}, "
-                  f"{run.history.iterations} iterations, {run.planes} planes, {run.seconds:.1f} s on {run.device}",
-                  file=sys.stderr)
+        try:
+            _run_each(args, config, jobs, volumes)
+        finally:
+            torch.set_num_threads(previous)
     return 0
+
+
+def _run_each(args: argparse.Namespace, config: Config, jobs: list[tuple[Path, Path]], volumes: list[Volume]) -> None:
+    """Train, enlarge and write each volume in turn."""
+    for (source, target), volume in zip(jobs, volumes):
+        run = upscale_volume(volume, args.scale, axis=args.axis, slice_thickness=args.slice_thickness,
+                             preset=config, seed=args.seed, device=args.device, progress=not args.quiet)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_volume(target, run.volume)
+        print(f"zssr: {target}: {_describe(volume)} → {_describe(run.volume)}, "
+              f"{run.history.iterations} iterations, {run.planes} planes, {run.seconds:.1f} s on {run.device}",
+              file=sys.stderr)
 
 
 def _plan_outputs(sources: list[Path], output: str | None, out_dir: str | None) -> list[tuple[Path, Path]]:

@@ -35,7 +35,7 @@ from ..batch.work import describe_error
 from ..cli.inputs import read_kernel, sibling
 from ..cli.kernel import ESTIMATORS, kernel_estimator
 from ..cli.upscale_image import UpscaleTask
-from ..config import PRESETS, Config, resolve_config
+from ..config import MAX_TIME_BUDGET, PRESETS, Config, resolve_config
 from ..errors import ConfigError, KernelError, ScaleError
 from ..io import read_image, to_tensor
 from ..kernels import align_kernel
@@ -87,8 +87,12 @@ class JobOptions:
             raise KernelError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {self.estimator!r}")
         if self.max_iterations is not None and not (_is_int(self.max_iterations) and self.max_iterations >= 1):
             raise ConfigError(f"max iterations must be an integer >= 1, got {self.max_iterations!r}")
-        if self.budget_seconds is not None and not self.budget_seconds > 0:
-            raise ConfigError(f"time budget must be a number of seconds > 0, got {self.budget_seconds!r}")
+        if self.budget_seconds is not None and not (
+            isinstance(self.budget_seconds, (int, float)) and not isinstance(self.budget_seconds, bool)
+            and 0 < self.budget_seconds <= MAX_TIME_BUDGET
+        ):  # (nan fails every comparison; 1e308 once overflowed turning into iterations)
+            raise ConfigError(f"time budget must be a number of seconds in (0, {MAX_TIME_BUDGET:,.0f}], "
+                              f"got {self.budget_seconds!r}")
         if not (_is_int(self.seed) and 0 <= self.seed < 2**63):
             raise ConfigError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
 
@@ -247,8 +251,8 @@ def budget_iterations(
     start = time.perf_counter()
     upscale_tensor(image, steps[-1:], config=probe, seed=0, device=device, progress=factory)
     per_iteration = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else time.perf_counter() - start
-    fits = int(seconds / len(steps) / max(per_iteration, 1e-6))
-    return max(1, min(config.max_iterations, fits))
+    fits = seconds / len(steps) / max(per_iteration, 1e-6)  # capped as a float: int() of a huge one overflows
+    return max(1, int(min(float(config.max_iterations), fits)))
 
 
 def cli_command(options: JobOptions, steps: list[tuple[float, float]], max_iterations: int | None, *,
