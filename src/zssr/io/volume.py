@@ -44,6 +44,7 @@ from zssr._atomic import atomic_write
 from zssr.errors import ConfigError, ImageReadError, ImageWriteError, ShapeError
 from zssr.io._formats import DECODE_ERRORS, TIFF_SIGNATURES, one_line
 from zssr.io.complaints import decoder_complaints_held_back
+from zssr.io.inflate import cap_tifffile_codecs
 from zssr.io.paths import missing_reason
 
 __all__ = [
@@ -239,6 +240,7 @@ def read_volume(path: str | Path, *, axes: str | None = None) -> Volume:
 
 
 def _read_tiff(source: Path) -> Volume:
+    cap_tifffile_codecs()  # compressed strips inflate to their declared size at most (issue #30)
     with tifffile.TiffFile(source) as tif:
         series = tif.series[0]
         axes = series.axes
