@@ -9,6 +9,7 @@ import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
+from zssr._validate import as_path
 from zssr.errors import ImageReadError
 from zssr.io._formats import (
     DECODE_ERRORS,
@@ -53,7 +54,9 @@ def read_image(path: str | Path) -> Picture:
         ImageReadError: the file is missing, a folder, unreadable, corrupt, not an
             image, in an unsupported mode, or holds NaN/inf or out-of-range floats.
     """
-    source = Path(path)
+    source = as_path(path)  # str, os.PathLike or bytes (os.fsdecode)
+    if source is None:
+        raise ImageReadError(f"path must be a file path (str, bytes or os.PathLike), got {type(path).__name__}")
     if not source.exists():
         reason = missing_reason(source)
         raise ImageReadError(f"cannot read image {source}: " + ("no such file" if reason == "does not exist" else f"it {reason}"))
