@@ -1,5 +1,6 @@
-"""Decompression bombs made on the fly: small files whose compressed payload inflates far past
-what their header implies (issue #30, cause 2). Shared by ``test_bombs.py`` and the fuzzer.
+"""Decompression bombs made on the fly (issue #30, cause 2), for ``test_bombs.py`` and the fuzzer.
+
+Small files whose compressed payload inflates far past what their header implies.
 
 Zeros compress about 1000:1 with zlib and far more with LZMA, so a 256 MiB bomb is a few
 hundred kB on disk and takes well under a second to make.
@@ -8,10 +9,17 @@ hundred kB on disk and takes well under a second to make.
 from __future__ import annotations
 
 import functools
+import json
 import lzma
+import os
+import resource
+import select
+import signal
 import struct
+import time
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _BLOCK = 1 << 20
@@ -75,6 +83,7 @@ def lzma_bomb(inflated: int) -> bytes:
 
 
 def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    """One PNG chunk: length, type, payload, CRC."""
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
@@ -82,9 +91,11 @@ def png_bomb(
     width: int = 16, height: int = 16, *, bit_depth: int = 16, color_type: int = 2, interlace: int = 0,
     idat_bytes: int = 2**28, icc_bytes: int | None = None, ztxt_bytes: int | None = None, idat_chunks: int = 1,
 ) -> bytes:
-    """A PNG whose header says ``width×height`` but whose IDAT inflates to ``idat_bytes`` (zero rows:
-    filter type 0, so every prefix of the data is a valid image). ``icc_bytes`` adds an iCCP chunk
-    inflating to that many bytes; ``ztxt_bytes`` a zTXt chunk."""
+    """A PNG whose header says ``width×height`` but whose IDAT inflates to ``idat_bytes``.
+
+    The rows are zeros (filter type 0), so every prefix of the data is a valid image.
+    ``icc_bytes`` adds an iCCP chunk inflating to that many bytes; ``ztxt_bytes`` a zTXt chunk.
+    """
     header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, interlace)
     chunks = [png_chunk(b"IHDR", header)]
     if icc_bytes is not None:
@@ -138,3 +149,46 @@ def tiff_bomb(width: int = 16, height: int = 16, *, inflated: int = 2**28, compr
     out += struct.pack(f"<{samples}H", *([bits] * samples)) if samples > 1 else b"\x00" * 2 * samples
     assert len(out) == data_at
     return bytes(out) + payload * strips
+
+
+def read_in_child(path: Path, *, timeout: float = 30.0) -> tuple[str, float, float]:
+    """``read_image(path)`` in a forked child: (outcome, the child's peak RSS growth in bytes, seconds).
+
+    The outcome is ``"read HxWxC"``, ``"refused: <message>"`` or ``"raised <type>: <message>"``.
+    A fork starts with its peak RSS at the parent's current RSS, so the growth is the read's own,
+    C allocations (Pillow, zlib) included, which tracemalloc cannot see.
+    """
+    from zssr.errors import ImageReadError
+    from zssr.io import read_image
+
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: measure, report, leave without running the parent's cleanup
+        try:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            start = time.perf_counter()
+            try:
+                picture = read_image(path)
+                outcome = "read " + "x".join(str(n) for n in picture.color.shape)
+            except ImageReadError as exc:
+                outcome = f"refused: {exc}"
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the test
+                outcome = f"raised {type(exc).__name__}: {exc}"
+            seconds = time.perf_counter() - start
+            grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+            os.write(writer, json.dumps([outcome, grown, seconds]).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    try:
+        ready, _, _ = select.select([reader], [], [], timeout)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            return f"still reading after {timeout:g} s", 0.0, timeout
+        with os.fdopen(reader, "rb", closefd=False) as pipe:
+            report = pipe.read()
+    finally:
+        os.close(reader)
+        os.waitpid(pid, 0)
+    outcome, grown, seconds = json.loads(report)
+    return outcome, grown, seconds

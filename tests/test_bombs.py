@@ -8,17 +8,13 @@ tests/test_fuzz_bombs.py.
 
 from __future__ import annotations
 
-import json
-import os
-import resource
-import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
-from bombs import png_bomb, tiff_bomb
+from bombs import png_bomb, read_in_child, tiff_bomb
 
 from zssr.errors import ImageReadError
 from zssr.io import read_image, write_image
@@ -41,37 +37,11 @@ def _refused_with_little_memory(path: Path, *, budget: int = 32 * 2**20) -> str:
     return message
 
 
-def _peak_rss_growth_reading(path: Path) -> tuple[str, float, float]:
-    """``read_image(path)`` in a forked child: (its outcome, its peak RSS growth in bytes, seconds)."""
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: measure, report, exit without running the parent's cleanup
-        try:
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            start = time.perf_counter()
-            try:
-                read_image(path)
-                outcome = "read"
-            except ImageReadError as exc:
-                outcome = f"refused: {exc}"
-            seconds = time.perf_counter() - start
-            grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
-            os.write(writer, json.dumps([outcome, grown, seconds]).encode())
-        finally:
-            os._exit(0)
-    os.close(writer)
-    with os.fdopen(reader, "rb") as pipe:
-        report = pipe.read()
-    os.waitpid(pid, 0)
-    outcome, grown, seconds = json.loads(report)
-    return outcome, grown, seconds
-
-
 def test_a_256_mib_16bit_png_bomb_is_refused_in_seconds_with_under_100_mb_of_peak_rss(tmp_path: Path) -> None:
     path = tmp_path / "bomb.png"
     path.write_bytes(png_bomb(16, 16, idat_bytes=2**28))
     assert path.stat().st_size < 2**20  # a small file that once took 4.5 GB (at 2 GiB) and 14 s to refuse
-    outcome, grown, seconds = _peak_rss_growth_reading(path)
+    outcome, grown, seconds = read_in_child(path)
     assert outcome.startswith("refused") and "inflates past the 1,552 bytes its header implies" in outcome
     assert grown < 100e6, f"peak RSS grew by {grown / 1e6:.0f} MB"
     assert seconds < 5.0
