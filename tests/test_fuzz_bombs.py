@@ -1,5 +1,7 @@
-"""Fuzzing with compressed-size bombs (issue #30): files whose compressed payload inflates far
-past what their header implies are refused (or read at their header's size) quickly, in bounded memory.
+"""Fuzzing with compressed-size bombs (issue #30): refused quickly, in bounded memory.
+
+Files whose compressed payload inflates far past what their header implies are refused (or
+read at their header's size) in seconds.
 
 Drawn: 16-bit PNGs (every colour type, Adam7 or not, the data split over IDAT chunks), 8-bit
 PNGs (Pillow's decoder), the iCCP profile of both, a zTXt chunk, and TIFFs with deflate (Adobe
