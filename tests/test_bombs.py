@@ -121,3 +121,14 @@ def test_inflate_capped_returns_a_short_stream_whole_and_refuses_one_byte_more()
         inflate_capped(pieces, len(data) - 1, "x")
     with pytest.raises(ImageReadError, match="corrupt"):
         inflate_capped([b"not zlib at all"], 100, "x")
+
+
+def test_the_pages_upload_description_step_refuses_a_bomb_in_bounded_memory(tmp_path: Path) -> None:
+    """What the page's describe step runs on an upload (zssr.web.app): the header check, then read_image."""
+    from zssr.web.session import Limits, check_upload
+
+    path = tmp_path / "upload.png"
+    path.write_bytes(png_bomb(16, 16, idat_bytes=2**28))
+    check_upload(path, Limits(), None, name="upload.png")  # a small file with a small header passes…
+    outcome, grown, seconds = read_in_child(path)  # …and the decode stops at the header's size
+    assert outcome.startswith("refused") and grown < 100e6 and seconds < 5.0
