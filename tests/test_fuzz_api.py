@@ -57,17 +57,19 @@ DTYPES = ["float32", "float64", "float16", "uint8", "uint16", "int8", "int32", "
 @st.composite
 def image_arrays(draw: Any, *, allow_empty: bool = False) -> Any:
     """Anything passed as the image: arrays of every shape, dtype and range (and a few non-arrays)."""
-    kind = draw(st.sampled_from(["array"] * 8 + ["list", "none", "int", "tensor", "str"]))
+    kind = draw(st.sampled_from(["array"] * 8 + ["list", "none", "int", "tensor", "str", "grad tensor", "bytes", "strided"]))
     low = 0 if allow_empty else 1
     h, w = draw(st.integers(low, 20)), draw(st.integers(low, 20))
     if allow_empty:
         h, w = draw(st.sampled_from([(0, 0), (h, 0), (0, w)]))
     shape = draw(st.sampled_from([(h, w), (h, w, 1), (h, w, 3), (h, w, 4), (h, w, 3), (h, w, 3), (h, w, 2), (h, w, 5),
                                   (h,), (h, w, 3, 1), ()]))
-    dtype = draw(st.sampled_from(DTYPES[:3] * 3 + DTYPES))
+    shape = draw(st.sampled_from([shape] * 8 + [(h, w, 3, 1, 1), (1, 1, 1, h, w)]))  # > 4-D (issue #30)
+    dtype = draw(st.sampled_from(DTYPES[:3] * 3 + DTYPES + ["longdouble"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     values = rng.random(shape)
-    special = draw(st.sampled_from(["none"] * 6 + ["nan", "inf", "-inf", "x255", "negative", "overshoot", "zero", "one"]))
+    special = draw(st.sampled_from(["none"] * 6 + ["nan", "inf", "-inf", "x255", "negative", "overshoot", "zero", "one",
+                                                   "1e300", "-1e300", "1e39"]))
     if special in ("nan", "inf", "-inf") and values.size:
         values.flat[draw(st.integers(0, values.size - 1))] = float(special)
     elif special == "x255":
@@ -80,6 +82,8 @@ def image_arrays(draw: Any, *, allow_empty: bool = False) -> Any:
         values = np.zeros(shape)
     elif special == "one":
         values = np.ones(shape)
+    elif special in ("1e300", "-1e300", "1e39") and values.size:  # finite, out of range: not "infinite" (issue #30)
+        values.flat[draw(st.integers(0, values.size - 1))] = float(special)
     if dtype in ("uint8", "uint16", "int8", "int32", "int64"):
         top = {"uint8": 255, "uint16": 65535, "int8": 127, "int32": 255, "int64": 255}[dtype]
         array = np.nan_to_num(np.round(values * top), nan=0, posinf=top, neginf=0).clip(-top, top).astype(dtype)
@@ -89,6 +93,8 @@ def image_arrays(draw: Any, *, allow_empty: bool = False) -> Any:
         array = values.astype(object)
     elif dtype == "<U1":
         array = np.full(shape, "a")
+    elif dtype == "longdouble":
+        array = values.astype(np.longdouble)
     else:
         array = values.astype(dtype)
     if kind == "list":
@@ -101,6 +107,14 @@ def image_arrays(draw: Any, *, allow_empty: bool = False) -> Any:
         return torch.from_numpy(np.asarray(array, dtype=np.float32)) if array.dtype.kind in "fiub" else array
     if kind == "str":
         return draw(st.sampled_from(["", "missing.png", "/", "\x00"]))
+    if kind == "grad tensor" and array.dtype.kind == "f":  # detached by the API, never torch's RuntimeError
+        dtype_t = draw(st.sampled_from([torch.float32, torch.float64, torch.bfloat16, torch.float16]))
+        return torch.tensor(np.asarray(array, dtype=np.float64), dtype=dtype_t, requires_grad=True)
+    if kind == "bytes":  # a path, never an array of bytes
+        given = draw(st.sampled_from([b"", b"missing.png", b"/", b"\xff.png", bytearray(b"missing.png")]))
+        return given
+    if kind == "strided" and array.ndim >= 2:
+        return np.asfortranarray(array)[::-1, ::-1]
     return array
 
 
@@ -134,7 +148,8 @@ def scales() -> st.SearchStrategy[Any]:
     bad = st.one_of(
         st.sampled_from([0, -1, 0.5, float("nan"), float("inf"), -float("inf"), "x", "", None, 1 + 2j, [], [2],
                          (1, "a"), {"v": 2}, b"2", "2x", np.array([]), np.array([[2, 2]]), object(), 1e-300,
-                         True, (), (2, 2, 2)]),  # cause 6
+                         True, (), (2, 2, 2),  # cause 6
+                         10**400, -(10**400), [2, 10**400], (10**400, 2), np.float64(1e300), "1e400"]),  # issue #30
         st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6), st.integers(-5, 0),
         st.lists(st.one_of(st.floats(), st.text(max_size=2)), max_size=3),
     )
@@ -158,7 +173,8 @@ def kernels() -> st.SearchStrategy[Any]:
     return st.one_of(
         st.none(), st.none(), arrays, arrays.map(torch.from_numpy), arrays.map(lambda a: a.tolist()),
         st.sampled_from(["auto", "AUTO", "missing.npy", "", 3, 2.5, object(), b"k", [[1, "a"]], [[1], [1, 2]],
-                         np.ones((3, 3), dtype=complex), torch.ones(3, 3, dtype=torch.complex64)]),
+                         np.ones((3, 3), dtype=complex), torch.ones(3, 3, dtype=torch.complex64),
+                         b"missing.npy", torch.full((3, 3), 1 / 9, requires_grad=True), np.full((3, 3), 1e300)]),
     )
 
 
@@ -167,6 +183,7 @@ def _value_of_any_type() -> st.SearchStrategy[Any]:
         st.integers(-3, 3), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
         st.text(max_size=4), st.tuples(st.integers(-1, 3)), st.tuples(st.floats(-1, 2), st.floats(-1, 2)),
         st.lists(st.integers(0, 3), max_size=3), st.just(((0.5, 0.5), (1.0, 1.0))), st.just(((0.0, 0.0),)),
+        st.sampled_from([10**400, -(10**400), 2**64, (10**400,), 1e300]),  # past float/int64 (issue #30)
     )
 
 
@@ -317,3 +334,63 @@ def test_cause_6_bool_scales_and_wrong_length_step_lists_raise_a_scale_error(sca
                       st.integers(min_value=2**63)))
 def test_cause_2_seeds_that_are_not_integers_in_range_raise_a_zssr_error(seed: Any) -> None:
     _raises_zssr_error(np.random.default_rng(0).random((12, 12, 3)), scale=2, seed=seed, max_iterations=1)
+
+
+# ----------------------------------------------------------------------------- issue #30, cause 7: the other entry points
+
+
+@st.composite
+def tensors(draw: Any) -> Any:
+    """``upscale_tensor``/``imresize`` inputs: tensors of every dtype, rank and range (some with requires_grad), arrays."""
+    h, w = draw(st.integers(1, 14)), draw(st.integers(1, 14))
+    shape = draw(st.sampled_from([(1, 3, h, w), (1, 1, h, w), (1, 3, h, w), (3, h, w), (2, 3, h, w), (1, 2, h, w), (h,), ()]))
+    dtype = draw(st.sampled_from([torch.float32, torch.float32, torch.float64, torch.float16, torch.bfloat16,
+                                  torch.uint8, torch.int64, torch.bool, torch.complex64]))
+    values = torch.from_numpy(np.random.default_rng(draw(st.integers(0, 2**16))).random(shape))
+    values = values * draw(st.sampled_from([1.0, 1.0, 1.0, 255.0, 1e300, -1.0]))
+    array = values.numpy().copy()
+    tensor = values.clone().to(dtype) if dtype != torch.bool else values > 0.5
+    if tensor.is_floating_point() and draw(st.booleans()):
+        tensor.requires_grad_(True)
+    return draw(st.sampled_from([tensor, tensor, tensor, array, None]))
+
+
+def _steps() -> st.SearchStrategy[Any]:
+    pair = st.tuples(st.floats(1.0, MAX_FUZZ_SCALE), st.floats(1.0, MAX_FUZZ_SCALE))
+    return st.one_of(st.lists(pair, min_size=1, max_size=2), st.sampled_from([3, "2", [(10**400, 2)], [(2, "a")], [], None,
+                                                                              [(0.5, 0.5)], [2.0]]))
+
+
+@settings(max_examples=examples(0.2), suppress_health_check=SLOW_OK)
+@given(image=tensors(), steps=_steps(),
+       kernels=st.sampled_from([None, None, 3, [None], [np.ones((3, 3)) / 9], ["a"], [torch.full((3, 3), 1 / 9)]]),
+       config=st.sampled_from(["fast"] * 6 + [None, "ideal-name"]), progress=st.sampled_from([None, None, 3]))
+def test_upscale_tensor_returns_an_image_or_raises_a_zssr_error(image: Any, steps: Any, kernels: Any, config: Any,
+                                                                 progress: Any) -> None:
+    cfg = PRESETS["fast"].__class__(**{**dataclasses.asdict(PRESETS["fast"]), "max_iterations": 1}) if config == "fast" else config
+    torch.set_num_threads(1)
+    try:
+        with hard_timeout(API_TIMEOUT_S):
+            result = zssr.upscale_tensor(image, steps, config=cfg, kernels=kernels, device="cpu", progress=progress)
+    except zssr.ZSSRError as exc:
+        event(type(exc).__name__)
+        assert str(exc).strip() and "\n" not in str(exc).strip()
+        return
+    except BaseException as exc:
+        raise AssertionError(f"zssr.upscale_tensor raised {type(exc).__name__}: {exc} (not a ZSSRError)") from exc
+    assert torch.isfinite(result.image).all() and 0.0 <= float(result.image.min()) <= float(result.image.max()) <= 1.0
+
+
+@settings(max_examples=examples(0.3), suppress_health_check=SLOW_OK)
+@given(image=tensors(), scale=st.one_of(st.none(), scales()),
+       size=st.sampled_from([None, None, (5, 7), (0, 3), (10**400, 2), "ab", 3, (2.5, 3), (True, 2), [np.int64(4), 6]]))
+def test_imresize_returns_a_tensor_or_raises_a_zssr_error(image: Any, scale: Any, size: Any) -> None:
+    try:
+        with hard_timeout(API_TIMEOUT_S):
+            out = zssr.imresize(image, scale, size=size)
+    except zssr.ZSSRError as exc:
+        event(type(exc).__name__)
+        return
+    except BaseException as exc:
+        raise AssertionError(f"zssr.imresize raised {type(exc).__name__}: {exc} (not a ZSSRError)") from exc
+    assert torch.is_tensor(out)

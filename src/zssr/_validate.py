@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TypeGuard
 
-from zssr.errors import ConfigError, ScaleError
+from zssr.errors import ConfigError, ScaleError, ZSSRError
 
-__all__ = ["SEED_LIMIT", "is_number", "scale_pair", "scale_value", "seed_value"]
+__all__ = ["SEED_LIMIT", "as_path", "is_number", "real_float", "scale_pair", "scale_value", "seed_value"]
 
 #: Seeds are integers in ``[0, SEED_LIMIT)``: what numpy, torch and the noise
 #: generator (seeded with ``seed + 1``) all take without overflow.
@@ -26,7 +28,33 @@ def is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def as_path(value: object) -> Path | None:
+    """``value`` as a file path, or None when it is not one (an array, a tensor, a number…).
+
+    ``str``, ``os.PathLike`` and ``bytes``/``bytearray`` (decoded with :func:`os.fsdecode`, as
+    ``open`` does) are paths: ``b"photo.png"`` was once read as a 1-D array of bytes.
+    """
+    if isinstance(value, bytearray):
+        value = bytes(value)
+    if isinstance(value, (str, bytes, os.PathLike)):
+        try:
+            return Path(os.fsdecode(value))
+        except (TypeError, ValueError):  # a PathLike whose __fspath__ returns neither str nor bytes
+            return None
+    return None
+
+
+def real_float(value: float, name: str, error: type[ZSSRError] = ScaleError) -> float:
+    """``float(value)``, refusing integers too large for a float (``float(10**400)`` raises OverflowError)."""
+    try:
+        return float(value)
+    except OverflowError:
+        digits = len(str(abs(int(value)))) if isinstance(value, numbers.Integral) else 0
+        raise error(f"{name} must be a number below 1.8e308 (a float), got an integer of {digits} digits") from None
+
+
 def _bound(value: float, name: str, given: object, minimum: float, strict: bool, hint: str) -> float:
+    value = real_float(value, name)
     ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
     if not ok:
         relation = ">" if strict else "≥"
@@ -44,7 +72,7 @@ def scale_value(
     """
     if not is_number(value):
         raise ScaleError(f"{name} must be a single number, got {value!r}")
-    return _bound(float(value), name, value, minimum, strict, hint)
+    return _bound(value, name, value, minimum, strict, hint)
 
 
 def scale_pair(
@@ -78,8 +106,8 @@ def scale_pair(
         items = ()
     if len(items) != 2 or not all(is_number(v) for v in items):
         raise ScaleError(f"{name} must be a number or a (vertical, horizontal) pair of numbers, got {value!r}")
-    first = _bound(float(items[0]), name, value, minimum, strict, hint)  # type: ignore[arg-type]
-    second = _bound(float(items[1]), name, value, minimum, strict, hint)  # type: ignore[arg-type]
+    first = _bound(items[0], name, value, minimum, strict, hint)  # type: ignore[arg-type]
+    second = _bound(items[1], name, value, minimum, strict, hint)  # type: ignore[arg-type]
     return first, second
 
 

@@ -123,6 +123,8 @@ class Config:
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
+        for spec in dataclasses.fields(self):  # before any arithmetic: float(10**400) is an OverflowError
+            _check_magnitude(spec.name, getattr(self, spec.name))
         ints_min = {
             "width": 1, "depth": 2, "crop_size": 8, "max_iterations": 1, "min_iterations": 0,
             "lr_check_every": 1, "lr_slope_range": 1, "test_every": 1, "nets": 1,
@@ -251,6 +253,19 @@ MAX_NETWORK_WEIGHTS = 2**26
 def network_weights(width: int, depth: int, channels: int = 3) -> int:
     """Weights of the ``depth``-layer 3×3 network of ``width`` channels on ``channels``-channel images."""
     return 9 * (2 * channels * width + max(depth - 2, 0) * width * width)  # 3×3 convolutions, no biases
+
+
+#: Largest integer any field takes: int64's range (torch and numpy hold every count in one).
+MAX_FIELD_INT = 2**63 - 1
+
+
+def _check_magnitude(name: str, value: Any, depth: int = 0) -> None:
+    """Refuse integers beyond int64 anywhere in a field (tuples too), naming the field and the range."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_FIELD_INT:
+        raise ConfigError(f"{name} must be a number within ±(2**63 - 1), got an integer of {len(str(abs(value)))} digits")
+    if isinstance(value, (tuple, list)) and depth < 2:
+        for item in value:
+            _check_magnitude(name, item, depth + 1)
 
 
 def _finite(value: Any) -> bool:

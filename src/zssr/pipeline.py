@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._validate import seed_value
+from ._validate import as_path, seed_value
 from .bands import super_resolve_bounded
 from .config import Config, resolve_config
 from .degradation import DegradationReading, plan_sons, read_degradation
@@ -91,21 +91,27 @@ def upscale_tensor(
         ResourceError: a device this machine lacks, or a plan that needs more memory
             than it has (:func:`zssr.limits.check_plan`), before any training.
     """
-    if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] not in (1, 3):
-        raise ShapeError(f"image must be 1×C×H×W with C = 1 or 3, got {tuple(image.shape)}")
+    if not isinstance(config, Config):
+        raise ConfigError(f"config must be a zssr.Config (zssr.resolve_config gives one), got {type(config).__name__}")
+    _check_image_tensor(image)
     h, w = image.shape[-2:]
-    if min(h, w) < MIN_INPUT_SIDE:
-        raise ShapeError(f"image must be at least {MIN_INPUT_SIDE}×{MIN_INPUT_SIDE} pixels, got {h}×{w}")
-    if not torch.isfinite(image).all():
-        raise ShapeError("image contains NaN or infinite values")
     seed = 0 if seed is None else seed_value(seed)
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence):
+        raise ScaleError(f"steps must be a list of (vertical, horizontal) factors, got {steps!r}")
     steps = check_steps([step_pair(s, "scale step") for s in steps])
+    if kernels is not None and (isinstance(kernels, (str, bytes)) or not isinstance(kernels, Sequence)):
+        raise KernelError(f"kernels must be a list with one kernel (or None) per scale step, got {type(kernels).__name__}")
     kernels = list(kernels) if kernels is not None else [None] * len(steps)
     if len(kernels) != len(steps):
         raise KernelError(f"kernels must have one entry per scale step ({len(steps)}), got {len(kernels)}")
     for i, k in enumerate(kernels):
+        if k is not None and not (torch.is_tensor(k) and k.dim() == 2 and k.is_floating_point()):
+            raise KernelError(f"kernels[{i}] must be a 2-D float tensor (zssr.kernels.align_kernel) or None, "
+                              f"got {type(k).__name__}")
         if k is not None:
             check_kernel_size(tuple(k.shape), steps[i], (h, w), name="aligned kernel", aligned=True)
+    if progress is not None and not callable(progress):
+        raise ConfigError(f"progress must be None or a callable, got {type(progress).__name__}")
     dev = resolve_device(device)
     for name in ("channel_noise_std", "channel_speckle_std"):
         noise = getattr(config, name)
@@ -120,7 +126,7 @@ def upscale_tensor(
     sides = [max(int(k.shape[-2]), int(k.shape[-1])) for k in kernels if k is not None]
     check_plan(plan_run((h, w), image.shape[1], steps, config=config, device=dev, kernel_side=max(sides, default=None)))
     x = image.detach().to(device=dev, dtype=torch.float32)
-    kernels = [k.to(device=dev, dtype=torch.float32) if k is not None else None for k in kernels]
+    kernels = [k.detach().to(device=dev, dtype=torch.float32) if k is not None else None for k in kernels]
     start = time.perf_counter()
     histories: list[TrainingHistory] = []
 
@@ -142,6 +148,30 @@ def upscale_tensor(
         device=str(dev), degradation=reading,
         precision="bfloat16" if uses_bfloat16(config.precision, dev) else "float32",
     )
+
+
+#: Values an input may have past [0, 1]: resampling overshoot (bicubic rings), clipped; further out
+#: is a range mistake (0-255 floats) and is refused.
+RANGE_TOLERANCE = 0.1
+
+
+def _check_image_tensor(image: object) -> None:
+    """Refuse what ``upscale_tensor`` cannot train on: a typed error naming ``image``, never torch's own."""
+    if not torch.is_tensor(image):
+        raise ShapeError(f"image must be a torch tensor (1×C×H×W float in [0, 1]), got {type(image).__name__}")
+    if not image.is_floating_point():
+        raise ShapeError(f"image must be a floating-point tensor in [0, 1], got dtype {image.dtype}")
+    if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] not in (1, 3):
+        raise ShapeError(f"image must be 1×C×H×W with C = 1 or 3, got {tuple(image.shape)}")
+    h, w = image.shape[-2:]
+    if min(h, w) < MIN_INPUT_SIDE:
+        raise ShapeError(f"image must be at least {MIN_INPUT_SIDE}×{MIN_INPUT_SIDE} pixels, got {h}×{w}")
+    values = image.detach()
+    if not torch.isfinite(values).all():
+        raise ShapeError("image contains NaN or infinite values")
+    low, high = float(values.min()), float(values.max())
+    if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+        raise ShapeError(f"image values must lie in [0, 1], got [{low:.3g}, {high:.3g}]")
 
 
 def run_seed(seed: int, k: int) -> int:
@@ -270,13 +300,14 @@ def upscale(
     from .io.volume import is_volume_file
     from .kernels import align_kernel, load_kernel, validate_kernel
 
-    if axes is not None or axis is not None or (isinstance(image_or_path, (str, Path)) and is_volume_file(image_or_path)):
+    path = as_path(image_or_path)  # str, os.PathLike, bytes: a file, never array data
+    if axes is not None or axis is not None or (path is not None and is_volume_file(path)):
         from .volume import upscale_volume
 
         if kernel is not None:
             raise ConfigError("kernel applies to 2-D images; a stack or volume is degraded by bicubic in-plane "
                               "or by its slice profile through-plane")
-        return upscale_volume(image_or_path, scale, axes=axes, axis=axis, preset=preset, seed=seed, device=device,
+        return upscale_volume(image_or_path if path is None else path, scale, axes=axes, axis=axis, preset=preset, seed=seed, device=device,
                               progress=progress, **overrides).volume.data
     # Everything that needs no pixels is checked before the image is read (as the CLI does).
     config = resolve_config(preset, **overrides)
@@ -294,10 +325,11 @@ def upscale(
         raise ScaleError(f"kernel='auto' needs the same factor on both axes, got final step {steps[-1]}")
     given = None
     if kernel is not None and not auto:
-        given = load_kernel(kernel) if isinstance(kernel, (str, Path)) else validate_kernel(kernel)
+        kernel_path = as_path(kernel)
+        given = load_kernel(kernel_path) if kernel_path is not None else validate_kernel(kernel)  # type: ignore[arg-type]
         check_kernel_size(tuple(given.shape), steps[-1])
-    if isinstance(image_or_path, (str, Path)):
-        picture = read_image(image_or_path)
+    if path is not None:
+        picture = read_image(path)
         color, alpha = picture.color, picture.alpha
     else:
         color, alpha = _split_array(image_or_path)
@@ -313,7 +345,7 @@ def upscale(
         check_kernel_size(tuple(given.shape), steps[-1], color.shape[:2])
         kernels[-1] = align_kernel(given, steps[-1])
     factory = TqdmProgress if progress else None
-    source = image_or_path if isinstance(image_or_path, (str, Path)) else None
+    source = path
     result = upscale_tensor(to_tensor(color), steps, config=config, kernels=kernels, seed=seed, device=dev,
                             progress=factory, source=source)
     if auto:
@@ -334,31 +366,46 @@ def upscale(
     return out
 
 
-def _split_array(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def _split_array(array: object) -> tuple[np.ndarray, np.ndarray | None]:
+    """The caller's image as float32 colour in [0, 1] and alpha; every refusal a ShapeError naming ``image_or_path``.
+
+    A tensor is detached (and moved to the CPU) first: the API returns a new array and never
+    back-propagates into the caller's graph, so ``requires_grad`` is no reason to refuse it.
+    """
+    if torch.is_tensor(array):
+        tensor = array.detach().cpu()
+        if tensor.is_floating_point() and tensor.dtype not in (torch.float16, torch.float32, torch.float64):
+            tensor = tensor.float()  # bfloat16 and the float8s have no numpy dtype
+        array = tensor
     try:
         arr = np.asarray(array)
-    except (TypeError, ValueError) as exc:
-        raise ShapeError(f"image_or_path must be a path or an H×W(×C) array, got {type(array).__name__} ({exc})") from exc
-    if arr.dtype == np.uint8:
-        arr = arr.astype(np.float32) / 255.0
-    elif arr.dtype == np.uint16:
-        arr = arr.astype(np.float32) / 65535.0
-    elif not np.issubdtype(arr.dtype, np.floating):
-        raise ShapeError(f"image array must be float in [0, 1], uint8 or uint16, got dtype {arr.dtype}")
-    arr = arr.astype(np.float32)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ShapeError(f"image_or_path must be a path or an H×W(×C) array, got {type(array).__name__} "
+                         f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    shape = arr.shape
+    if arr.dtype not in (np.uint8, np.uint16) and not (np.issubdtype(arr.dtype, np.floating)):
+        raise ShapeError(f"image_or_path array must be float in [0, 1], uint8 or uint16, got dtype {arr.dtype}")
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-        raise ShapeError(f"image array must be H×W, H×W×1, H×W×3 or H×W×4, got shape {np.shape(array)}")
+        raise ShapeError(f"image_or_path array must be H×W, H×W×1, H×W×3 or H×W×4, got shape {shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ShapeError(f"image array is empty: shape {np.shape(array)} has no pixels")
+        raise ShapeError(f"image_or_path array is empty: shape {shape} has no pixels")
+    if arr.dtype == np.uint8:
+        return _split_alpha(arr.astype(np.float32) / np.float32(255))
+    if arr.dtype == np.uint16:
+        return _split_alpha(arr.astype(np.float32) / np.float32(65535))
+    # Checked in the array's own precision: 1e300 is out of range, not "infinite" (it is, as float32).
     if not np.isfinite(arr).all():
-        raise ShapeError("image array contains NaN or infinite values")
-    # Resampling overshoot (bicubic rings slightly past [0, 1]) is clipped; anything
-    # further out is a range mistake (e.g. 0-255 floats) and is refused.
-    if arr.min() < -0.1 or arr.max() > 1.1:
-        raise ShapeError(f"image array values must lie in [0, 1], got [{arr.min():.3g}, {arr.max():.3g}]")
-    arr = np.clip(arr, 0.0, 1.0)
+        raise ShapeError("image_or_path array contains NaN or infinite values")
+    low, high = arr.min(), arr.max()
+    if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+        raise ShapeError(f"image_or_path array values must lie in [0, 1] (uint8/uint16 arrays are scaled), "
+                         f"got [{float(low):.3g}, {float(high):.3g}]")
+    return _split_alpha(np.clip(arr, 0.0, 1.0).astype(np.float32))
+
+
+def _split_alpha(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     if arr.shape[2] == 4:
         return arr[..., :3], arr[..., 3]
     return arr, None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -41,6 +42,8 @@ __all__ = [
 #: kernel by ``1/s`` (antialiasing), and each tap is one pass over the image: at
 #: ``s = 1e-9`` that was 4·10⁹ taps (a MemoryError); 2**14 taps take about a second.
 MAX_TAPS = 2**14
+#: Largest output side ``size`` may name (int32 indices; far beyond any memory plan).
+MAX_SIDE = 2**31 - 1
 
 Method = Literal["cubic", "linear", "lanczos2", "lanczos3", "box"]
 Boundary = Literal["symmetric", "replicate"]
@@ -113,9 +116,12 @@ def output_size(
     if scale is None and size is None:
         raise ScaleError("imresize needs a scale or a size, got neither")
     if size is not None:
-        out = tuple(int(v) for v in size)
-        if len(out) != 2 or any(v < 1 for v in out):
-            raise ScaleError(f"size must be a (height, width) pair of positive integers, got {size!r}")
+        values = tuple(size.tolist()) if hasattr(size, "tolist") else size
+        if (isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) != 2
+                or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and 1 <= int(v) <= MAX_SIDE
+                           for v in values)):
+            raise ScaleError(f"size must be a (height, width) pair of integers from 1 to {MAX_SIDE}, got {size!r}")
+        out = (int(values[0]), int(values[1]))
     if scale is None:
         sc = (out[0] / in_size[0], out[1] / in_size[1])
     else:

@@ -37,12 +37,13 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ._validate import as_path, is_number, real_float, scale_value
 from .bands import super_resolve_bounded
 from .config import Config, resolve_config
 from .degradation import plan_sons, read_degradation
 from .errors import ConfigError, ScaleError, ShapeError
 from .examples import FatherSource
-from .io.volume import SPATIAL, Volume, check_axes, enlarged, read_volume
+from .io.volume import AXIS_LETTERS, SPATIAL, Volume, check_axes, enlarged, read_volume
 from .kernels import align_kernel, gaussian_kernel
 from .limits import MIN_INPUT_SIDE, check_plan, check_scale_fits, plan_run
 from .network import ZSSRNet
@@ -221,8 +222,9 @@ def upscale_volume(
     dev = resolve_device(device)
     vol = _as_volume(volume, axes)
     if spacing is not None:
-        vol = Volume(vol.data, vol.axes, {k.upper(): float(v) for k, v in spacing.items()}, vol.unit, vol.format,
-                     vol.metadata, vol.path)
+        vol = Volume(vol.data, vol.axes, _spacing(spacing), vol.unit, vol.format, vol.metadata, vol.path)
+    if slice_thickness is not None:
+        scale_value(slice_thickness, "slice_thickness")
     letter = _axis_letter(axis, vol.axes)
     source = str(vol.path) if vol.path is not None else "the array"
     if letter is None:
@@ -275,12 +277,31 @@ def upscale_volume(
     return VolumeRun(result, history, factors, planes, time.perf_counter() - start, str(dev))
 
 
+def _spacing(spacing: object) -> dict[str, float]:
+    """Voxel sizes by axis letter, each a finite number > 0 (a ConfigError naming ``spacing`` otherwise)."""
+    if not isinstance(spacing, Mapping):
+        raise ConfigError(f"spacing must be a mapping of axis letters to voxel sizes, e.g. {{'Z': 4.0}}, got {spacing!r}")
+    sizes: dict[str, float] = {}
+    for key, value in spacing.items():
+        if not isinstance(key, str) or len(key) != 1 or key.upper() not in AXIS_LETTERS:
+            raise ConfigError(f"spacing keys must be axis letters such as 'Z', 'Y', 'X', got {key!r}")
+        if not is_number(value) or not 0 < real_float(value, f"spacing[{key!r}]", ConfigError) < math.inf:
+            raise ConfigError(f"spacing[{key!r}] must be a finite voxel size > 0, got {value!r}")
+        sizes[key.upper()] = float(value)
+    return sizes
+
+
 def _as_volume(volume: Volume | np.ndarray | str | Path, axes: str | None) -> Volume:
     if isinstance(volume, Volume):
         return volume if axes is None else Volume(volume.data, check_axes(axes, volume.shape), {}, volume.unit,
                                                   volume.format, volume.metadata, volume.path)
-    if isinstance(volume, (str, Path)):
-        return read_volume(volume, axes=axes)
+    path = as_path(volume)  # str, os.PathLike, bytes: a file, never array data
+    if path is not None:
+        return read_volume(path, axes=axes)
+    if torch.is_tensor(volume):  # detached: the result is a new array, no gradient flows back
+        volume = volume.detach().cpu()
+        if volume.is_floating_point() and volume.dtype not in (torch.float16, torch.float32, torch.float64):
+            volume = volume.float()
     if axes is None:
         raise ConfigError("axes is required for an array volume (e.g. axes='ZYX'): a Z×Y×X array and a Y×X×C "
                           "picture have the same rank")

@@ -17,6 +17,7 @@ from PIL import Image
 
 from zssr.errors import ImageReadError
 from zssr.io._formats import EXIF_ORIENTATION_TAG, Decoded
+from zssr.io.inflate import MAX_ICC_BYTES, inflate_capped
 
 __all__ = ["encode_png16", "is_16bit_png", "read_png16"]
 
@@ -69,11 +70,13 @@ def read_png16(source: Path) -> Decoded:
     limit = Image.MAX_IMAGE_PIXELS
     if limit is not None and width * height > 2 * limit:
         raise ImageReadError(f"PNG of {width}×{height} pixels exceeds the decompression-bomb limit")
-    idat = b"".join(payload for kind, payload in chunks if kind == b"IDAT")
-    if not idat:
+    idat = [payload for kind, payload in chunks if kind == b"IDAT"]
+    if not any(idat):
         raise ImageReadError("PNG file has no image data")
     samples_per_pixel = _PNG_SAMPLES_BY_COLOR_TYPE[color_type]
-    raw = zlib.decompress(idat)
+    # Inflated in pieces and refused past the size the header implies (a 2 MB file once inflated to 2 GiB).
+    expected = _filtered_size(height, width, samples_per_pixel, bool(interlace))
+    raw = inflate_capped(idat, expected, f"PNG image data of a {width}×{height} image")
     if interlace:
         samples = _deinterlace_adam7(raw, height, width, samples_per_pixel)
     else:
@@ -93,14 +96,27 @@ def read_png16(source: Path) -> Decoded:
     return Decoded(samples, color_channels, False, icc, orientation)
 
 
+def _filtered_size(height: int, width: int, samples_per_pixel: int, interlaced: bool) -> int:
+    """Bytes of the filtered 16-bit image data: a filter byte per row of each (Adam7) pass, 2 bytes a sample."""
+    passes = _ADAM7_PASSES if interlaced else ((0, 0, 1, 1),)
+    total = 0
+    for x0, y0, dx, dy in passes:
+        pass_width, pass_height = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if pass_width > 0 and pass_height > 0:  # empty passes carry no filter bytes at all
+            total += pass_height * (1 + pass_width * 2 * samples_per_pixel)
+    return total
+
+
 def _png_icc(payload: bytes | None) -> bytes | None:
-    """ICC profile from an iCCP chunk: name, NUL, compression method 0, zlib data."""
+    """ICC profile from an iCCP chunk: name, NUL, compression method 0, zlib data (at most MAX_ICC_BYTES)."""
     if payload is None:
         return None
     name_end = payload.find(b"\x00")
     if name_end < 1 or payload[name_end + 1 : name_end + 2] != b"\x00":
         raise ImageReadError("PNG iCCP chunk is malformed")
-    return zlib.decompress(payload[name_end + 2 :])
+    profile = inflate_capped([payload[name_end + 2 :]], MAX_ICC_BYTES, "PNG iCCP colour profile",
+                             bound="a colour profile may have")
+    return profile.tobytes()
 
 
 def _exif_orientation(payload: bytes | None) -> int:
@@ -111,7 +127,7 @@ def _exif_orientation(payload: bytes | None) -> int:
     return int(exif.get(EXIF_ORIENTATION_TAG, 1))
 
 
-def _deinterlace_adam7(raw: bytes, height: int, width: int, samples_per_pixel: int) -> np.ndarray:
+def _deinterlace_adam7(raw: np.ndarray, height: int, width: int, samples_per_pixel: int) -> np.ndarray:
     samples = np.empty((height, width, samples_per_pixel), dtype=np.uint16)
     offset = 0
     for x0, y0, dx, dy in _ADAM7_PASSES:
@@ -126,7 +142,7 @@ def _deinterlace_adam7(raw: bytes, height: int, width: int, samples_per_pixel: i
 
 
 def _unfilter_pass(
-    raw: bytes, offset: int, height: int, width: int, samples_per_pixel: int
+    raw: np.ndarray, offset: int, height: int, width: int, samples_per_pixel: int
 ) -> tuple[np.ndarray, int]:
     """Undo PNG row filters (PNG spec §9) for one 16-bit image or Adam7 pass.
 

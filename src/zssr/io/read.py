@@ -9,6 +9,7 @@ import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
+from zssr._validate import as_path
 from zssr.errors import ImageReadError
 from zssr.io._formats import (
     DECODE_ERRORS,
@@ -20,6 +21,7 @@ from zssr.io._formats import (
     one_line,
 )
 from zssr.io.complaints import decoder_complaints_held_back
+from zssr.io.inflate import cap_tifffile_codecs
 from zssr.io.paths import missing_reason
 from zssr.io.picture import Picture
 from zssr.io.png16 import is_16bit_png, read_png16
@@ -52,7 +54,9 @@ def read_image(path: str | Path) -> Picture:
         ImageReadError: the file is missing, a folder, unreadable, corrupt, not an
             image, in an unsupported mode, or holds NaN/inf or out-of-range floats.
     """
-    source = Path(path)
+    source = as_path(path)  # str, os.PathLike or bytes (os.fsdecode)
+    if source is None:
+        raise ImageReadError(f"path must be a file path (str, bytes or os.PathLike), got {type(path).__name__}")
     if not source.exists():
         reason = missing_reason(source)
         raise ImageReadError(f"cannot read image {source}: " + ("no such file" if reason == "does not exist" else f"it {reason}"))
@@ -203,11 +207,13 @@ def _read_tiff(source: Path) -> Decoded:
 
 def _read_tiff_with_tifffile(source: Path) -> Decoded | None:
     """Decode gray/RGB TIFFs; ``None`` leaves other photometrics (palette, CMYK, Lab...) to Pillow."""
+    cap_tifffile_codecs()
     with tifffile.TiffFile(source) as tif:
         page = tif.pages.first
         photometric = int(page.photometric)
         if photometric not in (0, 1, 2):  # MINISWHITE, MINISBLACK, RGB
             return None
+        _check_pixels(int(page.imagelength), int(page.imagewidth))
         data = page.asarray()
         axes = page.axes
         extrasamples = tuple(int(kind) for kind in page.extrasamples)
@@ -230,6 +236,13 @@ def _read_tiff_with_tifffile(source: Path) -> Decoded | None:
         data = _invert_gray(data)
     premultiplied = has_alpha and extrasamples[0] == 1
     return Decoded(data, color_channels, premultiplied, icc, orientation)
+
+
+def _check_pixels(height: int, width: int) -> None:
+    """Refuse a header past Pillow's decompression-bomb limit, as Pillow and the 16-bit PNG reader do."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and height * width > 2 * limit:
+        raise ImageReadError(f"TIFF of {width}×{height} pixels exceeds the decompression-bomb limit")
 
 
 def _invert_gray(data: np.ndarray) -> np.ndarray:

@@ -41,9 +41,11 @@ import numpy as np
 import tifffile
 
 from zssr._atomic import atomic_write
+from zssr._validate import as_path
 from zssr.errors import ConfigError, ImageReadError, ImageWriteError, ShapeError
 from zssr.io._formats import DECODE_ERRORS, TIFF_SIGNATURES, one_line
 from zssr.io.complaints import decoder_complaints_held_back
+from zssr.io.inflate import cap_tifffile_codecs
 from zssr.io.paths import missing_reason
 
 __all__ = [
@@ -210,7 +212,9 @@ def read_volume(path: str | Path, *, axes: str | None = None) -> Volume:
             (NIfTI needs ``nibabel``: ``pip install 'zssr[volume]'``).
         ConfigError, ShapeError: ``axes`` that do not fit the file.
     """
-    source = Path(path)
+    source = as_path(path)  # str, os.PathLike or bytes (os.fsdecode)
+    if source is None:
+        raise ImageReadError(f"path must be a file path (str, bytes or os.PathLike), got {type(path).__name__}")
     if not source.is_file():
         reason = "it is a folder" if source.is_dir() else f"it {missing_reason(source)}"
         raise ImageReadError(f"cannot read volume {source}: {reason}")
@@ -239,6 +243,7 @@ def read_volume(path: str | Path, *, axes: str | None = None) -> Volume:
 
 
 def _read_tiff(source: Path) -> Volume:
+    cap_tifffile_codecs()  # compressed strips inflate to their declared size at most (issue #30)
     with tifffile.TiffFile(source) as tif:
         series = tif.series[0]
         axes = series.axes
