@@ -98,12 +98,13 @@ def test_manifest_entries_outside_the_schema_are_redone_with_one_warning_and_nev
     images["im1.png"]["extra"] = True  # a field this version never writes
     images["im2.png"]["files"] = {"im2.png": "not a hash"}
     images["zzz.png"] = "x"  # a foreign entry
+    images["yyy.png"] = {"status": []}  # an unhashable status (found by fuzzing Manifest.load)
     data["settings"]["0123456789abcdef"] = {"forged": 1}  # an id that is not its hash
     (out / MANIFEST_NAME).write_text(json.dumps(data), encoding="utf-8")
 
     report, err = _run(items, out)
     warnings = [line for line in err.splitlines() if line.startswith("zssr: warning:")]
-    assert len(warnings) == 1 and "4 of 5 entries are not valid" in warnings[0], err
+    assert len(warnings) == 1 and "5 of 6 entries are not valid" in warnings[0], err
     assert sorted(i.source.name for i in report.done) == ["im0.png", "im1.png", "im2.png"]  # type: ignore[attr-defined]
     assert [i.source.name for i in report.skipped] == ["im3.png"]  # type: ignore[attr-defined]
     manifest, warning = Manifest.load(out)

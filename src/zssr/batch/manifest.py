@@ -121,7 +121,8 @@ def _entry_problem(key: str, entry: Any, settings: Mapping[str, Any]) -> str | N
     """Why ``entry`` (under ``key``) is not one this version writes, or None when it is."""
     if not isinstance(entry, dict):
         return f"{key!r} is a {type(entry).__name__}, not an object"
-    fields = ENTRY_FIELDS.get(entry.get("status"))  # type: ignore[arg-type]
+    status = entry.get("status")
+    fields = ENTRY_FIELDS.get(status) if isinstance(status, str) else None
     if fields is None:
         return f"{key!r} has no valid status"
     missing = sorted(set(fields) - set(entry))
