@@ -186,7 +186,7 @@ def is_volume_file(path: str | Path) -> bool:
         if head[:4] in TIFF_SIGNATURES:
             try:
                 handle.seek(0)
-                with decoder_complaints_held_back(replay=False), tifffile.TiffFile(handle) as tif:
+                with decoder_complaints_held_back(replay=False), tifffile.TiffFile(handle, name=source.name) as tif:
                     series = tif.series[0]
                     return any(n > 1 for letter, n in zip(series.axes, series.shape) if letter not in "YXS")
             except Exception:  # noqa: BLE001 - not a TIFF tifffile reads: the 2-D reader decides
