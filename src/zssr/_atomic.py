@@ -2,10 +2,11 @@
 
 A file appears under its final name only when complete: the bytes go to a hidden
 ``.<name>.<12 hex digits>.tmp`` file in the same folder, are fsynced and renamed over
-the target. The temp's name is bounded by the file system's name limit (``NAME_MAX``,
-255 bytes on most): for a long output name only its start is kept (:func:`temp_name`),
-so any name the folder accepts can be written. A crash or a full disk never leaves a half-written output, and the temp
-name ends in ``.tmp`` so a leftover is never taken for an input image.
+the target. A crash or a full disk never leaves a half-written output, and the temp
+name ends in ``.tmp`` so a leftover is never taken for an input image. The temp's name
+is bounded by the file system's name limit (``NAME_MAX``, 255 bytes on most): for a
+long output name only its start is kept (:func:`temp_name`), so any name the folder
+accepts can be written.
 
 Nothing is left behind: the writer owns the temp's name before the file exists
 (Ctrl-C at any moment is cleaned up), holds a lock on it while writing, and the

@@ -157,3 +157,5 @@ def read_regular(path: str | Path, *, what: str = "image") -> bytes:
             return handle.read()
         except OSError as exc:
             raise ImageReadError(f"cannot read {what} {path}: {one_line(exc.strerror or exc)}") from exc
+        except MemoryError as exc:
+            raise ImageReadError(f"cannot read {what} {path}: too large to read into memory") from exc
