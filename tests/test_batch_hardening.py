@@ -194,6 +194,15 @@ def test_folder_run_of_the_cli_reports_each_special_file_and_upscales_the_rest(
     assert err.count("zssr: failed:") == 4 and "Traceback" not in err and (tmp_path / "out" / "ok.png").is_file()
 
 
+@needs_fifo
+def test_a_pipe_named_as_a_stack_is_one_line_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    os.mkfifo(tmp_path / "stack.tif")
+    start = time.monotonic()
+    code = cli.main(["upscale", str(tmp_path / "stack.tif"), "--axis", "z", "-o", str(tmp_path / "x.tif"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "named pipe" in err and time.monotonic() - start < 30
+
+
 # ----------------------------------------------------------------------------- cause 4: long names
 def test_temp_names_fit_the_name_limit_and_stale_ones_are_still_found(tmp_path: Path) -> None:
     for name in ("x" * 251 + ".png", "é" * 126 + ".png", "a.png"):
