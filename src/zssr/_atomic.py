@@ -3,7 +3,10 @@
 A file appears under its final name only when complete: the bytes go to a hidden
 ``.<name>.<12 hex digits>.tmp`` file in the same folder, are fsynced and renamed over
 the target. A crash or a full disk never leaves a half-written output, and the temp
-name ends in ``.tmp`` so a leftover is never taken for an input image.
+name ends in ``.tmp`` so a leftover is never taken for an input image. The temp's name
+is bounded by the file system's name limit (``NAME_MAX``, 255 bytes on most): for a
+long output name only its start is kept (:func:`temp_name`), so any name the folder
+accepts can be written.
 
 Nothing is left behind: the writer owns the temp's name before the file exists
 (Ctrl-C at any moment is cleaned up), holds a lock on it while writing, and the
@@ -27,12 +30,18 @@ from typing import Any, BinaryIO
 from zssr.errors import ImageWriteError
 
 __all__ = [
-    "STALE_AFTER_SECONDS", "TEMP_NAME", "atomic_write", "check_writable", "one_line", "remove_stale_temps",
-    "write_bytes", "write_json", "write_text",
+    "STALE_AFTER_SECONDS", "TEMP_NAME", "atomic_write", "check_name_fits", "check_writable", "name_max", "one_line",
+    "remove_stale_temps", "temp_name", "write_bytes", "write_json", "write_text",
 ]
 
 #: Our temp files and only them: ``.<target name>.<12 lowercase hex digits>.tmp``.
 TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$", re.DOTALL)
+
+#: The name limit assumed where the file system does not say (POSIX's common ``NAME_MAX``).
+DEFAULT_NAME_MAX = 255
+
+#: What a temp adds to the kept part of the name: ``.`` before it, ``.<12 hex>.tmp`` after it.
+_TEMP_EXTRA = 1 + 1 + 12 + 4
 
 #: A temp of ours is stale once unmodified this long *and* not locked by a live writer.
 STALE_AFTER_SECONDS = 60.0
@@ -46,6 +55,54 @@ except ImportError:  # pragma: no cover - Windows: the age rule alone decides
 def one_line(message: object) -> str:
     """A message folded onto one line: the CLI prints every error as a single line."""
     return " ".join(str(message).split())
+
+
+def name_max(folder: str | os.PathLike[str]) -> int:
+    """The longest file name (in bytes) ``folder``'s file system takes: ``pathconf(PC_NAME_MAX)``, else 255."""
+    try:
+        value = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows), a missing folder, an unknown name
+        return DEFAULT_NAME_MAX
+    return value if value > _TEMP_EXTRA else DEFAULT_NAME_MAX  # -1: no limit stated
+
+
+def _kept(name: str, limit: int) -> str:
+    """The start of ``name`` a temp keeps so that ``.<kept>.<12 hex>.tmp`` fits in ``limit`` bytes."""
+    room = max(1, limit - _TEMP_EXTRA)
+    if len(os.fsencode(name)) <= room:
+        return name
+    kept = name[:room]  # a character is at least one byte: never shorter than the answer
+    while len(os.fsencode(kept)) > room:
+        kept = kept[:-1]
+    return kept or "x"
+
+
+def temp_name(name: str, limit: int = DEFAULT_NAME_MAX) -> str:
+    """A fresh temp name for the output ``name``: ``.<name or its start>.<12 random hex>.tmp``, at most ``limit`` bytes.
+
+    The random part stays whole (it keeps concurrent writers apart); a name too long for it
+    is cut on a character boundary, so the temp is never longer than the folder allows.
+    """
+    return f".{_kept(name, limit)}.{secrets.token_hex(6)}.tmp"
+
+
+def check_name_fits(path: str | os.PathLike[str], *, what: str = "output") -> None:
+    """Refuse an output whose file name is longer than its folder's file system allows (before any work).
+
+    Raises:
+        ImageWriteError: one line naming the file, its length and the limit.
+    """
+    target = Path(path)
+    size = len(os.fsencode(target.name))
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    limit = name_max(folder)
+    if size > limit:
+        raise ImageWriteError(
+            f"cannot write {what} {target}: its file name is {size} bytes long, and the file system of {folder} "
+            f"allows at most {limit}; choose a shorter name"
+        )
 
 
 def atomic_write(target: str | os.PathLike[str], encode: Callable[[BinaryIO], None], *, what: str = "file") -> None:
@@ -68,10 +125,11 @@ def atomic_write(target: str | os.PathLike[str], encode: Callable[[BinaryIO], No
     temp: Path | None = None
     lock: int | None = None
     try:
+        limit = name_max(path.parent)
         for _ in range(100):
             # The name is ours before the file exists: an interrupt between the
             # create and the next line can no longer orphan it (the cleanup below sees it).
-            temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+            temp = path.with_name(temp_name(path.name, limit))
             try:
                 lock = os.open(temp, _CREATE_FLAGS, 0o666)
             except FileExistsError:
@@ -138,11 +196,14 @@ def remove_stale_temps(
     locked by a live writer (where POSIX locks exist). A temp being written by
     another run is fresh or locked, so two runs into one folder do not collide.
     ``targets`` (file names) limits it to the temps of those outputs: a batch
-    whose worker died clears that image's temps at once (``older_than=0``).
+    whose worker died clears that image's temps at once (``older_than=0``). A long
+    name's temps keep only its start (:func:`temp_name`), so outputs sharing that start
+    share their stale temps too.
     Errors are ignored: this is housekeeping, never a reason to fail a run.
     """
     removed: list[Path] = []
-    wanted = None if targets is None else set(targets)
+    limit = name_max(folder)
+    wanted = None if targets is None else {_kept(name, limit) for name in targets}
     now = time.time()
     try:
         entries = list(os.scandir(folder))
@@ -176,13 +237,18 @@ _REASONS = {
 }
 
 
-def check_writable(folder: str | os.PathLike[str], *, what: str = "output folder") -> None:
+def check_writable(
+    folder: str | os.PathLike[str], *, what: str = "output folder", names: Iterable[str] = (),
+) -> None:
     """Check, before any work, that files can be created in ``folder`` (or that it can be made).
 
     A write probe, not a permission-bit check, so it tells the truth as root, on
     read-only mounts and under ACLs: a temp of ours is created and removed in the
     folder, or, when the folder does not exist yet, in its nearest existing
-    ancestor (where it would be created).
+    ancestor (where it would be created). With ``names`` (the outputs to come), the
+    probe is the temp name of the longest one that fits the name limit, so a file
+    system that takes fewer bytes than it claims fails here, not after training.
+    (Names over the limit are :func:`check_name_fits`'s to refuse, per output.)
 
     Raises:
         ImageWriteError: one line naming the folder and why (not a folder,
@@ -202,7 +268,10 @@ def check_writable(folder: str | os.PathLike[str], *, what: str = "output folder
             f"cannot create {what} {wanted}: {probe_in} is a file, not a folder" if probe_in != wanted
             else f"{what} {wanted} is a file, not a folder"
         )
-    temp = probe_in / f".zssr-write-probe.{secrets.token_hex(6)}.tmp"
+    limit = name_max(probe_in)
+    fitting = [name for name in names if len(os.fsencode(name)) <= limit]
+    longest = max(fitting, key=lambda name: len(os.fsencode(name)), default="zssr-write-probe")
+    temp = probe_in / temp_name(longest, limit)
     try:
         os.close(os.open(temp, _CREATE_FLAGS, 0o666))
     except OSError as exc:

@@ -332,13 +332,13 @@ class DegradationReading:
 MIN_READ_SIDE = 16
 
 
-def read_degradation(image: np.ndarray, source: str | Path | None = None) -> DegradationReading:
+def read_degradation(image: np.ndarray, source: str | Path | bytes | None = None) -> DegradationReading:
     """Read an input's noise (per channel) and JPEG compression (from ``source``'s tables when it is a JPEG file).
 
     Args:
         image: ``H×W×C`` (or ``H×W``) float array in [0, 1], the colour planes of the input.
-        source: the file it was read from, if any: a JPEG file's quantisation tables give
-            its quality exactly; otherwise the pixels are searched.
+        source: the file it was read from (or that file's bytes), if any: a JPEG file's
+            quantisation tables give its quality exactly; otherwise the pixels are searched.
     """
     arr = np.asarray(image, dtype=np.float64)
     if arr.ndim == 2:
@@ -353,10 +353,10 @@ def read_degradation(image: np.ndarray, source: str | Path | None = None) -> Deg
     return DegradationReading(sigma, jpeg, speckle=speckle)
 
 
-def _quality_from_file(path: str | Path) -> JpegEstimate | None:
-    """The quality in a JPEG file's quantisation tables; None for any other file (or one without tables)."""
+def _quality_from_file(path: str | Path | bytes) -> JpegEstimate | None:
+    """The quality in a JPEG file's quantisation tables (the file or its bytes); None for any other file."""
     try:
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(path) if isinstance(path, bytes) else path) as im:
             tables = (getattr(im, "quantization", None) or {}) if im.format in ("JPEG", "MPO") else {}
     except OSError:
         return None

@@ -65,7 +65,7 @@ def upscale_tensor(
     seed: int | None = 0,
     device: str | torch.device = "auto",
     progress: ProgressFactory | None = None,
-    source: str | Path | None = None,
+    source: str | Path | bytes | None = None,
 ) -> UpscaleResult:
     """Run ZSSR on ``image`` (``1×C×H×W`` float in [0, 1]) through the given scale steps.
 
@@ -80,8 +80,8 @@ def upscale_tensor(
         device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``, or a ``torch.device``.
         progress: ``progress(step_index, n_steps, sf, max_iterations)`` returns a
             per-iteration callback (or None); the CLI hangs a tqdm bar on it.
-        source: the file ``image`` was read from, if any: with ``config.degradation="auto"``
-            a JPEG file's quantisation tables give its quality exactly.
+        source: the file ``image`` was read from (or the bytes it was decoded from), if any:
+            with ``config.degradation="auto"`` a JPEG file's quantisation tables give its quality exactly.
 
     Raises:
         ShapeError: a malformed or too small image.

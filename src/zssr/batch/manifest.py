@@ -11,6 +11,12 @@ canonical JSON) and referenced by id, so the file grows by a few hundred bytes p
 The file is rewritten through :mod:`zssr._atomic` after every image, so it is valid at any
 moment, whatever kills the run. The runner holds :class:`FolderLock` while it writes, so two
 runs cannot interleave in one folder.
+
+A loaded file is checked against one schema (:data:`ENTRY_FIELDS`): an entry with anything
+unexpected (a missing or extra field, a wrong type, settings that are not there or whose id
+is not their hash) is dropped, so its image is redone, with one warning; a file that is not
+a version-1 manifest at all (not JSON, nested past Python's limits) counts as empty. A path
+that cannot be a manifest (a folder, a pipe, unreadable) stops the run before any training.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import math
 import os
+import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +37,9 @@ from typing import Any
 
 from .._atomic import STALE_AFTER_SECONDS, write_json
 from .._atomic import remove_stale_temps as clear_temps
-from ..errors import ZSSRError
-from .work import BatchItem, Done, file_sha256
+from ..errors import ImageReadError, ZSSRError
+from ..io.paths import read_regular
+from .work import BatchItem, Done, file_digest, file_sha256
 
 __all__ = ["MANIFEST_NAME", "FolderLock", "InputFingerprint", "Manifest", "remove_stale_temps", "settings_id"]
 
@@ -37,6 +47,98 @@ MANIFEST_NAME = "zssr-manifest.json"
 LOCK_NAME = ".zssr-batch.lock"
 FORMAT = "zssr-batch-manifest"
 VERSION = 1
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SETTINGS_ID = re.compile(r"[0-9a-f]{16}")
+#: The deepest nesting a stored settings object may have (a Config is 3 levels deep).
+MAX_SETTINGS_DEPTH = 16
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_hex_digest(value: Any) -> bool:
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
+def _is_files(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(name, str) and name and _is_hex_digest(digest) for name, digest in value.items())
+
+
+#: Every field of an entry, and the test its value must pass: per status, nothing more, nothing less.
+_COMMON: dict[str, Any] = {
+    "input": lambda v: isinstance(v, str),
+    "input_size": lambda v: _is_int(v) and v >= -1,  # -1: a failed input that could not be read
+    "input_sha256": lambda v: v == "" or _is_hex_digest(v),
+    "settings": lambda v: isinstance(v, str) and _SETTINGS_ID.fullmatch(v) is not None,
+    "seed": lambda v: _depth(v, 4) <= 4,  # copied from the task's settings: any small JSON value
+    "output": lambda v: isinstance(v, str),
+    "status": lambda v: v in ("done", "failed"),
+    "finished": lambda v: isinstance(v, str),
+}
+ENTRY_FIELDS: dict[str, dict[str, Any]] = {
+    "done": {
+        **_COMMON,
+        "output_sha256": lambda v: v is None or _is_hex_digest(v),
+        "files": _is_files,
+        "seconds": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0,
+        "device": lambda v: isinstance(v, str),
+        "threads": lambda v: _is_int(v) and v >= 1,
+    },
+    "failed": {**_COMMON, "error": lambda v: isinstance(v, str)},
+}
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deeply ``value`` nests lists and objects, counted without recursion up to ``limit + 1``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            if deepest > limit:
+                return deepest
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _valid_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored settings that are objects of sane depth filed under their own id."""
+    kept = {}
+    for ident, value in raw.items():
+        if isinstance(value, dict) and _depth(value, MAX_SETTINGS_DEPTH) <= MAX_SETTINGS_DEPTH:
+            try:
+                if settings_id(value) == ident:
+                    kept[ident] = value
+            except (ValueError, TypeError):  # pragma: no cover - parsed JSON always dumps again
+                continue
+    return kept
+
+
+def _entry_problem(key: str, entry: Any, settings: Mapping[str, Any]) -> str | None:
+    """Why ``entry`` (under ``key``) is not one this version writes, or None when it is."""
+    if not isinstance(entry, dict):
+        return f"{key!r} is a {type(entry).__name__}, not an object"
+    status = entry.get("status")
+    fields = ENTRY_FIELDS.get(status) if isinstance(status, str) else None
+    if fields is None:
+        return f"{key!r} has no valid status"
+    missing = sorted(set(fields) - set(entry))
+    extra = sorted(set(entry) - set(fields))
+    if missing or extra:
+        return f"{key!r} " + ("lacks " + ", ".join(missing) if missing else "has unknown fields " + ", ".join(extra))
+    wrong = [name for name, test in fields.items() if not test(entry[name])]
+    if wrong:
+        return f"{key!r} has a malformed {', '.join(wrong)}"
+    if entry["output"] != key:
+        return f"{key!r} names another output"
+    if entry["settings"] not in settings:
+        return f"{key!r} refers to settings that are not stored (or not valid)"
+    if entry["status"] == "done" and key not in entry["files"]:
+        return f"{key!r} does not list its output among its files"
+    return None
 
 
 
@@ -49,8 +151,8 @@ class InputFingerprint:
 
     @classmethod
     def of(cls, path: Path) -> InputFingerprint:
-        """Measure ``path`` now (reads the whole file)."""
-        return cls(path.stat().st_size, file_sha256(path))
+        """Measure ``path`` now (reads the whole file; a pipe or a device is refused before any read)."""
+        return cls(*file_digest(path, what="input"))
 
 
 def canonical(settings: Mapping[str, Any]) -> Any:
@@ -85,19 +187,58 @@ class Manifest:
 
     @classmethod
     def load(cls, folder: Path) -> tuple[Manifest, str | None]:
-        """The folder's manifest (empty if none), and a warning when an existing file was unusable."""
+        """The folder's manifest (empty if none), and one warning when some or all of it was unusable.
+
+        Every entry is checked against :data:`ENTRY_FIELDS`; what fails is dropped (its image
+        is redone). A file that is not a manifest at all counts as empty.
+
+        Raises:
+            ZSSRError: the path cannot hold a manifest (a folder, a pipe, a device) or cannot be
+                read (permissions): said before any work, since the run could not record it.
+        """
         path = folder / MANIFEST_NAME
-        if not path.exists():
-            return cls(folder), None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
-                raise ValueError(f"not a version-{VERSION} {FORMAT}")
-            if not isinstance(data.get("images", {}), dict) or not isinstance(data.get("settings", {}), dict):
-                raise ValueError("'images' and 'settings' must be objects")
-        except (OSError, ValueError) as exc:
-            return cls(folder), f"{path} is unreadable ({exc}); every image will be redone and the file rewritten"
-        return cls(folder, data), None
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:  # none yet (or a dangling link, which the first save replaces)
+            return cls(folder), None
+        except OSError as exc:
+            raise ZSSRError(f"cannot read batch manifest {path}: {exc.strerror or exc}; "
+                            "move it away or use another --out-dir") from exc
+        if not stat.S_ISREG(mode):
+            raise ZSSRError(f"batch manifest {path} is {'a folder' if stat.S_ISDIR(mode) else 'a special file'}, "
+                            "not a file; move it away or use another --out-dir")
+        try:
+            text = read_regular(path, what="batch manifest").decode("utf-8")
+        except ImageReadError as exc:
+            raise ZSSRError(f"{exc}; move it away or use another --out-dir") from exc
+        except UnicodeDecodeError:
+            text = ""
+        redo = f"every image will be redone and {path} rewritten"
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            return cls(folder), f"{path} is not a manifest (nested too deeply to read); {redo}"
+        except ValueError as exc:
+            return cls(folder), f"{path} is not a manifest (not JSON: {exc}); {redo}"
+        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
+            return cls(folder), f"{path} is not a version-{VERSION} {FORMAT}; {redo}"
+        images, settings = data.get("images", {}), data.get("settings", {})
+        if not isinstance(images, dict) or not isinstance(settings, dict):
+            return cls(folder), f"{path} is not a manifest ('images' and 'settings' must be objects); {redo}"
+        settings = _valid_settings(settings)
+        kept, problems = {}, []
+        for key, entry in images.items():
+            problem = _entry_problem(key, entry, settings)
+            if problem is None:
+                kept[key] = entry
+            else:
+                problems.append(problem)
+        manifest = cls(folder, {"settings": settings, "images": kept})
+        if not problems:
+            return manifest, None
+        return manifest, (f"{path}: {len(problems)} of {len(images)} entries are not valid ({problems[0]}"
+                          + (f", and {len(problems) - 1} more" if len(problems) > 1 else "")
+                          + "); their images will be redone and the file rewritten")
 
     def key(self, target: Path) -> str:
         """The manifest key of an output: its path relative to the folder (POSIX), else absolute."""
@@ -123,7 +264,7 @@ class Manifest:
             try:
                 if not path.is_file() or file_sha256(path) != digest:
                     return False
-            except OSError:
+            except (OSError, ZSSRError):
                 return False
         return True
 

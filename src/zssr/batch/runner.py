@@ -137,6 +137,7 @@ def run_batch(
         manifest, warning = Manifest.load(folder)
         if warning:
             print(f"zssr: warning: {warning}", file=err)
+            manifest.save()  # what was dropped is gone from the file too, whatever happens next
         remove_stale_temps([p for item in items for p in item.paths] + [manifest.path], older_than=0.0)  # a live writer holds a lock
         fingerprints, skipped, to_run, failed = _plan(items, manifest, settings, overwrite, precheck)
         if skipped:
@@ -159,6 +160,8 @@ def run_batch(
             for event in events:
                 fingerprint = fingerprints[event.item]
                 if isinstance(event, Done) and fingerprint is not None:  # (unreadable inputs never run)
+                    if event.source_digest is not None:  # the bytes trained on, not those hashed when planning
+                        fingerprint = InputFingerprint(*event.source_digest)
                     manifest.record_done(event, fingerprint, settings)
                     done.append(event.item)
                     for line in event.warnings:
@@ -196,7 +199,7 @@ def _plan(
     for item in items:
         try:
             fingerprint = fingerprints[item] = InputFingerprint.of(item.source)
-        except OSError as exc:
+        except (OSError, ZSSRError) as exc:  # missing, unreadable, not a regular file (never read)
             fingerprints[item] = None
             failed[item] = describe_error(exc)
             continue

@@ -19,8 +19,9 @@ import torch
 
 from .._atomic import one_line
 from ..errors import ZSSRError
+from ..io.paths import open_regular
 
-__all__ = ["BatchItem", "Done", "Event", "Failed", "ImageTask", "TaskResult", "describe_error", "execute", "file_sha256"]
+__all__ = ["BatchItem", "Done", "Event", "Failed", "ImageTask", "TaskResult", "describe_error", "execute", "file_digest", "file_sha256"]
 
 ProgressFactory = Callable[..., Any]
 
@@ -45,12 +46,16 @@ class BatchItem:
 
 @dataclass(frozen=True)
 class TaskResult:
-    """What a task reports: the files it wrote (output first), one summary line and any warnings."""
+    """What a task reports: the files it wrote (output first), one summary line, any warnings, what it read."""
 
     files: tuple[Path, ...]
     line: str
     warnings: tuple[str, ...] = ()
     device: str = "cpu"
+    #: ``(size, SHA-256)`` of the exact input bytes the task decoded, when it read them once
+    #: (:func:`zssr.io.read_regular`, then :func:`zssr.io.decode_image`): the manifest records
+    #: these, not the hash taken when the run was planned, so a file replaced meanwhile is redone.
+    source_digest: tuple[int, str] | None = None
 
 
 class ImageTask(Protocol):
@@ -72,6 +77,7 @@ class Done:
     seconds: float
     device: str
     threads: int
+    source_digest: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,12 +92,23 @@ Event = Done | Failed
 
 
 def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    """The SHA-256 of a regular file's bytes, read in 1 MiB blocks.
+
+    Raises:
+        ImageReadError: not a regular file (a pipe would block, ``/dev/zero`` never ends:
+            refused before any read; see :func:`zssr.io.open_regular`), or unreadable.
+    """
+    return file_digest(path)[1]
+
+
+def file_digest(path: str | Path, *, what: str = "file") -> tuple[int, str]:
+    """A regular file's size and SHA-256, both from one read (:func:`file_sha256`'s checks)."""
+    digest, size = hashlib.sha256(), 0
+    with open_regular(path, what=what) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+            size += len(block)
+    return size, digest.hexdigest()
 
 
 def describe_error(exc: BaseException) -> str:
@@ -122,5 +139,5 @@ def execute(
         return Failed(item, describe_error(exc))
     return Done(
         item=item, files=files, line=result.line, warnings=result.warnings, seconds=time.perf_counter() - start,
-        device=result.device, threads=torch.get_num_threads(),
+        device=result.device, threads=torch.get_num_threads(), source_digest=result.source_digest,
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._atomic import check_writable, remove_stale_temps
+from .._atomic import check_name_fits, check_writable, remove_stale_temps
 from ..errors import ImageWriteError, ShapeError
 from ..io import IMAGE_SUFFIXES, collect_inputs, missing_reason, output_path_for, read_image
 from ..kernels import load_kernel
@@ -53,6 +53,7 @@ def plan_jobs(inputs: Sequence[str], output: str | None, out_dir: str | None) ->
         if not parent.is_dir():
             reason = "is a file, not a folder" if parent.exists() else missing_reason(parent)
             raise ImageWriteError(f"cannot write {targets[0]}: output folder {parent} {reason}")
+        check_name_fits(targets[0])  # a folder run checks each output's names per image (its precheck)
     else:
         folder = Path(str(out_dir))
         if folder.exists() and not folder.is_dir():
@@ -64,9 +65,10 @@ def plan_jobs(inputs: Sequence[str], output: str | None, out_dir: str | None) ->
                 f"output {target} must end in one of {', '.join(sorted(IMAGE_SUFFIXES))}, got {target.suffix or 'no suffix'!r}"
             )
     check_not_inputs(targets, sources)
-    # A folder we cannot write to (read-only, not ours, under a file) is found now, not after training.
+    # A folder we cannot write to (read-only, not ours, under a file, names longer than it takes)
+    # is found now, not after training: the probe's name is as long as the longest output's temp.
     for folder in dict.fromkeys(target.parent for target in targets):
-        check_writable(folder, what="output folder")
+        check_writable(folder, what="output folder", names=[t.name for t in targets if t.parent == folder])
     return list(zip(sources, targets))
 
 

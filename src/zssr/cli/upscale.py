@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from .._atomic import check_name_fits
 from ..batch import BatchItem, Execution, run_batch, workers_started
 from ..config import (
     ENGINES,
@@ -225,7 +226,10 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     speeds: list[DeviceSpeed] = []
 
     def precheck(item: BatchItem) -> None:
-        # Readable, large enough, a kernel that fits it, a memory plan that fits this machine.
+        # Names the output folder takes, readable, large enough, a kernel that fits it, a memory plan
+        # that fits this machine.
+        for path in item.paths:
+            check_name_fits(path)
         (h, w, c), = check_readable([item.source], min_side=min_side, why=why)
         if given_kernel is not None:
             check_kernel_size(tuple(given_kernel.shape), steps[-1], (h, w), name=f"--kernel {args.kernel} on {item.source}")

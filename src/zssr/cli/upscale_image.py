@@ -23,7 +23,7 @@ from .._figures import save_training_curves
 from ..batch import BatchItem, TaskResult
 from ..config import Config
 from ..errors import StructureError
-from ..io import read_image, to_array, to_tensor, write_image
+from ..io import decode_image, read_regular, to_array, to_tensor, write_image
 from ..kernel_estimation import kernel_harm
 from ..kernels import align_kernel, kernel_picture, save_kernel
 from ..pipeline import upscale_tensor
@@ -82,7 +82,11 @@ class UpscaleTask:
     def __call__(self, item: BatchItem, device: torch.device, progress: Callable[..., Any] | None) -> TaskResult:
         """Upscale ``item.source`` into ``item.target`` (and its side files) on ``device``."""
         source, target = item.source, item.target
-        picture = read_image(source)
+        # Read once, hash and decode those bytes: the manifest records what was trained on,
+        # even when the file is replaced while the run is under way.
+        data = read_regular(source)
+        digest = (len(data), hashlib.sha256(data).hexdigest())
+        picture = decode_image(data, source)
         x = to_tensor(picture.color)
         kernels = list(self.kernels)
         run_config = self.config
@@ -106,7 +110,7 @@ class UpscaleTask:
                 run_config = self.fallback_config or self.config
         result = upscale_tensor(
             x, list(self.steps), config=run_config, kernels=kernels, seed=self.seed, device=device, progress=progress,
-            source=source,
+            source=data,
         )
         harm = kernel_harm(result.image, x) if self.estimate is not None and any(k is not None for k in kernels) else None
         if harm is not None:
@@ -116,7 +120,7 @@ class UpscaleTask:
             run_config = self.fallback_config or self.config
             result = upscale_tensor(
                 x, list(self.steps), config=run_config, kernels=[None] * len(self.steps), seed=self.seed,
-                device=device, progress=progress, source=source,
+                device=device, progress=progress, source=data,
             )
         color = to_array(result.image)
         alpha = resize_alpha(picture.alpha, self.steps[-1], color.shape[:2])
@@ -137,7 +141,8 @@ class UpscaleTask:
         )
         if result.degradation is not None:
             line += f"; {result.degradation.describe()}"
-        return TaskResult(files=tuple(written), line=line, warnings=tuple(warnings), device=result.device)
+        return TaskResult(files=tuple(written), line=line, warnings=tuple(warnings), device=result.device,
+                          source_digest=digest)
 
 
 def _config_dict(config: Config | None) -> dict[str, Any] | None:

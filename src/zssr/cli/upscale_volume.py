@@ -58,8 +58,10 @@ def is_volume_run(args: argparse.Namespace) -> bool:
     volumes = [s for s in sources if is_volume_file(s)]
     if args.axis is None and args.axes is None and not volumes:
         return False
-    if len(volumes) != len(sources):
-        flat = next(s for s in sources if s not in volumes)
+    # A pipe, a device or a folder named like an image is neither kind: its reader reports it.
+    flats = [s for s in sources if s not in volumes and s.is_file()]
+    if flats:
+        flat = flats[0]
         if volumes:
             raise ConfigError(f"inputs mix stacks/volumes ({volumes[0]}) and 2-D images ({flat}); run them separately")
         flag = "--axis" if args.axis is not None else "--axes"

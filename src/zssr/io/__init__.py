@@ -28,18 +28,21 @@ from __future__ import annotations
 
 from zssr.io._formats import IMAGE_SUFFIXES
 from zssr.io.convert import to_array, to_tensor
-from zssr.io.paths import collect_inputs, missing_reason, output_path_for
+from zssr.io.paths import collect_inputs, missing_reason, open_regular, output_path_for, read_regular
 from zssr.io.picture import Picture
-from zssr.io.read import read_image
+from zssr.io.read import decode_image, read_image
 from zssr.io.write import write_image
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "Picture",
     "collect_inputs",
+    "decode_image",
     "missing_reason",
+    "open_regular",
     "output_path_for",
     "read_image",
+    "read_regular",
     "to_array",
     "to_tensor",
     "write_image",

@@ -58,9 +58,9 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     return chunks
 
 
-def read_png16(source: Path) -> Decoded:
-    """Decode a 16-bit PNG (every colour type, Adam7 included) at full depth."""
-    data = source.read_bytes()
+def read_png16(source: Path | bytes) -> Decoded:
+    """Decode a 16-bit PNG (every colour type, Adam7 included) at full depth, from its file or its bytes."""
+    data = source if isinstance(source, bytes) else source.read_bytes()
     chunks = _png_chunks(data)
     if not chunks or chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13:
         raise ImageReadError("PNG file has no valid IHDR header")

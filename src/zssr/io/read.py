@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,11 +23,11 @@ from zssr.io._formats import (
 )
 from zssr.io.complaints import decoder_complaints_held_back
 from zssr.io.inflate import cap_tifffile_codecs
-from zssr.io.paths import missing_reason
+from zssr.io.paths import read_regular
 from zssr.io.picture import Picture
 from zssr.io.png16 import is_16bit_png, read_png16
 
-__all__ = ["read_image"]
+__all__ = ["decode_image", "read_image"]
 
 
 def read_image(path: str | Path) -> Picture:
@@ -51,29 +52,39 @@ def read_image(path: str | Path) -> Picture:
         The decoded :class:`Picture`, with ``path`` set.
 
     Raises:
-        ImageReadError: the file is missing, a folder, unreadable, corrupt, not an
-            image, in an unsupported mode, or holds NaN/inf or out-of-range floats.
+        ImageReadError: the file is missing, not a regular file (a folder, a pipe, a
+            device: refused before any read), unreadable, corrupt, not an image, in an
+            unsupported mode, or holds NaN/inf or out-of-range floats.
     """
     source = as_path(path)  # str, os.PathLike or bytes (os.fsdecode)
     if source is None:
         raise ImageReadError(f"path must be a file path (str, bytes or os.PathLike), got {type(path).__name__}")
-    if not source.exists():
-        reason = missing_reason(source)
-        raise ImageReadError(f"cannot read image {source}: " + ("no such file" if reason == "does not exist" else f"it {reason}"))
-    if source.is_dir():
-        raise ImageReadError(f"cannot read image {source}: it is a folder, expected an image file")
-    if not source.is_file():
-        raise ImageReadError(f"cannot read image {source}: not a regular file")
+    return decode_image(read_regular(source), source)
+
+
+def decode_image(data: bytes, path: str | Path) -> Picture:
+    """Decode an image file's bytes, read once (:func:`read_image` without the reading).
+
+    A caller that must know exactly what it decoded (a folder run records the hash of
+    the bytes it trained on) reads the file once and hands the bytes here.
+
+    Args:
+        data: the file's content.
+        path: the file's name, for messages and ``Picture.path``.
+
+    Raises:
+        ImageReadError: as :func:`read_image`.
+    """
+    source = as_path(path) or Path(str(path))
     try:
         with decoder_complaints_held_back():
-            with source.open("rb") as handle:
-                head = handle.read(33)
+            head = data[:33]
             if is_16bit_png(head):
-                decoded = read_png16(source)
+                decoded = read_png16(data)
             elif head[:4] in TIFF_SIGNATURES:
-                decoded = _read_tiff(source)
+                decoded = _read_tiff(data)
             else:
-                decoded = _read_with_pillow(source)
+                decoded = _read_with_pillow(data)
             color, alpha, bit_depth = _split_samples(decoded)
     except DECODE_ERRORS as exc:  # includes our own ZSSRError (a ValueError), reworded with the path
         raise ImageReadError(f"cannot read image {source}: {one_line(exc)}") from exc
@@ -139,10 +150,10 @@ def _apply_orientation(plane: np.ndarray, orientation: int) -> np.ndarray:
     return plane if transform is None else np.ascontiguousarray(transform(plane))
 
 
-def _read_with_pillow(source: Path) -> Decoded:
+def _read_with_pillow(data: bytes) -> Decoded:
     """Decode PNG (≤ 8 bit), JPEG, BMP, WebP (and TIFF fallback) with Pillow."""
     try:
-        image_context = Image.open(source, formats=PILLOW_READ_FORMATS)
+        image_context = Image.open(io.BytesIO(data), formats=PILLOW_READ_FORMATS)
     except UnidentifiedImageError as exc:
         raise ImageReadError("not a recognised PNG, JPEG, BMP, WebP or TIFF file") from exc
     with image_context as image:
@@ -189,26 +200,26 @@ def _pillow_samples(image: Image.Image) -> tuple[np.ndarray, int]:
     return samples, 1 if image.mode in ("L", "LA") else 3
 
 
-def _read_tiff(source: Path) -> Decoded:
+def _read_tiff(data: bytes) -> Decoded:
     """Decode a TIFF with tifffile (8/16-bit, float, bilevel), else fall back to Pillow."""
     try:
-        decoded = _read_tiff_with_tifffile(source)
+        decoded = _read_tiff_with_tifffile(data)
     except ImageReadError:
         raise
     except Exception as tiff_exc:  # noqa: BLE001 - any tifffile failure means "try Pillow"
         try:
-            return _read_with_pillow(source)
+            return _read_with_pillow(data)
         except DECODE_ERRORS as pillow_exc:
             raise ImageReadError(
                 f"TIFF not decodable by tifffile ({one_line(tiff_exc)}) nor Pillow ({one_line(pillow_exc)})"
             ) from pillow_exc
-    return _read_with_pillow(source) if decoded is None else decoded
+    return _read_with_pillow(data) if decoded is None else decoded
 
 
-def _read_tiff_with_tifffile(source: Path) -> Decoded | None:
+def _read_tiff_with_tifffile(content: bytes) -> Decoded | None:
     """Decode gray/RGB TIFFs; ``None`` leaves other photometrics (palette, CMYK, Lab...) to Pillow."""
     cap_tifffile_codecs()
-    with tifffile.TiffFile(source) as tif:
+    with tifffile.TiffFile(io.BytesIO(content)) as tif:
         page = tif.pages.first
         photometric = int(page.photometric)
         if photometric not in (0, 1, 2):  # MINISWHITE, MINISBLACK, RGB

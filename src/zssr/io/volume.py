@@ -46,7 +46,7 @@ from zssr.errors import ConfigError, ImageReadError, ImageWriteError, ShapeError
 from zssr.io._formats import DECODE_ERRORS, TIFF_SIGNATURES, one_line
 from zssr.io.complaints import decoder_complaints_held_back
 from zssr.io.inflate import cap_tifffile_codecs
-from zssr.io.paths import missing_reason
+from zssr.io.paths import open_regular
 
 __all__ = [
     "AXIS_LETTERS", "NIFTI_SUFFIXES", "SPATIAL", "TIFF_SUFFIXES", "VOLUME_SUFFIXES", "Volume", "VolumeFormat",
@@ -177,17 +177,22 @@ def is_volume_file(path: str | Path) -> bool:
     """
     source = Path(path)
     try:
-        with source.open("rb") as handle:
-            head = handle.read(348 + 4)
-    except OSError:
+        handle = open_regular(source)  # a pipe or a device is no volume, and is never read (it could block)
+    except ImageReadError:
         return False
-    if head[:4] in TIFF_SIGNATURES:
+    with handle:
         try:
-            with decoder_complaints_held_back(replay=False), tifffile.TiffFile(source) as tif:
-                series = tif.series[0]
-                return any(n > 1 for letter, n in zip(series.axes, series.shape) if letter not in "YXS")
-        except Exception:  # noqa: BLE001 - not a TIFF tifffile reads: the 2-D reader decides
+            head = handle.read(348 + 4)
+        except OSError:
             return False
+        if head[:4] in TIFF_SIGNATURES:
+            try:
+                handle.seek(0)
+                with decoder_complaints_held_back(replay=False), tifffile.TiffFile(handle, name=source.name) as tif:
+                    series = tif.series[0]
+                    return any(n > 1 for letter, n in zip(series.axes, series.shape) if letter not in "YXS")
+            except Exception:  # noqa: BLE001 - not a TIFF tifffile reads: the 2-D reader decides
+                return False
     return _is_nifti(head) or volume_suffix(source) == ".nii.gz"
 
 
@@ -215,10 +220,7 @@ def read_volume(path: str | Path, *, axes: str | None = None) -> Volume:
     source = as_path(path)  # str, os.PathLike or bytes (os.fsdecode)
     if source is None:
         raise ImageReadError(f"path must be a file path (str, bytes or os.PathLike), got {type(path).__name__}")
-    if not source.is_file():
-        reason = "it is a folder" if source.is_dir() else f"it {missing_reason(source)}"
-        raise ImageReadError(f"cannot read volume {source}: {reason}")
-    with source.open("rb") as handle:
+    with open_regular(source, what="volume") as handle:  # a pipe or a device is refused before any read
         head = handle.read(352)
     try:
         if head[:4] in TIFF_SIGNATURES:
