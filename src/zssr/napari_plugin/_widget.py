@@ -187,7 +187,7 @@ class ZSSRWidget(QWidget):
         progress = Progress(self.progressed.emit, self._cancel)
         self.result = None
         self.worker = create_worker(
-            run_layer, layer.data, options=options, rgb=bool(layer.rgb), scale=tuple(layer.scale),
+            _outcome, layer.data, options=options, rgb=bool(layer.rgb), scale=tuple(layer.scale),
             translate=tuple(layer.translate), progress=progress, device=self.device,
             _start_thread=False,
         )
@@ -202,9 +202,9 @@ class ZSSRWidget(QWidget):
 
     def cancel(self) -> None:
         """Stop the run at its next iteration or plane (the Cancel button); nothing is added."""
+        # The run's progress callbacks check the event (worker.quit() would only drop its result signal).
         self._cancel.set()
         if self.worker is not None:
-            self.worker.quit()
             self.status.setText("cancelling…")
 
     def _show(self, update: Update) -> None:
@@ -213,8 +213,11 @@ class ZSSRWidget(QWidget):
             self.bar.setValue(min(update.done, update.total))
         self.status.setText(update.text)
 
-    def _returned(self, source: napari.layers.Image, result: LayerResult) -> None:
-        self.result = result
+    def _returned(self, source: napari.layers.Image, outcome: LayerResult | str) -> None:
+        if isinstance(outcome, str):
+            self.status.setText(outcome)
+            return
+        result = self.result = outcome
         kwargs: dict[str, Any] = {"rgb": bool(source.rgb)}
         if not source.rgb:
             kwargs.update(colormap=source.colormap.name, contrast_limits=tuple(source.contrast_limits))
@@ -225,12 +228,8 @@ class ZSSRWidget(QWidget):
         self.status.setText("\n".join(lines))
 
     def _errored(self, exc: BaseException) -> None:
-        if isinstance(exc, Cancelled):
-            self.status.setText("cancelled: nothing was added")
-        elif isinstance(exc, ZSSRError):
-            self.status.setText(f"zssr: error: {exc}")
-        else:
-            self.status.setText(f"zssr: error: {type(exc).__name__}: {exc}")
+        # Not a ZSSRError: a bug, which napari also shows with its traceback.
+        self.status.setText(f"zssr: error: {type(exc).__name__}: {exc}")
 
     def _finished(self) -> None:
         self.worker = None
@@ -238,3 +237,17 @@ class ZSSRWidget(QWidget):
         self.cancel_button.setEnabled(False)
         self.bar.setRange(0, 1)
         self.bar.setValue(0 if self.result is None else 1)
+
+
+def _outcome(*args: Any, **kwargs: Any) -> LayerResult | str:
+    """:func:`run_layer` in the worker, a cancel or a user error as the status line it ends with.
+
+    Why: an exception leaving a napari worker is shown as a traceback; a cancel or a bad
+    layer is not a bug, so it comes back as one line, as the CLI would print it.
+    """
+    try:
+        return run_layer(*args, **kwargs)
+    except Cancelled:
+        return "cancelled: nothing was added"
+    except ZSSRError as exc:
+        return f"zssr: error: {exc}"
