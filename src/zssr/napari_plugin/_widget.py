@@ -12,7 +12,7 @@ Imports napari and Qt: only napari loads this module (``napari.yaml``).
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 import napari
 import napari.layers
@@ -36,7 +36,17 @@ from qtpy.QtWidgets import (
 from ..config import PRESETS
 from ..errors import ZSSRError
 from ..scales import MAX_SCALE
-from ._run import AXIS_CHOICES, KERNEL_CHOICES, Cancelled, LayerResult, Progress, Update, WidgetOptions, run_layer
+from ._run import (
+    AXIS_CHOICES,
+    KERNEL_CHOICES,
+    Cancelled,
+    KernelChoice,
+    LayerResult,
+    Progress,
+    Update,
+    WidgetOptions,
+    run_layer,
+)
 
 __all__ = ["ZSSRWidget"]
 
@@ -156,7 +166,7 @@ class ZSSRWidget(QWidget):
         factor = float(self.factor.value())
         return WidgetOptions(
             factor=None if factor <= 1.0 else factor, axis=self.axis.currentData(), preset=self.preset.currentText(),
-            kernel=self.kernel.currentText(), kernel_file=self.kernel_file.text().strip() or None,
+            kernel=cast(KernelChoice, self.kernel.currentText()), kernel_file=self.kernel_file.text().strip() or None,
             iterations=self.iterations.value() or None, config_overrides=dict(self.config_overrides),
         )
 
