@@ -128,6 +128,18 @@ def test_cancel_stops_the_worker_and_adds_no_layer(make_napari_viewer, qtbot) ->
     assert widget.run_button.isEnabled() and not widget.cancel_button.isEnabled()
 
 
+def test_closing_the_widget_cancels_its_run(make_napari_viewer, qtbot) -> None:
+    """A widget closed mid-run stops its worker: nothing trains on, no layer appears."""
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(4).random((32, 32)).astype(np.float32))
+    widget = _widget(viewer, 2.0, iterations=100_000)
+    with qtbot.waitSignal(widget.progressed, timeout=TIMEOUT_MS):
+        widget.run_button.click()
+    widget.close()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
+    assert len(viewer.layers) == 1
+
+
 def test_a_bad_form_is_one_line_in_the_widget_and_starts_nothing(make_napari_viewer) -> None:
     """Through-plane on a 2-D layer with no factor: the widget says why; no worker starts."""
     viewer = make_napari_viewer()

@@ -217,6 +217,11 @@ class ZSSRWidget(QWidget):
         if self.worker is not None:
             self.status.setText("cancelling…")
 
+    def closeEvent(self, event: Any) -> None:
+        """A closed widget cancels its run: nothing trains on for a widget no one sees."""
+        self._cancel.set()
+        super().closeEvent(event)
+
     def _show(self, update: Update) -> None:
         if update.total > 0:
             self.bar.setRange(0, update.total)
