@@ -3,7 +3,7 @@
     pip install '.[napari]'
     QT_QPA_PLATFORM=offscreen xvfb-run -a python docs/napari_screenshot.py   # writes docs/napari_widget.png
 
-Opens napari with a 128×128 crop of scikit-image's ``cell`` (a phase-contrast microscopy
+Opens napari with a 200×200 crop of scikit-image's ``cell`` (a phase-contrast microscopy
 picture shipped in its wheel), docks the widget from the plugin's manifest, runs ×2 with the
 ``fast`` preset and 100 iterations in the widget's worker thread, shows input and output side by
 side (napari's grid: the ×2 layer at half the pixel size covers the same extent) and shoots the
@@ -30,7 +30,7 @@ def main() -> int:
     """Run the widget once and write the screenshot; 1 when the run does not finish."""
     viewer = napari.Viewer(title="napari + zssr", show=False)
     viewer.window._qt_window.resize(1120, 640)
-    cell = data.cell()[300:428, 350:478]  # the cell and its halo
+    cell = data.cell()[250:450, 300:500]  # the cell and its halo
     viewer.add_image(cell, name="cell", colormap="gray")
     _, widget = viewer.window.add_plugin_dock_widget("zssr", "ZSSR super-resolution")
     widget.factor.setValue(2.0)
@@ -44,7 +44,8 @@ def main() -> int:
     if widget.result is None:
         print(f"napari_screenshot: the run did not finish: {widget.status.text()}", file=sys.stderr)
         return 1
-    viewer.grid.enabled = True
+    canvas = getattr(viewer, "canvas", None)  # napari >= 0.9 keeps the grid there
+    (canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid).enabled = True
     viewer.reset_view()
     for _ in range(20):
         QApplication.processEvents()
