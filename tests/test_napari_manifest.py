@@ -144,6 +144,7 @@ def test_run_layer_through_plane_reads_the_factor_from_the_layer_scale() -> None
     assert result.scale == (0.5, 0.5, 0.5)
     assert result.factors == {0: 4.0} and result.label == "×4 z"
     assert updates[-1].stage == "planes" and updates[-1].done == updates[-1].total
+    assert [u.done for u in updates if u.stage == "training"][-1] == 3  # upscale_volume(step_progress=) reports
 
 
 def test_run_layer_refuses_a_kernel_on_a_stack_and_z_on_a_picture() -> None:
