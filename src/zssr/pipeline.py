@@ -248,6 +248,7 @@ def upscale(
     progress: bool = False,
     axes: str | None = None,
     axis: str | None = None,
+    step_progress: ProgressFactory | None = None,
     **overrides: Any,
 ) -> np.ndarray:
     """Super-resolve one image with ZSSR; the public one-call API.
@@ -274,6 +275,9 @@ def upscale(
             (:func:`zssr.volume.upscale_volume`). A path to a stack or NIfTI volume goes
             there too.
         axis: with a volume, ``"z"`` enlarges through-plane along that axis only.
+        step_progress: the pipeline's progress factory (as :func:`upscale_tensor` takes it),
+            in place of the tqdm bars: for a front end that shows its own progress (the napari
+            widget). Its callback may raise to stop the run at the next iteration.
         overrides: any :class:`~zssr.config.Config` field, e.g. ``max_iterations=500``.
 
     Returns:
@@ -307,8 +311,9 @@ def upscale(
         if kernel is not None:
             raise ConfigError("kernel applies to 2-D images; a stack or volume is degraded by bicubic in-plane "
                               "or by its slice profile through-plane")
-        return upscale_volume(image_or_path if path is None else path, scale, axes=axes, axis=axis, preset=preset, seed=seed, device=device,
-                              progress=progress, **overrides).volume.data
+        return upscale_volume(image_or_path if path is None else path, scale, axes=axes, axis=axis, preset=preset,
+                              seed=seed, device=device, progress=progress, step_progress=step_progress,
+                              **overrides).volume.data
     # Everything that needs no pixels is checked before the image is read (as the CLI does).
     config = resolve_config(preset, **overrides)
     if not isinstance(progress, bool):
@@ -344,7 +349,7 @@ def upscale(
     elif given is not None:
         check_kernel_size(tuple(given.shape), steps[-1], color.shape[:2])
         kernels[-1] = align_kernel(given, steps[-1])
-    factory = TqdmProgress if progress else None
+    factory = step_progress if step_progress is not None else (TqdmProgress if progress else None)
     source = path
     result = upscale_tensor(to_tensor(color), steps, config=config, kernels=kernels, seed=seed, device=dev,
                             progress=factory, source=source)

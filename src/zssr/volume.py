@@ -47,7 +47,7 @@ from .io.volume import AXIS_LETTERS, SPATIAL, Volume, check_axes, enlarged, read
 from .kernels import align_kernel, gaussian_kernel
 from .limits import MIN_INPUT_SIDE, check_plan, check_scale_fits, plan_run
 from .network import ZSSRNet
-from .pipeline import TqdmProgress, check_steps, parse_scale, resolve_device
+from .pipeline import ProgressFactory, TqdmProgress, check_steps, parse_scale, resolve_device
 from .resize import output_size
 from .training import TrainingHistory, make_optimizer, train_scale_step
 
@@ -184,6 +184,7 @@ def upscale_volume(
     seed: int | None = 0,
     device: str | torch.device = "auto",
     progress: bool | Callable[..., Any] = False,
+    step_progress: ProgressFactory | None = None,
     **overrides: Any,
 ) -> VolumeRun:
     """Super-resolve a stack or volume with one ZSSR net: in-plane, or through-plane along ``axis``.
@@ -205,6 +206,9 @@ def upscale_volume(
         overrides: any :class:`~zssr.config.Config` field, e.g. ``max_iterations=500``.
         progress: True for tqdm bars (training, then planes), or a callable
             ``progress(done, total)`` over planes.
+        step_progress: the training's progress factory (as :func:`zssr.upscale_tensor` takes it;
+            called once, as step 0 of 1), in place of the tqdm bar; its callback, or ``progress``,
+            may raise to stop the run (the napari widget's Cancel).
 
     Returns:
         A :class:`VolumeRun` whose ``volume`` has the input's dtype, axes and format, each
@@ -267,7 +271,7 @@ def upscale_volume(
                         kernel_side=None if kernel is None else max(kernel.shape)))
     start = time.perf_counter()
     net, history = _train(view, intensity, sf, kernel=kernel, config=config, seed=seed, device=dev,
-                          progress=progress)
+                          progress=progress, step_progress=step_progress)
     planes_progress = _plane_progress(progress)
     if letter is None:
         out, planes = _apply_in_plane(net, vol, order, view, intensity, sf, config, kernel, planes_progress)
@@ -333,7 +337,8 @@ def _canonical_order(axes: str, letter: str | None) -> list[int]:
 
 def _train(view: np.ndarray, intensity: IntensityMap, sf: tuple[float, float], *, kernel: torch.Tensor | None,
            config: Config, seed: int | None, device: torch.device,
-           progress: bool | Callable[..., Any]) -> tuple[ZSSRNet, TrainingHistory]:
+           progress: bool | Callable[..., Any],
+           step_progress: ProgressFactory | None = None) -> tuple[ZSSRNet, TrainingHistory]:
     """One net trained on fathers drawn from the ``Y×X`` planes of ``view`` (``lead…×Y×X``)."""
     seed = 0 if seed is None else seed
     lead = view.shape[:-2]
@@ -356,14 +361,18 @@ def _train(view: np.ndarray, intensity: IntensityMap, sf: tuple[float, float], *
                   generator=init_gen, precision=config.precision).to(device)
     optimizer = make_optimizer(net, config, device)
     sources = [FatherSource(t, 1.0, group=0) for t in tensors]
-    callback = TqdmProgress(0, 1, sf, config.max_iterations) if progress is True else None
+    if step_progress is not None:
+        callback: Any = step_progress(0, 1, sf, config.max_iterations)
+    else:
+        callback = TqdmProgress(0, 1, sf, config.max_iterations) if progress is True else None
     deadline = None if config.time_budget is None else time.perf_counter() + config.time_budget
     try:
         history = train_scale_step(net, optimizer, test, sources, sf, config=config, kernel=kernel, rng=rng,
                                    generator=noise_gen, progress=callback, deadline=deadline)
     finally:
-        if callback is not None:
-            callback.close()
+        close = getattr(callback, "close", None)
+        if close is not None:
+            close()
     net.eval()
     return net, history
 
