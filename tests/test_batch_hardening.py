@@ -30,7 +30,7 @@ import zssr._atomic as atomic
 import zssr.cli as cli
 from zssr.batch import MANIFEST_NAME, BatchItem, TaskResult, run_batch
 from zssr.batch.manifest import Manifest
-from zssr.cli.upscale_image import UpscaleTask
+from zssr.task import UpscaleTask
 from zssr.config import resolve_config
 from zssr.errors import ImageReadError, ImageWriteError, ZSSRError
 from zssr.io import read_image, read_regular, write_image

@@ -344,7 +344,7 @@ def test_kernel_auto_falls_back_to_the_bicubic_kernel_when_its_output_is_oversha
     """Do no harm (issue #19): an output sharper than a sampled edge is redone with the bicubic kernel."""
     from skimage import data
 
-    import zssr.cli.upscale_image as upscale_image
+    import zssr.task as upscale_image
 
     seen: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
 

@@ -62,7 +62,7 @@ def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
     def trained(*args: object, **kwargs: object) -> None:
         raise AssertionError("upscale_tensor was called: the mistake was not caught up front")
 
-    monkeypatch.setattr("zssr.cli.upscale_image.upscale_tensor", trained)
+    monkeypatch.setattr("zssr.task.upscale_tensor", trained)
 
 
 # ----------------------------------------------------------------------------- cause 1: scale upper bound

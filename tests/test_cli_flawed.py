@@ -57,7 +57,7 @@ def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
     def trained(*args: object, **kwargs: object) -> None:
         raise AssertionError("upscale_tensor was called: the mistake was not caught up front")
 
-    monkeypatch.setattr("zssr.cli.upscale_image.upscale_tensor", trained)
+    monkeypatch.setattr("zssr.task.upscale_tensor", trained)
 
 
 @pytest.fixture

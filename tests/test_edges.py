@@ -206,9 +206,9 @@ def test_public_api_estimates_the_kernel_with_auto() -> None:
 def test_public_api_redoes_an_oversharpened_output_with_the_bicubic_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     """Do no harm (issue #19): ``kernel="auto"`` whose output is over-sharpened returns ``ideal``'s output."""
     import zssr
-    import zssr.kernel_estimation as kernel_estimation
+    import zssr.task as task  # the task layer's sequence, shared by zssr.upscale and the front ends
 
-    monkeypatch.setattr(kernel_estimation, "kernel_harm", lambda image, lr: "it has 30× the fine detail")
+    monkeypatch.setattr(task, "kernel_harm", lambda image, lr: "it has 30× the fine detail")
     image = _photo()[0, :, :96, 160:256].permute(1, 2, 0).numpy().astype(np.float32)
     with pytest.warns(RuntimeWarning, match="over-sharpened the output .it has 30× the fine detail"):
         auto = zssr.upscale(image, 2, preset="kernel", kernel="auto", max_iterations=2, seed=0, device="cpu")

@@ -430,7 +430,7 @@ INTERRUPT_POINTS = {
     "encode": ("zssr.io.write", "atomic_write"),
     "fsync": ("os", "fsync"),
     "rename": ("os", "replace"),
-    "curves": ("zssr.cli.upscale_image", "save_training_curves"),
+    "curves": ("zssr.task", "save_training_curves"),
 }
 
 

@@ -37,6 +37,7 @@ def _no_training(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("upscale_tensor was called: the mistake was not caught up front")
 
     monkeypatch.setattr("zssr.pipeline.upscale_tensor", trained)
+    monkeypatch.setattr("zssr.task.upscale_tensor", trained)  # zssr.upscale trains through the task layer
 
 
 def _fixed_memory(monkeypatch: pytest.MonkeyPatch, gib: float = 16.0) -> None:

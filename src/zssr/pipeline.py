@@ -342,27 +342,22 @@ def upscale(
     side = max(given.shape) if given is not None else (max_kernel_side(steps[-1][0]) if auto else None)
     check_plan(plan_run(color.shape[:2], color.shape[2], steps, config=config, device=dev, kernel_side=side))
     kernels: list[torch.Tensor | None] = [None] * len(steps)
-    if auto:
-        from .kernel_estimation import estimate_kernel_edges
-
-        kernels[-1] = align_kernel(estimate_kernel_edges(to_tensor(color), steps[-1][0]).kernel, steps[-1])
-    elif given is not None:
+    if given is not None:
         check_kernel_size(tuple(given.shape), steps[-1], color.shape[:2])
         kernels[-1] = align_kernel(given, steps[-1])
     factory = step_progress if step_progress is not None else (TqdmProgress if progress else None)
-    source = path
-    result = upscale_tensor(to_tensor(color), steps, config=config, kernels=kernels, seed=seed, device=dev,
-                            progress=factory, source=source)
-    if auto:
-        from .kernel_estimation import kernel_harm
+    # The task layer's sequence (zssr.task): estimate, upscale, and with an output showing the estimate
+    # was too wide (kernel_harm), redo with the bicubic kernel (``ideal`` in place of ``kernel``).
+    from .task import _estimate_edges, upscale_choosing_kernel
 
-        harm = kernel_harm(result.image, to_tensor(color))
-        if harm is not None:  # do no harm (issue #19), as zssr upscale --kernel auto
-            warnings.warn(f"the estimated kernel over-sharpened the output ({harm}); using the bicubic kernel instead",
-                          RuntimeWarning, stacklevel=2)
-            fallback = resolve_config("ideal", **overrides) if preset == "kernel" else config
-            result = upscale_tensor(to_tensor(color), steps, config=fallback, kernels=[None] * len(steps), seed=seed,
-                                    device=dev, progress=factory, source=source)
+    choice = upscale_choosing_kernel(
+        to_tensor(color), steps, config=config, kernels=kernels, estimate=_estimate_edges if auto else None,
+        fallback_config=resolve_config("ideal", **overrides) if preset == "kernel" else config, seed=seed, device=dev,
+        progress=factory, source=path, name="image", strict=True,
+    )
+    for note in choice.warnings:
+        warnings.warn(note.removeprefix("image: "), RuntimeWarning, stacklevel=2)
+    result = choice.result
     out = to_array(result.image)
     if alpha is not None:
         a = imresize(torch.from_numpy(np.ascontiguousarray(alpha, dtype=np.float32))[None, None], steps[-1],

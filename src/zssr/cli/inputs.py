@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-
-import numpy as np
-import torch
 
 from .._atomic import check_name_fits, check_writable, remove_stale_temps
 from ..errors import ImageWriteError, ShapeError
 from ..io import IMAGE_SUFFIXES, collect_inputs, missing_reason, output_path_for, read_image
-from ..kernels import load_kernel
 from ..pipeline import MIN_INPUT_SIDE
-from ..resize import imresize
 
 
 def _same_path(a: Path, b: Path) -> bool:
@@ -120,21 +114,3 @@ def check_readable(
     return shapes
 
 
-def resize_alpha(alpha: np.ndarray | None, scale: tuple[float, float], size: tuple[int, int]) -> np.ndarray | None:
-    """Alpha is resampled bicubically (never learned), clipped to [0, 1]."""
-    if alpha is None:
-        return None
-    plane = torch.from_numpy(np.ascontiguousarray(alpha, dtype=np.float32))[None, None]
-    return imresize(plane, scale, size=size).clamp(0.0, 1.0)[0, 0].numpy()
-
-
-def sibling(target: Path, tail: str) -> Path:
-    """A path next to ``target`` with ``tail`` after its stem (``out_curves.png`` for ``out.png``)."""
-    return target.with_name(f"{target.stem}{tail}")
-
-
-def read_kernel(path: str | Path) -> torch.Tensor:
-    """``load_kernel``, without numpy's warning for an empty text file (the KernelError says it)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="loadtxt: input contained no data")
-        return load_kernel(path)

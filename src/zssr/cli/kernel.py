@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import torch
 
 from .._atomic import check_writable
 from .._validate import scale_value
-from ..errors import ConfigError, ImageWriteError, KernelError, ScaleError, ZSSRError
+from ..errors import ImageWriteError, KernelError, ScaleError
 from ..io import read_image, to_tensor
 from ..kernels import (
     center_of_mass,
@@ -26,14 +25,11 @@ from ..kernels import (
 )
 from ..kernels.validate import MAX_FACTOR, MAX_SIDE
 from ..pipeline import resolve_device
-from .inputs import check_not_inputs, clear_stale_temps, read_kernel
+from ..task import ESTIMATORS, kernel_estimator, read_kernel
+from .inputs import check_not_inputs, clear_stale_temps
 from .options import Parser, add_run_options, output_file, seed_argument
 
 _KERNEL_FILE_SUFFIXES = (".mat", ".npy", ".txt", ".csv")
-#: ``--estimator`` choices; ``edges`` is the default (Table 2: 57% of the bicubic → true kernel gap, KernelGAN 45%:
-#: benchmarks/results/edgeblur_table2.md).
-ESTIMATORS = ("edges", "kernelgan")
-KernelEstimator = Callable[[torch.Tensor, float, int, torch.device, bool], Any]
 
 
 def add_parser(sub: Any) -> None:
@@ -170,53 +166,6 @@ def _cmd_kernel_compose(args: argparse.Namespace) -> int:
 
 def _kernel_picture_path(out: Path) -> Path | None:
     return None if out.suffix.lower() == ".png" else out.with_suffix(".png")
-
-
-def kernel_estimator(name: str, *, iterations: int | None, restarts: int | None, width_correction: bool,
-                      flags: tuple[str, str, str]) -> KernelEstimator:
-    """``(image, factor, seed, device, progress) → KernelEstimate`` for ``--estimator name``.
-
-    ``flags`` are the command's names of the KernelGAN-only options (iterations, restarts,
-    width correction), for the error that says one was given to the edge estimator.
-    """
-    if iterations is not None and iterations < 1:
-        raise ConfigError(f"{flags[0]} must be >= 1, got {iterations}")
-    if restarts is not None and restarts < 0:
-        raise ConfigError(f"{flags[1]} must be >= 0, got {restarts}")
-    if name == "edges":
-        given = [f for f, v in zip(flags, (iterations, restarts, width_correction or None)) if v is not None]
-        if given:
-            raise ConfigError(f"{', '.join(given)} apply to --estimator kernelgan only (the edge estimator does not train)")
-        return _estimate_edges
-    try:
-        from ..kernel_estimation import RESTARTS
-    except ImportError as exc:
-        raise ZSSRError(f"kernel estimation needs zssr.kernel_estimation (KernelGAN), which failed to import: {exc}") from exc
-    return partial(
-        _estimate_kernelgan, iterations=3000 if iterations is None else iterations,
-        restarts=RESTARTS if restarts is None else restarts, width_correction=width_correction,
-    )
-
-
-# Module-level functions (not lambdas), so that an estimator pickles into the worker
-# processes of a parallel folder run (zssr.batch).
-def _estimate_edges(image: torch.Tensor, factor: float, seed: int, device: torch.device, progress: bool) -> Any:
-    from ..kernel_estimation import estimate_kernel_edges
-
-    return estimate_kernel_edges(image, factor)
-
-
-def _estimate_kernelgan(
-    image: torch.Tensor, factor: float, seed: int, device: torch.device, progress: bool, *,
-    iterations: int, restarts: int, width_correction: bool,
-) -> Any:
-    from ..kernel_estimation import TqdmKernelProgress, estimate_kernel
-
-    return estimate_kernel(
-        image, factor, iterations=iterations, seed=seed, device=device,
-        progress=partial(TqdmKernelProgress, file=sys.stderr, leave=False) if progress else None,
-        restarts=restarts, width_correction=width_correction,
-    )
 
 
 def _cmd_kernel_estimate(args: argparse.Namespace) -> int:

@@ -13,13 +13,12 @@ from ..io import Picture, read_image, to_array, to_tensor, write_image
 from ..kernels import align_kernel, downscale
 from ..limits import check_resize
 from ..resize import INTERP_KERNELS, imresize, output_size
+from ..task import read_kernel, resize_alpha
 from .inputs import (
     check_readable,
     clear_stale_temps,
     no_empty_folders_left,
     plan_jobs,
-    read_kernel,
-    resize_alpha,
 )
 from .options import add_outputs, parse_factor_pair, parse_size
 

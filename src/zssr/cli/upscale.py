@@ -36,11 +36,10 @@ from ..limits import (
     plan_run,
 )
 from ..pipeline import MIN_INPUT_SIDE, parse_scale, plan_steps, resolve_device
+from ..task import ESTIMATORS, UpscaleTask, kernel_estimator, read_kernel
 from .batch_options import add_batch_options, batch_exit_status, execution_from_args
-from .inputs import check_not_inputs, check_readable, clear_stale_temps, no_empty_folders_left, plan_jobs, read_kernel
-from .kernel import ESTIMATORS, kernel_estimator
+from .inputs import check_not_inputs, check_readable, clear_stale_temps, no_empty_folders_left, plan_jobs
 from .options import UsageError, add_outputs, add_run_options, parse_override
-from .upscale_image import UpscaleTask
 from .upscale_volume import add_volume_options, is_volume_run, run_volumes
 
 

@@ -3,9 +3,9 @@
 The page must give the same bytes as the command line for the same options, so a run is
 built from the command's own pieces: the preset through :func:`~zssr.config.resolve_config`,
 the steps through :func:`~zssr.pipeline.parse_scale` / :func:`~zssr.pipeline.plan_steps`,
-``--kernel auto`` through :func:`~zssr.cli.kernel.kernel_estimator`, a kernel file through
-:func:`~zssr.cli.inputs.read_kernel`, and the image work itself is the command's
-:class:`~zssr.cli.upscale_image.UpscaleTask` (read, estimate, train, write at full depth).
+``--kernel auto`` through :func:`~zssr.task.kernel_estimator`, a kernel file through
+:func:`~zssr.task.read_kernel`, and the image work itself is the task layer's
+:class:`~zssr.task.UpscaleTask` (read, estimate, train, write at full depth), as for the CLI.
 
 What is new here is only what a page needs and a terminal does not: a progress callback
 (iteration, loss, learning rate, time left) that the page polls, and cooperative
@@ -32,14 +32,12 @@ import torch
 from .._atomic import one_line
 from ..batch import BatchItem
 from ..batch.work import describe_error
-from ..cli.inputs import read_kernel, sibling
-from ..cli.kernel import ESTIMATORS, kernel_estimator
-from ..cli.upscale_image import UpscaleTask
 from ..config import MAX_TIME_BUDGET, PRESETS, Config, resolve_config
 from ..errors import ConfigError, KernelError, ScaleError
 from ..io import read_image, to_tensor
 from ..kernels import align_kernel
 from ..pipeline import parse_scale, plan_steps, upscale_tensor
+from ..task import ESTIMATORS, UpscaleTask, kernel_estimator, read_kernel, sibling
 
 __all__ = ["JobOptions", "JobResult", "Monitor", "Snapshot", "budget_iterations", "run_job", "whole_number"]
 
