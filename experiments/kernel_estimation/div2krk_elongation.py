@@ -42,15 +42,14 @@ from zssr.errors import StructureError  # noqa: E402
 from zssr.io import read_image, to_tensor  # noqa: E402
 from zssr.kernel_estimation import MARGIN, luma  # noqa: E402
 from zssr.kernel_estimation.edges import (  # noqa: E402
-    ANGLE_BINS,
     CALIBRATION,
     DERIVATIVE_SIGMA,
     FLOOR_VARIANCE,
     MAX_ELONGATION,
-    MIN_BIN_POINTS,
     REBLUR_SIGMA,
     TOP_FRACTION,
     _edge_points,
+    shape_fit,
 )
 from zssr.kernels import load_kernel  # noqa: E402
 
@@ -59,24 +58,9 @@ CROPS = (None, 192, 256)
 
 
 def fit(variance: np.ndarray, angle: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
-    """Median size and the per-angle least-squares covariance's (eigenvalues, eigenvectors); None without shape."""
-    size = max(float(np.median(variance)), FLOOR_VARIANCE)
-    rows, values, weights = [], [], []
-    which = np.minimum((angle / np.pi * ANGLE_BINS).astype(int), ANGLE_BINS - 1)
-    for b in range(ANGLE_BINS):
-        v = variance[which == b]
-        if v.size >= MIN_BIN_POINTS:
-            phi = (b + 0.5) * np.pi / ANGLE_BINS
-            ny, nx = math.sin(phi), math.cos(phi)
-            rows.append([ny * ny, 2 * ny * nx, nx * nx])
-            values.append(float(np.median(v)))
-            weights.append(math.sqrt(v.size))
-    if len(rows) < 3:
-        return None
-    wts = np.asarray(weights)
-    cyy, cyx, cxx = np.linalg.lstsq(np.asarray(rows) * wts[:, None], np.asarray(values) * wts, rcond=None)[0]
-    lam, vec = np.linalg.eigh(np.array([[cyy, cyx], [cyx, cxx]]))
-    return size, np.maximum(lam, FLOOR_VARIANCE), vec
+    """The estimator's own size and shape fit (:func:`zssr.kernel_estimation.edges.shape_fit`); None without shape."""
+    size, fitted = shape_fit(variance, angle)
+    return None if fitted is None else (size, *fitted)
 
 
 def capped(cap: float) -> Callable[[float, np.ndarray, np.ndarray], np.ndarray]:

@@ -118,6 +118,20 @@ def edge_blur(
         if not (number and low <= value <= high and value > 0):
             raise ConfigError(f"{name} must be a finite number in {'[' if low else '('}{low:g}, {high:g}], got {value!r}")
     variance, angle = _edge_points(np.asarray(gray, dtype=np.float64), derivative_sigma, reblur_sigma, top_fraction)
+    size, fitted = shape_fit(variance, angle)
+    if fitted is None:  # fewer normal directions than covariance entries: no shape, size only
+        return np.eye(2) * size
+    lam, vec = fitted
+    elongation = min(math.sqrt(lam[1] / lam[0]), max_elongation)
+    return vec @ np.diag([size / elongation, size * elongation]) @ vec.T
+
+
+def shape_fit(variance: np.ndarray, angle: np.ndarray) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
+    """The median blur variance (size) and the per-angle least-squares covariance's (eigenvalues, eigenvectors).
+
+    Per normal-angle bin the median variance, fitted with ``nᵀΣn`` weighted by √count; the
+    eigenvalues floored at :data:`FLOOR_VARIANCE`. None for the shape with fewer than three bins.
+    """
     size = max(float(np.median(variance)), FLOOR_VARIANCE)
     rows, values, weights = [], [], []
     which = np.minimum((angle / np.pi * ANGLE_BINS).astype(int), ANGLE_BINS - 1)
@@ -129,14 +143,12 @@ def edge_blur(
             rows.append([ny * ny, 2 * ny * nx, nx * nx])
             values.append(float(np.median(v)))
             weights.append(math.sqrt(v.size))
-    if len(rows) < 3:  # fewer normal directions than covariance entries: no shape, size only
-        return np.eye(2) * size
+    if len(rows) < 3:
+        return size, None
     wts = np.asarray(weights)
     cyy, cyx, cxx = np.linalg.lstsq(np.asarray(rows) * wts[:, None], np.asarray(values) * wts, rcond=None)[0]
     lam, vec = np.linalg.eigh(np.array([[cyy, cyx], [cyx, cxx]]))
-    lam = np.maximum(lam, FLOOR_VARIANCE)
-    elongation = min(math.sqrt(lam[1] / lam[0]), max_elongation)
-    return vec @ np.diag([size / elongation, size * elongation]) @ vec.T
+    return size, (np.maximum(lam, FLOOR_VARIANCE), vec)
 
 
 def edge_sharpness(image: torch.Tensor) -> float | None:
