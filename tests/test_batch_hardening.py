@@ -115,6 +115,23 @@ def test_manifest_entries_outside_the_schema_are_redone_with_one_warning_and_nev
     assert len(report.skipped) == 4 and "warning" not in err  # type: ignore[attr-defined]
 
 
+def test_manifest_field_names_with_line_breaking_characters_still_give_one_warning_line(tmp_path: Path) -> None:
+    """Found by CI's fuzzing (stop 31): an unknown field named ``c±\\x1c…`` was printed raw, and ``\\x1c`` is a
+    line break to ``str.splitlines`` -- the warning became two lines, one not starting ``zssr:``."""
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    _image(inputs / "a.png")
+    items = _items(inputs, out)
+    _run(items, out)
+    data = _manifest(out)
+    data["images"]["a.png"]["c\u00b1\x1c\U0009b5fb!\n\u2028x"] = [1]
+    data["images"]["b\x1d\r.png"] = {"status": "done", "\x0b": 1}
+    (out / MANIFEST_NAME).write_text(json.dumps(data), encoding="utf-8")
+    report, err = _run(items, out)
+    assert [line.startswith("zssr: warning:") for line in err.splitlines()] == [True], err
+    assert "entries are not valid" in err and len(report.done) == 1  # type: ignore[attr-defined]
+
+
 def test_manifest_nested_past_the_recursion_limit_or_garbage_counts_as_empty_with_one_warning(tmp_path: Path) -> None:
     inputs, out = tmp_path / "in", tmp_path / "out"
     inputs.mkdir()

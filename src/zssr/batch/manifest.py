@@ -128,7 +128,8 @@ def _entry_problem(key: str, entry: Any, settings: Mapping[str, Any]) -> str | N
     missing = sorted(set(fields) - set(entry))
     extra = sorted(set(entry) - set(fields))
     if missing or extra:
-        return f"{key!r} " + ("lacks " + ", ".join(missing) if missing else "has unknown fields " + ", ".join(extra))
+        names = ", ".join(map(ascii, missing or extra))  # field names are untrusted text: escaped, one line
+        return f"{key!r} " + ("lacks " if missing else "has unknown fields ") + names
     wrong = [name for name, test in fields.items() if not test(entry[name])]
     if wrong:
         return f"{key!r} has a malformed {', '.join(wrong)}"

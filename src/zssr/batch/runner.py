@@ -25,6 +25,7 @@ from typing import Any, Literal, TextIO
 
 import torch
 
+from .._atomic import one_line
 from ..errors import ZSSRError
 from ..limits import check_threads
 from ..pipeline import TqdmProgress, resolve_device
@@ -136,7 +137,7 @@ def run_batch(
     with FolderLock(folder):
         manifest, warning = Manifest.load(folder)
         if warning:
-            print(f"zssr: warning: {warning}", file=err)
+            print(f"zssr: warning: {one_line(warning)}", file=err)
             manifest.save()  # what was dropped is gone from the file too, whatever happens next
         remove_stale_temps([p for item in items for p in item.paths] + [manifest.path], older_than=0.0)  # a live writer holds a lock
         fingerprints, skipped, to_run, failed = _plan(items, manifest, settings, overwrite, precheck)
@@ -235,7 +236,7 @@ def _run_single(
         if isinstance(event, Failed):
             raise ZSSRError(f"{event.item.source}: {event.message}")
         for line in event.warnings:
-            print(f"zssr: warning: {line}", file=err)
+            print(f"zssr: warning: {one_line(line)}", file=err)
         print(event.line)
         done.append(event.item)
     return BatchReport(tuple(done), ())

@@ -11,6 +11,7 @@ import argparse
 import math
 import sys
 
+from .._atomic import one_line
 from ..batch import BatchReport, Execution
 from ..errors import ConfigError
 from ..limits import check_threads, usable_cpus
@@ -110,6 +111,6 @@ def batch_exit_status(report: BatchReport) -> int:
     names = [str(item.source) for item in report.failed]
     shown = ", ".join(names[:SHOWN_FAILURES]) + (f" and {len(names) - SHOWN_FAILURES} more" if len(names) > SHOWN_FAILURES else "")
     where = f"; all are listed in {report.manifest}" if report.manifest is not None else ""
-    print(f"zssr: error: {len(names)} of {report.total} images failed: {shown} (the others are done; "
-          f"run the same command again to retry only these{where})", file=sys.stderr)
+    print(one_line(f"zssr: error: {len(names)} of {report.total} images failed: {shown} (the others are done; "
+                   f"run the same command again to retry only these{where})"), file=sys.stderr)
     return EXIT_USAGE

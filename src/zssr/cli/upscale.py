@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .._atomic import check_name_fits
+from .._atomic import check_name_fits, one_line
 from ..batch import BatchItem, Execution, run_batch, workers_started
 from ..config import (
     ENGINES,
@@ -242,7 +242,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
                 if not speeds:
                     speeds.append(_measure(config, c, device, execution, len(items)))
                 line += f"; {estimate_run(plan, config, speeds[0]).describe(speeds[0])}"
-            print(f"zssr: {item.source}: {line}", file=sys.stderr)
+            print(one_line(f"zssr: {item.source}: {line}"), file=sys.stderr)
 
     # STEP 2 - the images, one by one or in parallel (zssr.batch): (estimate the kernel,) train,
     # super-resolve, write. A folder run keeps a manifest there, skips what is done, and goes on

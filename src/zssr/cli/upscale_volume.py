@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .._atomic import check_writable
+from .._atomic import check_writable, one_line
 from ..config import Config
 from ..errors import ConfigError, ImageReadError, ImageWriteError, ScaleError
 from ..io import collect_inputs, missing_reason
@@ -114,8 +114,8 @@ def _run_each(args: argparse.Namespace, config: Config, jobs: list[tuple[Path, P
                              preset=config, seed=args.seed, device=args.device, progress=not args.quiet)
         target.parent.mkdir(parents=True, exist_ok=True)
         write_volume(target, run.volume)
-        print(f"zssr: {target}: {_describe(volume)} → {_describe(run.volume)}, "
-              f"{run.history.iterations} iterations, {run.planes} planes, {run.seconds:.1f} s on {run.device}",
+        print(one_line(f"zssr: {target}: {_describe(volume)} → {_describe(run.volume)}, "
+                       f"{run.history.iterations} iterations, {run.planes} planes, {run.seconds:.1f} s on {run.device}"),
               file=sys.stderr)
 
 
