@@ -19,12 +19,24 @@ and one-net ZSSR (one net for the slab).
 Metrics: PSNR over the head (voxels of the HR volume above 5 % of its maximum) with the HR
 volume's range as the data range, and SSIM (``skimage.metrics.structural_similarity``) in
 3-D over the whole volume, same data range. Seconds are wall time on this machine. All
-ZSSR rows use the same preset (``--preset``, named in the table). ECLARE is not run here: it
-needs its own virtual environment (``pip install eclare``); run it on the thick volume this
-script saves with ``--save-inputs`` and add its row by hand.
+ZSSR rows use the same preset (``--preset``, named in the table).
+
+ECLARE (Remedios et al., ``pip install eclare``) needs its own virtual environment (it pins
+other packages); ``--eclare PATH/run-eclare`` runs that venv's command on the same thick
+volume (saved as NIfTI, voxel 1×1×4 mm), its defaults unless ``--eclare-patches`` says
+otherwise, on the CPU, and scores it like ZSSR. Its output has round(48·4) = 192 slices on
+the same centred grid as ZSSR's (radifox ``resize(same_fov=True)``), so it is read at the
+truth's positions the same way.
+
+``--stardist-img3d PATH``: the functional check on stardist's ``img3d.tif`` (synthetic nuclei,
+31×61×57 uint16, shipped in stardist's wheel: ``pip download --no-deps stardist`` and unzip
+``stardist/data/images/img3d.tif``): ``zssr upscale`` on the file as a Z×Y×X stack must give a
+uint16 Z×2Y×2X stack; and the stack downscaled ×2 in-plane is restored by one-net ZSSR and by
+cubic interpolation (PSNR over the whole stack, its range as data range).
 
 Usage: python benchmarks/volume_bench.py [--preset ideal] [--max-iterations N] [--slab 32]
-       [--rows through,inplane] [--synthetic] [--save-inputs DIR] [--out FILE]
+       [--rows through,inplane,stardist] [--eclare RUN_ECLARE] [--eclare-patches N]
+       [--stardist-img3d PATH] [--synthetic] [--save-inputs DIR] [--out FILE]
 Writes benchmarks/results/volume_bench.md (or --out).
 """
 
@@ -32,7 +44,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -119,6 +134,36 @@ def run_through(hr: np.ndarray, args: argparse.Namespace, rows: list[list[str]])
     out = on_truth_grid(np.asarray(run.volume.data), factor, hr.shape[2])
     rows.append([f"through-plane ×{factor}", "through-plane ZSSR (one net, Z×X and Z×Y planes averaged)", args.preset,
                  f"{head_psnr(hr, out):.2f}", f"{ssim3d(hr, out):.4f}", f"{run.seconds:.1f}"])
+    if args.eclare:
+        rows.append(run_eclare(hr, lr, factor, args))
+
+
+def run_eclare(hr: np.ndarray, lr: np.ndarray, factor: int, args: argparse.Namespace) -> list[str]:
+    """ECLARE's row: its command on the thick volume (NIfTI, 1×1×``factor`` mm), scored like ZSSR."""
+    import nibabel as nib
+
+    with tempfile.TemporaryDirectory(prefix="eclare-") as folder:
+        source = Path(folder) / "thick.nii.gz"
+        _save_nifti(lr, (1.0, 1.0, float(factor)), source)
+        command = [args.eclare, "--in-fpath", str(source), "--out-dir", str(Path(folder) / "out")]
+        if args.eclare_patches is not None:
+            command += ["--n-patches", str(args.eclare_patches)]
+        if args.eclare_thickness is not None:  # the true profile, as ZSSR gets it, instead of ESPRESO's estimate
+            command += ["--relative-slice-thickness", str(args.eclare_thickness)]
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"volume_bench: ECLARE failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        result = np.asarray(nib.load(str(Path(folder) / "out" / "thick_eclare.nii.gz")).get_fdata(dtype=np.float32))
+    if result.shape[2] != round(lr.shape[2] * factor):
+        raise SystemExit(f"volume_bench: ECLARE gave {result.shape}, expected {round(lr.shape[2] * factor)} slices")
+    out = on_truth_grid(result, factor, hr.shape[2])
+    budget = "its default budget" if args.eclare_patches is None else f"--n-patches {args.eclare_patches}"
+    profile = ("slice profile estimated by ESPRESO" if args.eclare_thickness is None
+               else f"Gaussian slice profile of FWHM {args.eclare_thickness:g} given")
+    return [f"through-plane ×{factor}", f"ECLARE ({budget}, {profile})", "—",
+            f"{head_psnr(hr, out):.2f}", f"{ssim3d(hr, out):.4f}", f"{seconds:.1f}"]
 
 
 def run_inplane(hr: np.ndarray, args: argparse.Namespace, rows: list[list[str]]) -> None:
@@ -153,6 +198,51 @@ def run_inplane(hr: np.ndarray, args: argparse.Namespace, rows: list[list[str]])
                  f"{ssim3d(slab, out):.4f}", f"{run.seconds:.1f}"])
 
 
+def run_stardist(args: argparse.Namespace, rows: list[list[str]]) -> None:
+    """stardist's img3d.tif: the CLI on the file (dtype, shape), then in-plane ×2 restored (one net vs cubic)."""
+    import tifffile
+
+    source = Path(args.stardist_img3d)
+    stack = tifffile.imread(source)
+    with tempfile.TemporaryDirectory(prefix="img3d-") as folder:
+        target = Path(folder) / "img3d_x2.tif"
+        command = [sys.executable, "-m", "zssr", "upscale", str(source), "--axes", "ZYX", "-s", "2", "-o", str(target),
+                   "--preset", args.preset, "--device", args.device, "--quiet", "--seed", "0"]
+        command += ["--max-iterations", str(args.max_iterations)] if args.max_iterations is not None else []
+        command += [f"--set={item}" for item in args.set or ()]
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"volume_bench: zssr upscale failed on {source}: {done.stderr.strip()}")
+        back = tifffile.imread(target)
+    expected = (stack.shape[0], 2 * stack.shape[1], 2 * stack.shape[2])
+    if back.dtype != stack.dtype or back.shape != expected:
+        raise SystemExit(f"volume_bench: {source} ({stack.dtype}, {stack.shape}) came back {back.dtype} {back.shape}, "
+                         f"expected {stack.dtype} {expected}")
+    label = f"stardist img3d {'×'.join(map(str, stack.shape))} {stack.dtype}"
+    rows.append([label, f"CLI `zssr upscale -s 2 --axes ZYX`: {back.dtype} {'×'.join(map(str, back.shape))} back",
+                 args.preset, "—", "—", f"{seconds:.1f}"])
+    hr = stack.astype(np.float32)
+    h, w = (s - s % 2 for s in hr.shape[1:])
+    hr = hr[:, :h, :w]
+    lr = imresize(torch.from_numpy(hr)[:, None], 0.5)[:, 0]
+    span = float(hr.max() - hr.min())
+
+    def psnr(out: np.ndarray) -> str:
+        return f"{10 * math.log10(span * span / float(np.mean((hr.astype(np.float64) - out) ** 2))):.2f}"
+
+    start = time.perf_counter()
+    cubic = imresize(lr[:, None], 2.0)[:, 0].numpy()
+    rows.append([f"{label}, in-plane ×2", "cubic interpolation", "—", psnr(cubic),
+                 f"{structural_similarity(hr, cubic, data_range=span):.4f}", f"{time.perf_counter() - start:.1f}"])
+    run = upscale_volume(lr.numpy(), 2, axes="ZYX", preset=args.preset, seed=0, device=args.device,
+                         progress=not args.quiet, **_overrides(args))
+    out = np.asarray(run.volume.data, dtype=np.float32)
+    rows.append([f"{label}, in-plane ×2", "one-net ZSSR", args.preset, psnr(out),
+                 f"{structural_similarity(hr, out, data_range=span):.4f}", f"{run.seconds:.1f}"])
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     overrides: dict[str, object] = {}
     if args.max_iterations is not None:
@@ -179,11 +269,17 @@ def main() -> None:
     p.add_argument("--slab", type=int, default=32)
     p.add_argument("--rows", default="through,inplane")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--eclare", metavar="RUN_ECLARE", help="ECLARE's run-eclare command (in its own venv)")
+    p.add_argument("--eclare-patches", type=int, help="ECLARE's --n-patches (default: its own, 1,000,000)")
+    p.add_argument("--eclare-thickness", type=float, metavar="FWHM",
+                   help="give ECLARE the Gaussian slice profile (--relative-slice-thickness) instead of its estimate")
+    p.add_argument("--stardist-img3d", metavar="PATH", help="stardist's img3d.tif, for the functional check")
     p.add_argument("--synthetic", action="store_true")
     p.add_argument("--save-inputs", metavar="DIR")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out", type=Path)
     args = p.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
     hr, name = load_template(args.synthetic)
     rows: list[list[str]] = []
     wanted = {r.strip() for r in args.rows.split(",")}
@@ -191,6 +287,10 @@ def main() -> None:
         run_through(hr, args, rows)
     if "inplane" in wanted:
         run_inplane(hr, args, rows)
+    if "stardist" in wanted or args.stardist_img3d:
+        if not args.stardist_img3d:
+            raise SystemExit("volume_bench: the stardist row needs --stardist-img3d PATH")
+        run_stardist(args, rows)
     lines = result_header("Volumes: through-plane ×4 and in-plane ×2 (issue #29)")
     lines += [f"Data: {name}. PSNR over the head (HR > 5 % of max), data range = HR range; SSIM in 3-D.", ""]
     lines += ["| task | method | preset | PSNR (dB) | SSIM | seconds |", "|---|---|---|---|---|---|"]
