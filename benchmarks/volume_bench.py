@@ -53,11 +53,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine import result_header, write_result
 from scipy.interpolate import CubicSpline
 from scipy.ndimage import gaussian_filter1d
 from skimage.metrics import structural_similarity
 
-from machine import result_header, write_result
 from zssr.cli.options import parse_override
 from zssr.resize import imresize
 from zssr.volume import upscale_volume
@@ -155,6 +155,8 @@ def run_eclare(hr: np.ndarray, lr: np.ndarray, factor: int, args: argparse.Names
         seconds = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"volume_bench: ECLARE failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        if args.eclare_log:  # its own timings (ESPRESO, training + inference) and progress, for the record
+            Path(args.eclare_log).write_text(done.stdout + done.stderr, encoding="utf-8")
         result = np.asarray(nib.load(str(Path(folder) / "out" / "thick_eclare.nii.gz")).get_fdata(dtype=np.float32))
     if result.shape[2] != round(lr.shape[2] * factor):
         raise SystemExit(f"volume_bench: ECLARE gave {result.shape}, expected {round(lr.shape[2] * factor)} slices")
@@ -199,7 +201,7 @@ def run_inplane(hr: np.ndarray, args: argparse.Namespace, rows: list[list[str]])
 
 
 def run_stardist(args: argparse.Namespace, rows: list[list[str]]) -> None:
-    """stardist's img3d.tif: the CLI on the file (dtype, shape), then in-plane ×2 restored (one net vs cubic)."""
+    """The stardist img3d.tif check: the CLI on the file (dtype, shape), then in-plane ×2 restored (one net vs cubic)."""
     import tifffile
 
     source = Path(args.stardist_img3d)
@@ -273,6 +275,7 @@ def main() -> None:
     p.add_argument("--eclare-patches", type=int, help="ECLARE's --n-patches (default: its own, 1,000,000)")
     p.add_argument("--eclare-thickness", type=float, metavar="FWHM",
                    help="give ECLARE the Gaussian slice profile (--relative-slice-thickness) instead of its estimate")
+    p.add_argument("--eclare-log", metavar="FILE", help="keep ECLARE's own output (its timings) in FILE")
     p.add_argument("--stardist-img3d", metavar="PATH", help="stardist's img3d.tif, for the functional check")
     p.add_argument("--synthetic", action="store_true")
     p.add_argument("--save-inputs", metavar="DIR")
