@@ -142,8 +142,8 @@ def run_batch(
         remove_stale_temps([p for item in items for p in item.paths] + [manifest.path], older_than=0.0)  # a live writer holds a lock
         fingerprints, skipped, to_run, failed = _plan(items, manifest, settings, overwrite, precheck)
         if skipped:
-            print(f"zssr: {len(skipped)} of {len(items)} images already done (recorded in {manifest.path}), "
-                  f"{len(items) - len(skipped)} to run; --overwrite redoes them all", file=err)
+            print(one_line(f"zssr: {len(skipped)} of {len(items)} images already done (recorded in {manifest.path}), "
+                           f"{len(items) - len(skipped)} to run; --overwrite redoes them all"), file=err)
         for item, message in failed.items():
             print(_failure_line(item, message), file=err)
             manifest.record_failed(item, fingerprints.get(item), settings, message)
@@ -219,7 +219,8 @@ def _plan(
 
 def _failure_line(item: BatchItem, message: str) -> str:
     """``zssr: failed: <input>: <why>`` (the input named once, even when the message names it too)."""
-    return f"zssr: failed: {message}" if str(item.source) in message else f"zssr: failed: {item.source}: {message}"
+    line = f"zssr: failed: {message}" if str(item.source) in message else f"zssr: failed: {item.source}: {message}"
+    return one_line(line)
 
 
 def _run_single(

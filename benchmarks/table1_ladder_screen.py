@@ -1,0 +1,42 @@
+"""Screening a `best` candidate for Table 1 ×4 (issue #27): an isotropic gradual ladder.
+
+`gradual` generalises the authors' ×2 pattern (1 → 1.5 → … → 2, four of six steps anisotropic)
+to ×4 as 1 → 2.5 → 4: only two of its six steps are isotropic, and Set5 ×4 `gradual` lands
+at 30.70, 0.43 dB under the paper's 31.13. The paper describes gradual SR as "several
+intermediate scale-factors", each output joining the fathers. The candidate here is that
+reading: six isotropic steps 1.5, 2, 2.5, 3, 3.5, 4 (``gradual_pattern`` = k/6, k = 1…6),
+everything else `gradual`'s. Run through ``zssr.bench`` (the paper's protocol, the SelfExSR
+LR files), one seed, on the images named; compare the PSNR with the `gradual` records in
+``results/table1/cpu/runs`` (Set5 ×4, seed 0).
+
+The pattern is a tuple, which a ``--method`` string cannot carry, hence this script.
+
+Usage (repository root): PYTHONPATH=src python benchmarks/table1_ladder_screen.py OUT [MAX_ITERATIONS|0] [IMAGES]
+e.g. ``... benchmarks/results/table1/screen_x4_ladder 0 bird,butterfly`` (0: the preset's own budget).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from zssr.bench import run_benchmark
+from zssr.bench.methods import MethodSpec
+
+LADDER = tuple((k / 6, k / 6) for k in range(1, 7))
+
+
+def main() -> None:
+    """Run the ladder on Set5 ×4 for the images named."""
+    out = sys.argv[1]
+    options: list[tuple[str, object]] = [("gradual_pattern", LADDER), ("preset", "gradual")]
+    if len(sys.argv) > 2 and int(sys.argv[2]) > 0:
+        options.append(("max_iterations", int(sys.argv[2])))
+    images = sys.argv[3].split(",") if len(sys.argv) > 3 else ["bird"]
+    spec = MethodSpec("zssr", tuple(sorted(options)))
+    print(spec.label)
+    run_benchmark(["Set5"], out=out, scales=(4.0,), methods=[spec], lr_source="selfexsr", images=images,
+                  device="cpu", data_root="../shared/data", seeds=1)
+
+
+if __name__ == "__main__":
+    main()
