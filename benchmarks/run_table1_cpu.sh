@@ -33,6 +33,9 @@ step() {
     ideal-x2-seeds)    bench Set5 2 3 zssr:preset=ideal; bench Set14 2 3 zssr:preset=ideal ;;
     gradual-x2-set14)  bench Set14 2 1 zssr:preset=gradual ;;
     gradual-x2-seeds)  bench Set5 2 3 zssr:preset=gradual ;;
+    ladder-x4-set5)    echo "== $(date -u +%FT%TZ) Set5 x4 isotropic ladder screen" >&2  # a `best` candidate (table1_ladder_screen.py)
+                       OMP_NUM_THREADS=${THREADS:-1} taskset -c ${CORES:-0} python benchmarks/table1_ladder_screen.py \
+                         benchmarks/results/table1/screen_x4_ladder 0 baby,bird,butterfly,head,woman ;;
     *) echo "unknown step $1" >&2; exit 2 ;;
   esac
 }

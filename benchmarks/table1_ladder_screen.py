@@ -11,12 +11,13 @@ LR files), one seed, on the images named; compare the PSNR with the `gradual` re
 
 The pattern is a tuple, which a ``--method`` string cannot carry, hence this script.
 
-Usage (repository root): PYTHONPATH=src python benchmarks/table1_ladder_screen.py OUT [MAX_ITERATIONS|0] [IMAGES]
+Usage (repository root): ZSSR_DATA=../shared/data PYTHONPATH=src python benchmarks/table1_ladder_screen.py OUT [MAX_ITERATIONS|0] [IMAGES]
 e.g. ``... benchmarks/results/table1/screen_x4_ladder 0 bird,butterfly`` (0: the preset's own budget).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from zssr.bench import run_benchmark
@@ -35,7 +36,7 @@ def main() -> None:
     spec = MethodSpec("zssr", tuple(sorted(options)))
     print(spec.label)
     run_benchmark(["Set5"], out=out, scales=(4.0,), methods=[spec], lr_source="selfexsr", images=images,
-                  device="cpu", data_root="../shared/data", seeds=1)
+                  device="cpu", data_root=os.environ.get("ZSSR_DATA", "../shared/data"), seeds=1)
 
 
 if __name__ == "__main__":
