@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -282,7 +281,6 @@ def main() -> None:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out", type=Path)
     args = p.parse_args()
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
     hr, name = load_template(args.synthetic)
     rows: list[list[str]] = []
     wanted = {r.strip() for r in args.rows.split(",")}
