@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 import time
@@ -11,7 +12,7 @@ from typing import BinaryIO
 
 import pytest
 
-from zssr._atomic import atomic_write, write_bytes, write_text
+from zssr._atomic import atomic_write, say, write_bytes, write_text
 from zssr.errors import ImageWriteError
 
 
@@ -133,3 +134,14 @@ def test_the_write_probe_names_a_file_in_the_way(tmp_path: Path) -> None:
     with pytest.raises(ImageWriteError, match=r"^cannot create output folder .*file/sub: .*file is a file, not a folder$"):
         check_writable(tmp_path / "file" / "sub")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+@pytest.mark.parametrize("breaker", ["\n", "\r", "\x1c", "\x85", "\u2028"])
+def test_say_prints_one_line_whatever_breaks_lines_in_a_name(breaker: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # the characters str.splitlines splits on (the CI fuzz case of stop 32 was \x1c in a manifest field name)
+    say(f"zssr: warning: bad{breaker}name.png:  two  spaces")
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["zssr: warning: bad name.png: two spaces"]
+    buffer = io.StringIO()
+    say(f"a{breaker}b", buffer)
+    assert buffer.getvalue() == "a b\n"

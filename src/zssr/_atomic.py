@@ -22,16 +22,17 @@ import json
 import os
 import re
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from zssr.errors import ImageWriteError
 
 __all__ = [
     "STALE_AFTER_SECONDS", "TEMP_NAME", "atomic_write", "check_name_fits", "check_writable", "name_max", "one_line",
-    "remove_stale_temps", "temp_name", "write_bytes", "write_json", "write_text",
+    "remove_stale_temps", "say", "temp_name", "write_bytes", "write_json", "write_text",
 ]
 
 #: Our temp files and only them: ``.<target name>.<12 lowercase hex digits>.tmp``.
@@ -55,6 +56,15 @@ except ImportError:  # pragma: no cover - Windows: the age rule alone decides
 def one_line(message: object) -> str:
     """A message folded onto one line: the CLI prints every error as a single line."""
     return " ".join(str(message).split())
+
+
+def say(message: object, file: TextIO | None = None) -> None:
+    """Print ``message`` as one line on stderr (or ``file``).
+
+    Every ``zssr:`` warning, error and status line goes through here: scripts read them a
+    line each, and a file name or manifest field holding a line break must not split one.
+    """
+    print(one_line(message), file=sys.stderr if file is None else file)
 
 
 def name_max(folder: str | os.PathLike[str]) -> int:

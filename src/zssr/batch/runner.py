@@ -25,7 +25,7 @@ from typing import Any, Literal, TextIO
 
 import torch
 
-from .._atomic import one_line
+from .._atomic import one_line, say
 from ..errors import ZSSRError
 from ..limits import check_threads
 from ..pipeline import TqdmProgress, resolve_device
@@ -137,15 +137,15 @@ def run_batch(
     with FolderLock(folder):
         manifest, warning = Manifest.load(folder)
         if warning:
-            print(f"zssr: warning: {one_line(warning)}", file=err)
+            say(f"zssr: warning: {warning}", err)
             manifest.save()  # what was dropped is gone from the file too, whatever happens next
         remove_stale_temps([p for item in items for p in item.paths] + [manifest.path], older_than=0.0)  # a live writer holds a lock
         fingerprints, skipped, to_run, failed = _plan(items, manifest, settings, overwrite, precheck)
         if skipped:
-            print(one_line(f"zssr: {len(skipped)} of {len(items)} images already done (recorded in {manifest.path}), "
-                           f"{len(items) - len(skipped)} to run; --overwrite redoes them all"), file=err)
+            say(f"zssr: {len(skipped)} of {len(items)} images already done (recorded in {manifest.path}), "
+                f"{len(items) - len(skipped)} to run; --overwrite redoes them all", err)
         for item, message in failed.items():
-            print(_failure_line(item, message), file=err)
+            say(_failure_line(item, message), err)
             manifest.record_failed(item, fingerprints.get(item), settings, message)
         if failed:
             manifest.save()
@@ -166,7 +166,7 @@ def run_batch(
                     manifest.record_done(event, fingerprint, settings)
                     done.append(event.item)
                     for line in event.warnings:
-                        bar.write(f"zssr: warning: {line}", file=err)
+                        bar.write(one_line(f"zssr: warning: {line}"), file=err)
                     bar.write(event.line, file=out)
                 elif isinstance(event, Failed):
                     manifest.record_failed(event.item, fingerprint, settings, event.message)
@@ -181,8 +181,9 @@ def run_batch(
             finished = len(skipped) + len(done)
             # Name the manifest only if there is one (stopped before any image ended: none was written).
             where = f"recorded in {manifest.path}" if manifest.path.is_file() else "no manifest written yet"
-            print(f"\nzssr: batch stopped: {finished} of {len(items)} images done ({where}); "
-                  "run the same command again to resume", file=err)
+            print(file=err)  # off the bar's line
+            say(f"zssr: batch stopped: {finished} of {len(items)} images done ({where}); "
+                "run the same command again to resume", err)
             raise
         finally:
             events.close()
@@ -237,7 +238,7 @@ def _run_single(
         if isinstance(event, Failed):
             raise ZSSRError(f"{event.item.source}: {event.message}")
         for line in event.warnings:
-            print(f"zssr: warning: {one_line(line)}", file=err)
+            say(f"zssr: warning: {line}", err)
         print(event.line)
         done.append(event.item)
     return BatchReport(tuple(done), ())

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 
-from .._atomic import one_line
+from .._atomic import say
 from ..batch import BatchReport, Execution
 from ..errors import ConfigError
 from ..limits import check_threads, usable_cpus
@@ -96,8 +95,8 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
     jobs, cap = args.jobs or 1, usable_cpus()
     if jobs > cap:
         # Outputs do not depend on the worker count (given --threads), so too many is clamped, not refused.
-        print(f"zssr: warning: --jobs {jobs} is more than the {cap} CPU{'s' if cap > 1 else ''} this process may "
-              f"use; running at most {cap} worker{'s' if cap > 1 else ''}", file=sys.stderr)
+        say(f"zssr: warning: --jobs {jobs} is more than the {cap} CPU{'s' if cap > 1 else ''} this process may "
+            f"use; running at most {cap} worker{'s' if cap > 1 else ''}")
         jobs = cap
     if jobs > 1:
         return Execution("processes", (device,) * jobs, args.threads)
@@ -111,6 +110,6 @@ def batch_exit_status(report: BatchReport) -> int:
     names = [str(item.source) for item in report.failed]
     shown = ", ".join(names[:SHOWN_FAILURES]) + (f" and {len(names) - SHOWN_FAILURES} more" if len(names) > SHOWN_FAILURES else "")
     where = f"; all are listed in {report.manifest}" if report.manifest is not None else ""
-    print(one_line(f"zssr: error: {len(names)} of {report.total} images failed: {shown} (the others are done; "
-                   f"run the same command again to retry only these{where})"), file=sys.stderr)
+    say(f"zssr: error: {len(names)} of {report.total} images failed: {shown} (the others are done; "
+        f"run the same command again to retry only these{where})")
     return EXIT_USAGE

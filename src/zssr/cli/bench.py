@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 
+from .._atomic import say
 from ..bench import DEGRADATIONS, KERNEL_RECIPES, LR_SOURCES, METHODS, run_benchmark
 from ..bench.runner import RayOptions
 from ..errors import ConfigError
@@ -85,8 +85,8 @@ def run_bench(args: argparse.Namespace) -> int:
         raise ConfigError("--ray-gpus applies to --ray runs only")
     jobs, cap = args.jobs, usable_cpus()
     if jobs > cap:  # clamped as zssr upscale --jobs is: more workers than CPUs only queue
-        print(f"zssr: warning: --jobs {jobs} is more than the {cap} CPU{'s' if cap > 1 else ''} this process may use; "
-              f"running at most {cap} worker{'s' if cap > 1 else ''}", file=sys.stderr)
+        say(f"zssr: warning: --jobs {jobs} is more than the {cap} CPU{'s' if cap > 1 else ''} this process may use; "
+            f"running at most {cap} worker{'s' if cap > 1 else ''}")
         jobs = cap
     result = run_benchmark(
         args.dataset,

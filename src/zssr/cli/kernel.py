@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .._atomic import check_writable, one_line
+from .._atomic import check_writable, say
 from .._validate import scale_value
 from ..errors import ImageWriteError, KernelError, ScaleError
 from ..io import read_image, to_tensor
@@ -191,6 +190,6 @@ def _cmd_kernel_estimate(args: argparse.Namespace) -> int:
     name, detail = ("KernelGAN", f", {estimate.iterations} iterations") if args.estimator == "kernelgan" else ("edge-profile", "")
     print(f"{written}: ×{args.scale:g} {name} kernel, {_describe_kernel(estimate.kernel)}{detail} in {estimate.seconds:.1f} s")
     if not estimate.reliable:
-        print(one_line(f"zssr: warning: {source}: the estimated kernel is degenerate ({estimate.spread:.0%} of its mass "
-                       f"far from its centre, seeds {', '.join(map(str, estimate.seeds))}); do not use it"), file=sys.stderr)
+        say(f"zssr: warning: {source}: the estimated kernel is degenerate ({estimate.spread:.0%} of its mass "
+            f"far from its centre, seeds {', '.join(map(str, estimate.seeds))}); do not use it")
     return 0

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import warnings
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from .._atomic import one_line
+from .._atomic import say
 from ..errors import ImageReadError, ScaleError, ShapeError, ZSSRError
 from ..io import collect_inputs, missing_reason, read_image
 from ..metrics import evaluate
@@ -53,7 +52,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
             warnings.simplefilter("always", SizeMismatchWarning)
             result = evaluate(reference, test, scale=scale, shave=args.shave, channel=channel)
         for warning in caught:
-            print(f"zssr: warning: {name}: {one_line(warning.message)}", file=sys.stderr)
+            say(f"zssr: warning: {name}: {warning.message}")
         rows.append((name, result.psnr, result.ssim))
     mean_psnr = float(np.mean([r[1] for r in rows]))
     mean_ssim = float(np.mean([r[2] for r in rows]))

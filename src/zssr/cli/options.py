@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 import torch
 
-from .._atomic import one_line
+from .._atomic import one_line, say
 from .._validate import scale_pair, seed_value
 from ..config import Config
 from ..errors import ConfigError, ScaleError, ZSSRError
@@ -61,13 +61,13 @@ def exit_status(command: Callable[[], int]) -> int:
     except SystemExit as exc:  # --help, --version, or a handler that exits
         if exc.code is None or isinstance(exc.code, int):
             return int(exc.code or 0)
-        print(f"zssr: error: {one_line(exc.code)}", file=sys.stderr)
+        say(f"zssr: error: {exc.code}")
         return 1
     except (UsageError, ZSSRError, OSError) as exc:
-        print(f"zssr: error: {one_line(exc)}", file=sys.stderr)
+        say(f"zssr: error: {exc}")
         return EXIT_USAGE
     except torch.cuda.OutOfMemoryError as exc:
-        print(f"zssr: error: out of GPU memory ({one_line(exc).split('.')[0]}); try --device cpu", file=sys.stderr)
+        say(f"zssr: error: out of GPU memory ({one_line(exc).split('.')[0]}); try --device cpu")
         return 1
     except KeyboardInterrupt:
         print("\nzssr: interrupted", file=sys.stderr)
@@ -78,7 +78,7 @@ def show_warning(
     message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None,
 ) -> None:
     """Warnings as one line too (not the file/line/source block Python prints by default)."""
-    print(f"zssr: warning: {one_line(message)}", file=sys.stderr)
+    say(f"zssr: warning: {message}")
 
 
 # ----------------------------------------------------------------------------- common options

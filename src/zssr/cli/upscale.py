@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .._atomic import check_name_fits, one_line
+from .._atomic import check_name_fits, say
 from ..batch import BatchItem, Execution, run_batch, workers_started
 from ..config import (
     ENGINES,
@@ -242,7 +241,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
                 if not speeds:
                     speeds.append(_measure(config, c, device, execution, len(items)))
                 line += f"; {estimate_run(plan, config, speeds[0]).describe(speeds[0])}"
-            print(one_line(f"zssr: {item.source}: {line}"), file=sys.stderr)
+            say(f"zssr: {item.source}: {line}")
 
     # STEP 2 - the images, one by one or in parallel (zssr.batch): (estimate the kernel,) train,
     # super-resolve, write. A folder run keeps a manifest there, skips what is done, and goes on

@@ -10,12 +10,11 @@ by the factor. Volumes run one after another in this process.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 
-from .._atomic import check_writable, one_line
+from .._atomic import check_writable, say
 from ..config import Config
 from ..errors import ConfigError, ImageReadError, ImageWriteError, ScaleError
 from ..io import collect_inputs, missing_reason
@@ -114,9 +113,8 @@ def _run_each(args: argparse.Namespace, config: Config, jobs: list[tuple[Path, P
                              preset=config, seed=args.seed, device=args.device, progress=not args.quiet)
         target.parent.mkdir(parents=True, exist_ok=True)
         write_volume(target, run.volume)
-        print(one_line(f"zssr: {target}: {_describe(volume)} → {_describe(run.volume)}, "
-                       f"{run.history.iterations} iterations, {run.planes} planes, {run.seconds:.1f} s on {run.device}"),
-              file=sys.stderr)
+        say(f"zssr: {target}: {_describe(volume)} → {_describe(run.volume)}, "
+            f"{run.history.iterations} iterations, {run.planes} planes, {run.seconds:.1f} s on {run.device}")
 
 
 def _plan_outputs(sources: list[Path], output: str | None, out_dir: str | None) -> list[tuple[Path, Path]]:
