@@ -7,8 +7,11 @@ Override with :func:`dataclasses.replace` or :func:`resolve_config`.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +19,7 @@ from .errors import ConfigError
 
 __all__ = [
     "AUTHORS_GRADUAL_PATTERN", "AUTO_FIELDS", "DEGRADATIONS", "ENGINES", "SON_FIELDS", "MAX_LEARNING_RATE", "MAX_NETS", "MAX_NETWORK_WEIGHTS", "MAX_NOISE_STD", "MAX_STEPS", "MAX_TIME_BUDGET", "PRECISIONS", "PRESETS", "PRESET_DOCS",
-    "Config", "network_weights", "resolve_config",
+    "Config", "field_value", "network_weights", "resolve_config",
 ]
 
 #: Arithmetic the net's convolutions may run in (``Config.precision``). ``bfloat16``
@@ -339,3 +342,88 @@ def resolve_config(preset: str | Config = "ideal", **overrides: Any) -> Config:
         return dataclasses.replace(base, **clean)
     except TypeError as exc:  # wrong types surface here before __post_init__
         raise ConfigError(str(exc)) from None
+
+
+def field_value(name: str, raw: Any, *, separator: str = ",") -> Any:
+    """``raw`` (text as typed on a command line, or a Python value) read as Config field ``name``'s type.
+
+    Text is read by the field's declared type: ``int``, ``float``, ``bool`` (true/false,
+    yes/no, on/off, 1/0), ``str``, ``none`` for optional fields, and tuples written with
+    ``separator`` between items and ``x`` inside pairs (``gradual_pattern=0.5x0.5,1x1``)
+    or as a Python literal (``((0.5, 0.5), (1, 1))``). ``zssr bench`` method strings use
+    ``;`` as the separator, since their options are comma-separated.
+
+    Raises:
+        ConfigError: an unknown field, or a value its type cannot take.
+    """
+    hints = typing.get_type_hints(Config)
+    fields = [f.name for f in dataclasses.fields(Config)]
+    if name not in fields:
+        raise ConfigError(f"unknown config field {name!r}; known fields: {', '.join(fields)}")
+    node: Any = raw
+    if isinstance(raw, str):
+        node = raw.strip()
+        if node[:1] in ("(", "["):
+            try:
+                node = ast.literal_eval(node)
+            except (ValueError, SyntaxError):
+                raise ConfigError(f"{name} value is not a valid literal") from None
+    return _coerce(node, hints[name], name, depth=0, separator=separator)
+
+
+def _coerce(node: Any, tp: Any, name: str, *, depth: int, separator: str) -> Any:
+    """``node`` (a string, or a literal's value) as type ``tp``; ``separator`` splits a tuple's items."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):  # ``X | None``: "none" (any case) or an X
+        kinds = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        if node is None or (isinstance(node, str) and node.strip().lower() == "none"):
+            return None
+        return _coerce(node, kinds[0], name, depth=depth, separator=separator)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if isinstance(node, str):
+            split = separator if depth == 0 else "x"
+            items: list[Any] = [part.strip() for part in node.lower().split(split)] if node.strip() else []
+        elif isinstance(node, (list, tuple)):
+            items = list(node)
+        else:
+            items = [node]
+        if len(args) == 2 and args[1] is Ellipsis:
+            kinds = [args[0]] * len(items)
+            if not items:
+                raise ConfigError(f"{name} needs at least one value, got {node!r}")
+        else:
+            kinds = list(args)
+            if len(items) != len(kinds):
+                form = (separator if depth == 0 else "x").join("AB"[: len(kinds)])
+                raise ConfigError(f"{name} needs {len(kinds)} values (as {form}), got {node!r}")
+        return tuple(_coerce(item, kind, name, depth=depth + 1, separator=separator) for item, kind in zip(items, kinds))
+    if tp is bool:
+        if isinstance(node, bool):
+            return node
+        text = str(node).strip().lower()
+        if text in ("true", "yes", "on", "1"):
+            return True
+        if text in ("false", "no", "off", "0"):
+            return False
+        raise ConfigError(f"{name} must be true or false, got {node!r}")
+    if tp is int:
+        if isinstance(node, int) and not isinstance(node, bool):
+            return node
+        try:
+            return int(str(node).strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {node!r}") from None
+    if tp is float:
+        if isinstance(node, bool):
+            raise ConfigError(f"{name} must be a number, got {node!r}")
+        try:
+            value = float(node) if isinstance(node, (int, float)) else float(str(node).strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {node!r}") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {node!r}")
+        return value
+    if tp is str:
+        return str(node)
+    raise ConfigError(f"{name} has type {tp}, which cannot be read from text")  # pragma: no cover

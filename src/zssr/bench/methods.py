@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import resolve_config
+from ..config import Config, field_value, resolve_config
 from ..errors import ConfigError
 from ..io import to_array, to_tensor
 from ..kernels import align_kernel
@@ -279,8 +280,14 @@ def _parse_value(text: str) -> Any:
 def parse_method(text: str | MethodSpec) -> MethodSpec:
     """``NAME[:key=value,...]`` → :class:`MethodSpec`; values become int, float, bool or None when they look so.
 
+    A tuple-typed :class:`~zssr.config.Config` field is read by its type, its items
+    separated by ``;`` (the options' own separator is ``,``) or written as a Python
+    literal: ``zssr:preset=gradual,gradual_pattern=0.5x0.5;1x1`` and
+    ``...,gradual_pattern=((0.5,0.5),(1,1))`` are the same method.
+
     Raises:
-        ConfigError: an empty name, an option without ``=`` or a repeated key.
+        ConfigError: an empty name, an option without ``=``, a repeated key, or a tuple
+            field's value its type cannot take.
     """
     if isinstance(text, MethodSpec):
         return text
@@ -291,12 +298,41 @@ def parse_method(text: str | MethodSpec) -> MethodSpec:
     if not name:
         raise ConfigError(f"method must start with a name, as in 'zssr:preset=fast', got {text!r}")
     options: dict[str, Any] = {}
-    for part in (p for p in rest.split(",") if p.strip()):
+    for part in (p for p in _top_level_parts(rest) if p.strip()):
         key, eq, value = part.partition("=")
         key = key.strip()
         if not eq or not key:
             raise ConfigError(f"method option must look like key=value, got {part!r} in {text!r}")
         if key in options:
             raise ConfigError(f"method option {key!r} is given twice in {text!r}")
-        options[key] = _parse_value(value)
+        if key in _TUPLE_FIELDS:
+            try:
+                options[key] = field_value(key, value, separator=";")
+            except ConfigError as exc:
+                raise ConfigError(f"method {text!r}: {exc}") from None
+        else:
+            options[key] = _parse_value(value)
     return MethodSpec(name, tuple(sorted(options.items())))
+
+
+#: Config fields whose values are tuples: read by type (other options keep ``_parse_value``'s
+#: guess, so the labels of runs recorded before tuples could be given stay the same).
+_TUPLE_FIELDS = frozenset(
+    name for name, tp in typing.get_type_hints(Config).items()
+    if tuple in (typing.get_origin(tp), *map(typing.get_origin, typing.get_args(tp)))
+)
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets (a literal's own commas stay in its option)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth = max(depth - 1, 0)
+        elif char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts

@@ -7,13 +7,8 @@ subcommand only raises the typed errors of :mod:`zssr.errors`.
 from __future__ import annotations
 
 import argparse
-import ast
-import dataclasses
-import math
 import os
 import sys
-import types
-import typing
 import warnings
 from collections.abc import Callable
 from functools import partial
@@ -23,7 +18,7 @@ import torch
 
 from .._atomic import one_line, say
 from .._validate import scale_pair, seed_value
-from ..config import Config
+from ..config import field_value
 from ..errors import ConfigError, ScaleError, ZSSRError
 from ..pipeline import TqdmProgress
 
@@ -174,76 +169,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     name = name.strip().replace("-", "_")
     if not sep or not name:
         raise ConfigError(f"--set expects FIELD=VALUE (e.g. max_iterations=500), got {text!r}")
-    hints = typing.get_type_hints(Config)
-    fields = [f.name for f in dataclasses.fields(Config)]
-    if name not in fields:
-        raise ConfigError(f"--set {text!r}: unknown config field {name!r}; known fields: {', '.join(fields)}")
-    raw = raw.strip()
-    node: Any = raw
-    if raw[:1] in ("(", "["):
-        try:
-            node = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            raise ConfigError(f"--set {text!r}: {name} value is not a valid literal") from None
     try:
-        return name, _coerce(node, hints[name], name, depth=0)
+        return name, field_value(name, raw)
     except ConfigError as exc:
         raise ConfigError(f"--set {text!r}: {exc}") from None
-
-
-def _coerce(node: Any, tp: Any, name: str, *, depth: int) -> Any:
-    """``node`` (a string from the command line, or a literal's value) as type ``tp``."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):  # ``X | None``: "none" (any case) or an X
-        kinds = [arg for arg in typing.get_args(tp) if arg is not type(None)]
-        if node is None or (isinstance(node, str) and node.strip().lower() == "none"):
-            return None
-        return _coerce(node, kinds[0], name, depth=depth)
-    if origin is tuple:
-        args = typing.get_args(tp)
-        if isinstance(node, str):
-            separator = "," if depth == 0 else "x"
-            items: list[Any] = [part.strip() for part in node.lower().split(separator)] if node.strip() else []
-        elif isinstance(node, (list, tuple)):
-            items = list(node)
-        else:
-            items = [node]
-        if len(args) == 2 and args[1] is Ellipsis:
-            kinds = [args[0]] * len(items)
-            if not items:
-                raise ConfigError(f"{name} needs at least one value, got {node!r}")
-        else:
-            kinds = list(args)
-            if len(items) != len(kinds):
-                form = ",".join("AB"[: len(kinds)]) if depth == 0 else "x".join("AB"[: len(kinds)])
-                raise ConfigError(f"{name} needs {len(kinds)} values (as {form}), got {node!r}")
-        return tuple(_coerce(item, kind, name, depth=depth + 1) for item, kind in zip(items, kinds))
-    if tp is bool:
-        if isinstance(node, bool):
-            return node
-        text = str(node).strip().lower()
-        if text in ("true", "yes", "on", "1"):
-            return True
-        if text in ("false", "no", "off", "0"):
-            return False
-        raise ConfigError(f"{name} must be true or false, got {node!r}")
-    if tp is int:
-        if isinstance(node, int) and not isinstance(node, bool):
-            return node
-        try:
-            return int(str(node).strip())
-        except ValueError:
-            raise ConfigError(f"{name} must be an integer, got {node!r}") from None
-    if tp is float:
-        if isinstance(node, bool):
-            raise ConfigError(f"{name} must be a number, got {node!r}")
-        try:
-            value = float(node) if isinstance(node, (int, float)) else float(str(node).strip())
-        except ValueError:
-            raise ConfigError(f"{name} must be a number, got {node!r}") from None
-        if not math.isfinite(value):
-            raise ConfigError(f"{name} must be a finite number, got {node!r}")
-        return value
-    if tp is str:
-        return str(node)
-    raise ConfigError(f"{name} has type {tp}, which --set cannot parse")  # pragma: no cover
