@@ -35,6 +35,7 @@ from zssr.bench import (
     run_benchmark,
 )
 from zssr.cli.bench import add_bench_arguments, run_bench
+from zssr.degradation import jpeg_quality
 from zssr.errors import ConfigError, ImageReadError, ScaleError
 from zssr.io import read_image, to_array, to_tensor, write_image
 from zssr.kernels import align_kernel, downscale, load_kernel, random_gaussian_kernel
@@ -228,6 +229,38 @@ def test_degraded_assigns_one_of_three_degradations_deterministically_per_data_s
     all_kinds = {k for kinds in kinds_by_seed.values() for k in kinds}
     assert all_kinds == set(DEGRADED_KINDS)
     assert kinds_by_seed[0] != kinds_by_seed[1] or kinds_by_seed[1] != kinds_by_seed[2]
+
+
+def test_a_forced_kind_degrades_every_image_and_jpeg_file_keeps_the_encoders_file(
+    small_set: Path, tmp_path: Path,
+) -> None:
+    # issue #28 item 5: Table 3 with one kind on every image; "JPEG read from the file" must be a .jpg
+    source = resolve_dataset(small_set)
+    cond_file, as_file = prepare_inputs(source, scale=2, degradation="jpeg-file", cache_root=tmp_path, data_seed=7)
+    cond_png, as_png = prepare_inputs(source, scale=2, degradation="jpeg-png", cache_root=tmp_path, data_seed=7)
+    assert cond_file.key != cond_png.key  # separate columns, separate caches and records
+    for f, p in zip(as_file, as_png):
+        assert f.lr.suffix == ".jpg" and p.lr.suffix == ".png"
+        assert f.degradation["kind"] == "jpeg-file" and p.degradation["kind"] == "jpeg-png"
+        with Image.open(f.lr) as picture:
+            assert picture.format == "JPEG"
+            assert jpeg_quality(f.lr).quality == bench.JPEG_QUALITY  # read from its quantisation tables
+        # the PNG holds exactly the pixels the JPEG file decodes to
+        np.testing.assert_array_equal(read_image(f.lr).color, read_image(p.lr).color)
+    _, noisy = prepare_inputs(source, scale=2, degradation="gaussian-noise", cache_root=tmp_path, data_seed=7)
+    assert [i.degradation["kind"] for i in noisy] == ["gaussian-noise"] * len(noisy)
+    _, speckled = prepare_inputs(source, scale=2, degradation="speckle-noise", cache_root=tmp_path, data_seed=7)
+    assert [i.degradation["kind"] for i in speckled] == ["speckle-noise"] * len(speckled)
+
+
+def test_methods_are_told_the_lr_file_so_a_jpeg_reads_its_quality_from_the_file(
+    small_set: Path, tmp_path: Path,
+) -> None:
+    method = _CountingBicubic()
+    run_benchmark([small_set], out=tmp_path, methods=["count"], registry={"count": method},
+                  degradations=["jpeg-file"], limit=1)
+    (request,) = method.requests
+    assert request.source is not None and request.source.suffix == ".jpg" and request.source.is_file()
 
 
 # ----------------------------------------------------------------------------- running

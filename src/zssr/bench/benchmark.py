@@ -79,7 +79,8 @@ def run_benchmark(
         out: output folder (inputs cache, per-image results, tables, figures).
         scales: SR factors; integer or a ratio such as 1.5.
         degradations: ``bicubic`` (Table 1), ``gaussian-kernel`` (Table 2), ``degraded`` (Table 3),
-            ``given`` (a data set's own LR files and true kernels, DIV2KRK).
+            ``given`` (a data set's own LR files and true kernels, DIV2KRK), or one Table 3 kind
+            on every image: ``gaussian-noise``, ``speckle-noise``, ``jpeg-file``, ``jpeg-png``.
         methods: ``NAME[:key=value,...]`` specs, names from ``registry``.
         lr_source: for bicubic/degraded LR: ``auto`` (SelfExSR files where available),
             ``selfexsr`` or ``imresize``.

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from .._atomic import write_json
+from .._atomic import write_bytes, write_json
 from .._modcrop import check_sr_scale, modcrop, modcrop_block
 from ..errors import ConfigError, ImageReadError, ImageWriteError, ShapeError
 from ..io import collect_inputs, read_image, to_array, to_tensor, write_image
@@ -29,7 +29,7 @@ from ..kernels import (
 )
 from ..limits import MIN_INPUT_SIDE
 from ..resize import imresize
-from .degradations import degrade, to_8bit
+from .degradations import FORCED_KINDS, degrade, jpeg_file, to_8bit
 
 __all__ = [
     "DEGRADATIONS",
@@ -45,11 +45,13 @@ __all__ = [
     "resolve_dataset",
 ]
 
-Degradation = Literal["bicubic", "gaussian-kernel", "degraded", "given"]
+Degradation = Literal[
+    "bicubic", "gaussian-kernel", "degraded", "given", "gaussian-noise", "speckle-noise", "jpeg-file", "jpeg-png",
+]
 LRSource = Literal["auto", "selfexsr", "imresize"]
 KernelRecipeName = Literal["zssr", "div2krk"]
 
-DEGRADATIONS: tuple[str, ...] = ("bicubic", "gaussian-kernel", "degraded", "given")
+DEGRADATIONS: tuple[str, ...] = ("bicubic", "gaussian-kernel", "degraded", "given", *FORCED_KINDS)
 LR_SOURCES: tuple[str, ...] = ("auto", "selfexsr", "imresize")
 KERNEL_RECIPES: tuple[str, ...] = ("zssr", "div2krk")
 _NAMED_DATASETS: tuple[str, ...] = ("Set5", "Set14", "DIV2KRK_dev")
@@ -287,6 +289,8 @@ def prepare_inputs(
       LR = ``downscale(HR8, align_kernel(k, s), s)`` rounded to 8 bits; ``k`` is saved.
     * ``degraded``: the bicubic LR above, then one of :data:`DEGRADED_KINDS` chosen by a
       generator seeded by (data seed, name).
+    * ``gaussian-noise``, ``speckle-noise``, ``jpeg-file``, ``jpeg-png``: that one kind on every
+      image (:data:`FORCED_KINDS`); ``jpeg-file`` keeps the LR as the encoder's ``.jpg``.
 
     HR images are modcropped (:func:`modcrop`) and rounded to 8 bits.
 
@@ -388,11 +392,16 @@ def prepare_inputs(
                 info.update(recipe=variant, kernel_seed=rng_seed)
             else:
                 lr = to_array(imresize(to_tensor(hr8), 1.0 / s, quantize=True))
-        if degradation == "degraded":
-            lr, details = degrade(lr, np.random.default_rng(rng_seed))
+        if degradation == "degraded" or degradation in FORCED_KINDS:
+            forced = degradation if degradation in FORCED_KINDS else None
+            if degradation == "jpeg-file":  # the file itself, so that what a reader sees is a JPEG
+                lr_path = folder / f"{name}_lr.jpg"
+                write_bytes(lr_path, jpeg_file(lr), what="LR input")
+            lr, details = degrade(lr, np.random.default_rng(rng_seed), forced)
             info.update(details)
-            lr_path = folder / f"{name}_lr.png"
-        if lr_path.parent == folder:
+            if degradation != "jpeg-file":
+                lr_path = folder / f"{name}_lr.png"
+        if lr_path.parent == folder and lr_path.suffix == ".png":
             write_image(lr_path, lr)
         write_json(sidecar, {
             "name": name, "hr": _relative(hr_path, folder), "lr": _relative(lr_path, folder),

@@ -1,4 +1,10 @@
-"""Table 3's degradations (paper §4.2 B): Gaussian noise, speckle noise or JPEG, one per image."""
+"""Table 3's degradations (paper §4.2 B): Gaussian noise, speckle noise or JPEG, one per image.
+
+``degraded`` draws one kind per image (the paper's mixed table); :data:`FORCED_KINDS` put one
+kind on every image of a column (issue #28), JPEG twice: kept as the encoder's file
+(``jpeg-file``: a reader sees its quantisation tables) or decoded into a PNG (``jpeg-png``: the
+common case after any editing, where the quality must be read from the pixels).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEGRADED_KINDS", "GAUSSIAN_NOISE_SIGMA", "JPEG_QUALITY", "SPECKLE_VARIANCE", "degrade", "to_8bit"]
+__all__ = [
+    "DEGRADED_KINDS", "FORCED_KINDS", "GAUSSIAN_NOISE_SIGMA", "JPEG_QUALITY", "SPECKLE_VARIANCE", "degrade", "jpeg_file",
+    "to_8bit",
+]
 
 # Table 3's degradations (paper §4.2 B). The paper's parameters were lost from the
 # text we hold except JPEG "quality = 45 (by MATLAB standard)", so these are ours:
@@ -24,6 +33,8 @@ GAUSSIAN_NOISE_SIGMA = 10.0 / 255.0
 SPECKLE_VARIANCE = 0.01
 JPEG_QUALITY = 45
 DEGRADED_KINDS: tuple[str, ...] = ("gaussian-noise", "speckle-noise", "jpeg")
+#: One kind on every image of a column (a bench degradation of its own name).
+FORCED_KINDS: tuple[str, ...] = ("gaussian-noise", "speckle-noise", "jpeg-file", "jpeg-png")
 
 
 def to_8bit(image: np.ndarray) -> np.ndarray:
@@ -31,9 +42,13 @@ def to_8bit(image: np.ndarray) -> np.ndarray:
     return (np.floor(np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0) * 255.0 + 0.5) / 255.0).astype(np.float32)
 
 
-def degrade(lr: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-    """Table 3: one degradation chosen by ``rng``, applied to an 8-bit LR; returns 8-bit values."""
-    kind = DEGRADED_KINDS[int(rng.integers(len(DEGRADED_KINDS)))]
+def degrade(lr: np.ndarray, rng: np.random.Generator, kind: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Table 3: ``kind`` (default: one of :data:`DEGRADED_KINDS` drawn by ``rng``) applied to an 8-bit LR.
+
+    Returns 8-bit values; for ``jpeg-file`` the decoded pixels of :func:`jpeg_file`'s bytes.
+    """
+    if kind is None:
+        kind = DEGRADED_KINDS[int(rng.integers(len(DEGRADED_KINDS)))]
     x = lr.astype(np.float64)
     if kind == "gaussian-noise":
         out = x + rng.normal(0.0, GAUSSIAN_NOISE_SIGMA, size=x.shape)
@@ -42,12 +57,22 @@ def degrade(lr: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[
         # MATLAB imnoise 'speckle': J = I + sqrt(12 v)·I·(U − 1/2), U ~ U[0, 1).
         out = x + math.sqrt(12.0 * SPECKLE_VARIANCE) * x * (rng.random(size=x.shape) - 0.5)
         return to_8bit(out), {"kind": kind, "variance": SPECKLE_VARIANCE}
+    if kind not in ("jpeg", "jpeg-file", "jpeg-png"):
+        raise ValueError(f"degradation kind must be one of {DEGRADED_KINDS + FORCED_KINDS}, got {kind!r}")
     from PIL import Image
 
-    levels = np.round(x * 255.0).astype(np.uint8)
+    data = jpeg_file(lr)
+    with Image.open(io.BytesIO(data)) as picture:
+        decoded = np.asarray(picture.convert("L" if lr.shape[2] == 1 else "RGB"), dtype=np.float32) / 255.0
+    return decoded.reshape(lr.shape), {"kind": kind, "quality": JPEG_QUALITY, "encoder": "Pillow"}
+
+
+def jpeg_file(lr: np.ndarray) -> bytes:
+    """The JPEG file (quality :data:`JPEG_QUALITY`, Pillow's default 4:2:0 chroma) of an 8-bit LR, ``H×W×C``."""
+    from PIL import Image
+
+    levels = np.round(lr.astype(np.float64) * 255.0).astype(np.uint8)
     picture = Image.fromarray(levels[..., 0] if levels.shape[2] == 1 else levels)
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=JPEG_QUALITY)
-    decoded = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert(picture.mode), dtype=np.float32) / 255.0
-    decoded = decoded.reshape(lr.shape)
-    return decoded, {"kind": kind, "quality": JPEG_QUALITY, "encoder": "Pillow"}
+    return buffer.getvalue()

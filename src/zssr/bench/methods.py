@@ -7,6 +7,7 @@ import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,8 @@ class MethodInput:
         device: ``auto``, ``cpu``, ``cuda`` … as given to the benchmark.
         options: the ``key=value`` options of the method spec (values parsed).
         image: the image's name.
+        source: the LR file ``lr`` was read from (a JPEG's quantisation tables give its
+            quality to ``degradation="auto"``), or None.
     """
 
     lr: np.ndarray
@@ -44,6 +47,7 @@ class MethodInput:
     device: str
     options: Mapping[str, Any]
     image: str
+    source: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ def _zssr(
         kernels[-1] = align_kernel(kernel, steps[-1])
     result = upscale_tensor(
         to_tensor(request.lr), steps, config=config, kernels=kernels, seed=request.seed, device=request.device,
+        source=request.source,
     )
     info: dict[str, Any] = {"preset": config.name, "steps": [list(s) for s in steps], "training_seconds": result.seconds,
                             "engine": [h.engine for h in result.steps]}

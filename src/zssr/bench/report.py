@@ -53,6 +53,10 @@ _TITLES: dict[str, str] = {
     "gaussian-kernel": "Table 2: LR made with a random Gaussian kernel per image (paper: BSD100)",
     "degraded": "Table 3: LR with one random degradation per image (paper: BSD100)",
     "given": "Given LR/HR pairs with their true kernels (DIV2KRK: blind SR)",
+    "gaussian-noise": "Table 3, one kind forced: Gaussian noise on every LR",
+    "speckle-noise": "Table 3, one kind forced: speckle noise on every LR",
+    "jpeg-file": "Table 3, one kind forced: every LR a JPEG file",
+    "jpeg-png": "Table 3, one kind forced: every LR once a JPEG, now a PNG",
 }
 
 
@@ -153,6 +157,14 @@ def _lr_note(condition: Condition) -> str:
             f"{base}, then per image one of Gaussian noise σ={GAUSSIAN_NOISE_SIGMA * 255:g}/255, speckle "
             f"variance {SPECKLE_VARIANCE:g}, JPEG quality {JPEG_QUALITY} (data seed {condition.data_seed})"
         )
+    forced = {
+        "gaussian-noise": f"Gaussian noise σ={GAUSSIAN_NOISE_SIGMA * 255:g}/255 (data seed {condition.data_seed})",
+        "speckle-noise": f"speckle variance {SPECKLE_VARIANCE:g} (data seed {condition.data_seed})",
+        "jpeg-file": f"saved as JPEG quality {JPEG_QUALITY} (Pillow, 4:2:0), read from the .jpg",
+        "jpeg-png": f"JPEG quality {JPEG_QUALITY} (Pillow, 4:2:0), decoded and stored as PNG",
+    }
+    if condition.degradation in forced:
+        return f"{base}, then on every image {forced[condition.degradation]}"
     return base
 
 

@@ -152,7 +152,7 @@ def _execute(task: Task) -> Record:
     kernel = load_kernel(item.kernel).numpy() if item.kernel is not None else None
     request = MethodInput(
         lr=lr, scale=task.condition.scale, kernel=kernel, seed=task.seed, device=task.device,
-        options=dict(task.spec.options), image=item.name,
+        options=dict(task.spec.options), image=item.name, source=item.lr,
     )
     start = time.perf_counter()
     output = task.fn(request)

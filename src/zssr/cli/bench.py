@@ -27,7 +27,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                         help="SR factor, e.g. 2, 3, 4 or 1.5; repeatable (default 2)")
     parser.add_argument("--degradation", action="append", choices=DEGRADATIONS,
                         help="bicubic (Table 1), gaussian-kernel (Table 2), degraded (Table 3), given (a data set's "
-                             "own LR files and true kernels: DIV2KRK_dev); repeatable (default bicubic)")
+                             "own LR files and true kernels: DIV2KRK_dev), or one Table 3 kind on every image: "
+                             "gaussian-noise, speckle-noise, jpeg-file (the LR kept as a .jpg), jpeg-png; "
+                             "repeatable (default bicubic)")
     parser.add_argument("--method", action="append", metavar="NAME[:key=value,...]",
                         help=f"one of {', '.join(METHODS)} with options, e.g. zssr:preset=fast,max_iterations=300; "
                              "repeatable (default: bicubic and zssr)")
