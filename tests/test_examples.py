@@ -10,7 +10,8 @@ import torch
 from skimage import data
 
 from zssr.config import PRESETS
-from zssr.examples import FatherSampler, FatherSource, make_son
+from zssr.errors import ConfigError
+from zssr.examples import FatherSampler, FatherSource, input_sources, make_son
 from zssr.kernels import align_kernel, downscale, gaussian_kernel
 from zssr.resize import imresize
 
@@ -57,6 +58,29 @@ def test_as_is_and_no_interp_fathers_are_exact_pixels_of_the_input(photo):
     for _ in range(20):
         f = sampler.sample([FatherSource(photo, 1.0)])
         assert set(np.unique(f.numpy()).tolist()) <= values
+
+
+def test_father_scale_below_one_cuts_every_father_from_the_downscaled_copy(photo):
+    # Config.father_scale (issue #28): no father holds the input's own pixels (a JPEG's blocks on its grid)
+    (itself,) = input_sources([photo])
+    assert itself.image is photo and itself.base_scale == 1.0
+    (copy,) = input_sources([photo], 0.8, group=3)
+    assert copy.base_scale == 0.8 and copy.group == 3
+    assert torch.equal(copy.image, imresize(photo, 0.8)) and copy.image.shape[-2:] == (205, 205)
+    config = dataclasses.replace(PRESETS["real"], father_scale=0.8, augment_as_is_probability=0.5,
+                                 augment_no_interpolate_probability=0.5)
+    sampler = FatherSampler(config, (64, 64), np.random.default_rng(5))
+    small = set(np.unique(copy.image.numpy()).tolist())
+    for _ in range(20):  # exact crops (as-is, no-interp) come from the copy's pixels, never the input's
+        draw = sampler.draw([copy])
+        assert draw.source == 0 and draw.exact is not None
+        assert set(np.unique(sampler.render(draw, [copy]).numpy()).tolist()) <= small
+
+
+@pytest.mark.parametrize("value", [0.0, 0.2, 1.01, float("nan")])
+def test_father_scale_out_of_range_is_refused_naming_the_field(value):
+    with pytest.raises(ConfigError, match="father_scale"):
+        dataclasses.replace(PRESETS["ideal"], father_scale=value)
 
 
 def test_gradual_sources_follow_the_first_base_scale_rule(photo):

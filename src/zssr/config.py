@@ -85,6 +85,10 @@ class Config:
     augment_min_scale: float = 0.5
     augment_scale_diff_sigma: float = 0.25
     augment_shear_sigma: float = 0.1
+    # *ours*: the largest scale of a father relative to the input; below 1 every father is cut from
+    # the input downscaled by it (zssr.examples.input_sources), so no target holds the input's own
+    # pixel-grid artefacts (a JPEG's 8x8 blocks; issue #28). 1 is the authors' rule.
+    father_scale: float = 1.0
     allow_rotation: bool = True
     legacy_crops: bool = False  # *ours*: True reproduces the authors' off-image (black) crops
     # training (docs/authors_code.md §2.3, §2.5)
@@ -200,6 +204,8 @@ class Config:
                 "augment_as_is_probability and augment_no_interpolate_probability must be >= 0 "
                 f"with a sum <= 1, got {p1!r} and {p2!r}"
             )
+        if not (_finite(self.father_scale) and 0.25 <= self.father_scale <= 1):
+            raise ConfigError(f"father_scale must be in [0.25, 1], got {self.father_scale!r}")
         if not (_finite(self.augment_min_scale) and 0 < self.augment_min_scale <= 1):
             raise ConfigError(f"augment_min_scale must be in (0, 1], got {self.augment_min_scale!r}")
         if len(self.adam_betas) != 2 or not all(_finite(b) and 0 <= b < 1 for b in self.adam_betas):

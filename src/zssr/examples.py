@@ -24,7 +24,10 @@ from .config import Config
 from .kernels import downscale
 from .resize import imresize
 
-__all__ = ["FatherDraw", "FatherSource", "FatherSampler", "add_son_noise", "degrade", "jpeg_roundtrip", "make_son", "son_degradation", "Mode"]
+__all__ = [
+    "FatherDraw", "FatherSource", "FatherSampler", "add_son_noise", "degrade", "input_sources", "jpeg_roundtrip", "make_son",
+    "son_degradation", "Mode",
+]
 
 Mode = Literal["as-is", "no-interp", "affine"]
 
@@ -44,6 +47,19 @@ class FatherSource:
     image: torch.Tensor
     base_scale: float
     group: int | None = None
+
+
+def input_sources(images: Sequence[torch.Tensor], father_scale: float = 1.0, group: int | None = None) -> list[FatherSource]:
+    """The father sources the input gives: each image itself, or its copy downscaled by ``father_scale`` < 1.
+
+    Why: a scale-1 father holds the input's own artefacts on the input's pixel grid (a
+    JPEG's 8×8 blocks), and the net learns to draw them into the output; an anti-aliased
+    downscaled copy (MATLAB bicubic) softens them and moves them off any fixed period
+    (``Config.father_scale``, *ours*, issue #28).
+    """
+    if father_scale >= 1.0:
+        return [FatherSource(image, 1.0, group=group) for image in images]
+    return [FatherSource(imresize(image, father_scale), father_scale, group=group) for image in images]
 
 
 @dataclass(frozen=True)

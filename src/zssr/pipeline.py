@@ -24,7 +24,7 @@ from .config import Config, resolve_config
 from .degradation import DegradationReading, plan_sons, read_degradation
 from .devices import DeviceName, resolve_device
 from .errors import ConfigError, KernelError, ScaleError, ShapeError
-from .examples import FatherSource
+from .examples import FatherSource, input_sources
 from .limits import MIN_INPUT_SIDE, check_kernel_size, check_plan, check_scale_fits, max_kernel_side, plan_run
 from .network import ZSSRNet, uses_bfloat16
 from .resize import imresize
@@ -207,7 +207,7 @@ def _run_steps(
 
     net = new_net()
     optimizer = make_optimizer(net, config, device)
-    sources = [FatherSource(x, 1.0)]
+    sources = input_sources([x], config.father_scale)
     histories = []
     output = x
     for i, sf in enumerate(steps):

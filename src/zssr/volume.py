@@ -42,7 +42,7 @@ from .bands import super_resolve_bounded
 from .config import Config, resolve_config
 from .degradation import plan_sons, read_degradation
 from .errors import ConfigError, ScaleError, ShapeError
-from .examples import FatherSource
+from .examples import input_sources
 from .io.volume import AXIS_LETTERS, SPATIAL, Volume, check_axes, enlarged, read_volume
 from .kernels import align_kernel, gaussian_kernel
 from .limits import MIN_INPUT_SIDE, check_plan, check_scale_fits, plan_run
@@ -360,7 +360,7 @@ def _train(view: np.ndarray, intensity: IntensityMap, sf: tuple[float, float], *
     net = ZSSRNet(1, config.width, config.depth, init_variance=config.init_variance, residual=config.learn_residual,
                   generator=init_gen, precision=config.precision).to(device)
     optimizer = make_optimizer(net, config, device)
-    sources = [FatherSource(t, 1.0, group=0) for t in tensors]
+    sources = input_sources(tensors, config.father_scale, group=0)
     if step_progress is not None:
         callback: Any = step_progress(0, 1, sf, config.max_iterations)
     else:
