@@ -9,10 +9,12 @@ everything else `gradual`'s. Run through ``zssr.bench`` (the paper's protocol, t
 LR files), one seed, on the images named; compare the PSNR with the `gradual` records in
 ``results/table1/cpu/runs`` (Set5 ×4, seed 0).
 
-The pattern is a tuple, which a ``--method`` string cannot carry, hence this script.
+The method is given through the API (its label is the one ``zssr bench --method
+"zssr:preset=gradual,gradual_pattern=..."`` gives, so both resume the same records).
 
-Usage (repository root): ZSSR_DATA=../shared/data PYTHONPATH=src python benchmarks/table1_ladder_screen.py OUT [MAX_ITERATIONS|0] [IMAGES]
-e.g. ``... benchmarks/results/table1/screen_x4_ladder 0 bird,butterfly`` (0: the preset's own budget).
+Usage (repository root): ZSSR_DATA=../shared/data PYTHONPATH=src python benchmarks/table1_ladder_screen.py OUT [MAX_ITERATIONS|0] [IMAGES] [SCALE] [DATASET]
+e.g. ``... benchmarks/results/table1/screen_x4_ladder 0 bird,butterfly`` (0: the preset's own budget;
+SCALE 4 and DATASET Set5 by default; at any scale the ladder is the same six fractions k/6).
 """
 
 from __future__ import annotations
@@ -27,15 +29,17 @@ LADDER = tuple((k / 6, k / 6) for k in range(1, 7))
 
 
 def main() -> None:
-    """Run the ladder on Set5 ×4 for the images named."""
+    """Run the ladder on the images named (Set5 ×4 unless told)."""
     out = sys.argv[1]
     options: list[tuple[str, object]] = [("gradual_pattern", LADDER), ("preset", "gradual")]
     if len(sys.argv) > 2 and int(sys.argv[2]) > 0:
         options.append(("max_iterations", int(sys.argv[2])))
     images = sys.argv[3].split(",") if len(sys.argv) > 3 else ["bird"]
+    scale = float(sys.argv[4]) if len(sys.argv) > 4 else 4.0
+    dataset = sys.argv[5] if len(sys.argv) > 5 else "Set5"
     spec = MethodSpec("zssr", tuple(sorted(options)))
     print(spec.label)
-    run_benchmark(["Set5"], out=out, scales=(4.0,), methods=[spec], lr_source="selfexsr", images=images,
+    run_benchmark([dataset], out=out, scales=(scale,), methods=[spec], lr_source="selfexsr", images=images,
                   device="cpu", data_root=os.environ.get("ZSSR_DATA", "../shared/data"), seeds=1)
 
 
