@@ -87,7 +87,9 @@ class Config:
     augment_shear_sigma: float = 0.1
     # *ours*: the largest scale of a father relative to the input; below 1 every father is cut from
     # the input downscaled by it (zssr.examples.input_sources), so no target holds the input's own
-    # pixel-grid artefacts (a JPEG's 8x8 blocks; issue #28). 1 is the authors' rule.
+    # pixel-grid artefacts (a JPEG's 8x8 blocks; issue #28). 1 is the authors' rule; no preset changes it:
+    # on once-JPEG Set5 x2 inputs 0.8 gained on butterfly (+0.27 dB) and lost on bird (-1.0 dB)
+    # (benchmarks/results/jpeg_full_budget)
     father_scale: float = 1.0
     allow_rotation: bool = True
     legacy_crops: bool = False  # *ours*: True reproduces the authors' off-image (black) crops

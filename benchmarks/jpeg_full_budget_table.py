@@ -1,0 +1,48 @@
+"""Per-image table of the #28 JPEG screen (``jpeg_full_budget.sh``): PSNR, Δ to bicubic, iterations.
+
+Usage: python benchmarks/jpeg_full_budget_table.py RUN_FOLDER RESULTS_FOLDER
+Writes RESULTS_FOLDER/table.md and copies the per-image JSON records (not the PNGs) beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from machine import result_header, write_result
+
+
+def main() -> None:
+    """Read the records of one run folder, write the table and keep the records."""
+    run, out = Path(sys.argv[1]), Path(sys.argv[2])
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(run.glob("runs/*/*/*.json"))]
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    for path in sorted(run.glob("runs/*/*/*.json")):
+        target = out / path.relative_to(run)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    bicubic = {r["image"]: r["psnr"] for r in records if r["method"] == "bicubic"}
+    methods = sorted({r["method"] for r in records if r["method"] != "bicubic"})
+    images = sorted({r["image"] for r in records if r["method"] != "bicubic"})
+    lines = [
+        *result_header("`real` at its own budget on once-JPEG inputs (issue #28 item 3)"),
+        "Runs made by `bash benchmarks/jpeg_full_budget.sh` (its header lists the rows); the machine of each "
+        "run is in its JSON record (the same CPU as above).", "",
+        "Set5 ×2, SelfExSR LR saved as JPEG quality 45 (Pillow, 4:2:0) then PNG; Y-PSNR (MATLAB protocol), seed 0. "
+        "Each cell: PSNR · Δ vs bicubic · iterations. Run on one core beside the Table 1 queue: seconds not comparable.", "",
+        "| method | " + " | ".join(images) + " |", "|---|" + "---|" * len(images),
+        "| bicubic | " + " | ".join(f"{bicubic[i]:.2f}" for i in images) + " |",
+    ]
+    for m in methods:
+        cells = []
+        for i in images:
+            r = next((r for r in records if r["method"] == m and r["image"] == i), None)
+            cells.append("–" if r is None else f"{r['psnr']:.2f} · {r['psnr'] - bicubic[i]:+.2f} · {r['iterations']}")
+        lines.append(f"| `{m}` | " + " | ".join(cells) + " |")
+    write_result(out / "table.md", lines)
+
+
+if __name__ == "__main__":
+    main()
