@@ -25,4 +25,5 @@ for img in butterfly bird; do run $img zssr:preset=real,father_scale=0.8; done
 for img in bird butterfly; do run $img zssr:preset=real,degradation=given; done
 for q in 70 85; do run bird "zssr:preset=real,jpeg_quality=$q,noise_std=0"; done
 run butterfly "zssr:preset=real,jpeg_quality=85,noise_std=0"
+run baby "zssr:preset=real,jpeg_quality=85,noise_std=0"
 PYTHONPATH=src python benchmarks/jpeg_full_budget_table.py "$OUT" benchmarks/results/jpeg_full_budget
