@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import signal
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
 from hypothesis import Phase, settings
+
+# A shell's background job (`pytest ... &`) starts with SIGINT ignored, and every child inherits that,
+# so the Ctrl-C tests (test_batch, test_cli_checks, test_limits) would fail on how the suite was
+# started; give the run the disposition a foreground one has (Python's KeyboardInterrupt handler,
+# which children get back as the default action at exec).
+if os.name == "posix" and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Profiles of the property-based fuzz tests (tests/test_fuzz_*.py, docs/FUZZING.md). Each test
 # asks for a fraction of max_examples, so one number sizes a whole run.
