@@ -253,6 +253,35 @@ def test_a_forced_kind_degrades_every_image_and_jpeg_file_keeps_the_encoders_fil
     assert [i.degradation["kind"] for i in speckled] == ["speckle-noise"] * len(speckled)
 
 
+def test_a_jpeg_quality_other_than_45_is_a_column_of_its_own_and_the_file_carries_it(
+    small_set: Path, tmp_path: Path,
+) -> None:
+    # issue #28 item 3: the son-quality rule is checked at input qualities other than the paper's 45
+    source = resolve_dataset(small_set)
+    paper, _ = prepare_inputs(source, scale=2, degradation="jpeg-file", cache_root=tmp_path, data_seed=7)
+    cond, items = prepare_inputs(source, scale=2, degradation="jpeg-file", cache_root=tmp_path, data_seed=7,
+                                 jpeg_quality=30)
+    assert paper.key != cond.key and cond.variant.endswith("-q30")  # its own cache and records
+    assert (cond.jpeg_quality, cond.lr_variant, paper.jpeg_quality) == (30, paper.variant, bench.JPEG_QUALITY)
+    assert cond.column.endswith("JPEG q30") and paper.column == "small ×2"
+    for item in items:
+        assert jpeg_quality(item.lr).quality == 30 and item.degradation["quality"] == 30
+    # a kind without JPEG ignores the quality: the same column as the paper's
+    plain, _ = prepare_inputs(source, scale=2, degradation="gaussian-noise", cache_root=tmp_path, jpeg_quality=30)
+    assert plain.variant == "imresize" and plain.jpeg_quality == bench.JPEG_QUALITY
+    result = run_benchmark([small_set], out=tmp_path / "run", methods=["bicubic"], degradations=["jpeg-png"],
+                           jpeg_quality=30, limit=1)
+    assert "JPEG quality 30" in result.table.read_text(encoding="utf-8")
+    assert json.loads(result.json.read_text(encoding="utf-8"))["settings"]["degraded"]["jpeg_quality"] == 30
+
+
+@pytest.mark.parametrize("quality", [0, 101, 45.0, True, "45"])
+def test_a_bad_jpeg_quality_is_refused_naming_it(small_set: Path, tmp_path: Path, quality: Any) -> None:
+    with pytest.raises(ConfigError, match="jpeg_quality"):
+        run_benchmark([small_set], out=tmp_path, methods=["bicubic"], degradations=["jpeg-png"], jpeg_quality=quality)
+    assert not (tmp_path / "inputs").exists()  # refused before any input is made
+
+
 def test_methods_are_told_the_lr_file_so_a_jpeg_reads_its_quality_from_the_file(
     small_set: Path, tmp_path: Path,
 ) -> None:
@@ -384,6 +413,12 @@ def test_cli_options_run_the_benchmark_and_write_every_output(small_set: Path, t
     records = json.loads((tmp_path / "results.json").read_text())["records"]
     assert [(r["image"], r["degradation"], r["data_seed"]) for r in records] == [("cam", "degraded", 3), ("coffee", "degraded", 3)]
     assert (tmp_path / "inputs" / "small_x2_degraded-imresize_seed3").is_dir()
+    args = parser.parse_args([
+        "--dataset", str(small_set), "--method", "bicubic", "--degradation", "jpeg-file", "--jpeg-quality", "60",
+        "--images", "cam", "--out", str(tmp_path), "--quiet",
+    ])
+    assert run_bench(args) == 0
+    assert jpeg_quality(tmp_path / "inputs" / "small_x2_jpeg-file-imresize-q60_seed0" / "cam_lr.jpg").quality == 60
 
 
 # ----------------------------------------------------------------------------- shared data

@@ -19,6 +19,7 @@ from .datasets import (
     Degradation,
     KernelRecipeName,
     LRSource,
+    check_jpeg_quality,
     prepare_inputs,
     resolve_dataset,
 )
@@ -62,6 +63,7 @@ def run_benchmark(
     lr_source: LRSource = "auto",
     kernel_recipe: KernelRecipeName | None = None,
     data_seed: int = 0,
+    jpeg_quality: int = JPEG_QUALITY,
     seeds: int = 1,
     limit: int | None = None,
     images: Sequence[str] | None = None,
@@ -86,6 +88,8 @@ def run_benchmark(
             ``selfexsr`` or ``imresize``.
         kernel_recipe: ``zssr`` or ``div2krk`` (default: div2krk at ×2/×4, else zssr).
         data_seed: seeds the random kernels and degradations (per image, with its name), in ``[0, 2**63)``.
+        jpeg_quality: the IJG quality (1–100) of the JPEG kinds (``degraded``, ``jpeg-file``,
+            ``jpeg-png``); the paper's 45 by default, another is a column (and input cache) of its own.
         seeds: run seeds ``0 … seeds−1`` of each method; the table reports their mean and spread.
         limit: the first ``limit`` images of each data set.
         images: only these image names.
@@ -141,6 +145,7 @@ def run_benchmark(
     _check_count(jobs, "jobs")
     _check_count(limit, "limit", allow_none=True)
     seed_value(data_seed, "data_seed")
+    check_jpeg_quality(jpeg_quality)
     seed_value(seeds - 1, "seeds - 1 (the last run seed)")
     if ray is None:
         resolve_device(device)  # fail now, not in a worker (a Ray task resolves it on its node)
@@ -164,6 +169,7 @@ def run_benchmark(
                 condition, items = prepare_inputs(
                     source, scale=s, degradation=d, cache_root=out_dir / "inputs", lr_source=lr_source,
                     kernel_recipe=kernel_recipe, data_seed=data_seed, images=images, limit=limit,
+                    jpeg_quality=jpeg_quality,
                 )
                 conditions.append(condition)
                 inputs[condition.key] = items
@@ -184,7 +190,7 @@ def run_benchmark(
         "lr_source": lr_source, "kernel_recipe": kernel_recipe, "data_seed": data_seed, "seeds": seeds,
         "limit": limit, "images": list(images) if images else None, "device": device,
         "degraded": {
-            "gaussian_sigma": GAUSSIAN_NOISE_SIGMA, "speckle_variance": SPECKLE_VARIANCE, "jpeg_quality": JPEG_QUALITY,
+            "gaussian_sigma": GAUSSIAN_NOISE_SIGMA, "speckle_variance": SPECKLE_VARIANCE, "jpeg_quality": jpeg_quality,
         },
     }
     write_json(json_path, {

@@ -29,7 +29,7 @@ from ..kernels import (
 )
 from ..limits import MIN_INPUT_SIDE
 from ..resize import imresize
-from .degradations import FORCED_KINDS, degrade, jpeg_file, to_8bit
+from .degradations import FORCED_KINDS, JPEG_DEGRADATIONS, JPEG_QUALITY, degrade, jpeg_file, to_8bit
 
 __all__ = [
     "DEGRADATIONS",
@@ -88,8 +88,20 @@ class Condition:
 
     @property
     def column(self) -> str:
-        """The table's column header."""
-        return f"{self.dataset} ×{self.scale:g}"
+        """The table's column header (with the JPEG quality where it is not the paper's)."""
+        quality = self.jpeg_quality
+        return f"{self.dataset} ×{self.scale:g}" + ("" if quality == JPEG_QUALITY else f", JPEG q{quality}")
+
+    @property
+    def lr_variant(self) -> str:
+        """The variant without its JPEG-quality suffix: ``selfexsr``, ``imresize``, a kernel recipe, ``pairs``."""
+        return self.variant.rsplit(_QUALITY_TAG, 1)[0] if self.jpeg_quality != JPEG_QUALITY else self.variant
+
+    @property
+    def jpeg_quality(self) -> int:
+        """The JPEG kinds' quality: the paper's 45 unless the variant names another (``selfexsr-q30``)."""
+        head, tag, tail = self.variant.rpartition(_QUALITY_TAG)
+        return int(tail) if tag and head and tail.isdigit() else JPEG_QUALITY
 
 
 @dataclass(frozen=True)
@@ -213,6 +225,17 @@ def _selfexsr_available(source: DatasetSource, scale: float) -> bool:
     )
 
 
+#: Between an LR variant and a JPEG quality other than the paper's in a column's variant (``selfexsr-q30``).
+_QUALITY_TAG = "-q"
+
+
+def check_jpeg_quality(quality: object) -> int:
+    """``quality`` as an IJG JPEG quality, an integer 1–100 (Pillow's range), or a ConfigError naming it."""
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= int(quality) <= 100:
+        raise ConfigError(f"jpeg_quality must be an integer from 1 to 100, got {quality!r}")
+    return int(quality)
+
+
 def _variant(source: DatasetSource, scale: float, degradation: str, lr_source: str, recipe: str | None) -> str:
     if (degradation == "given") != (source.pairs_dir is not None):
         if degradation == "given":
@@ -278,6 +301,7 @@ def prepare_inputs(
     data_seed: int = 0,
     images: Sequence[str] | None = None,
     limit: int | None = None,
+    jpeg_quality: int = JPEG_QUALITY,
 ) -> tuple[Condition, list[BenchInput]]:
     """Make (or reuse) the HR/LR pairs of one table column under ``cache_root/<condition key>/``.
 
@@ -291,6 +315,8 @@ def prepare_inputs(
       generator seeded by (data seed, name).
     * ``gaussian-noise``, ``speckle-noise``, ``jpeg-file``, ``jpeg-png``: that one kind on every
       image (:data:`FORCED_KINDS`); ``jpeg-file`` keeps the LR as the encoder's ``.jpg``.
+      ``jpeg_quality`` (1–100, the paper's 45 by default) sets the JPEG kinds' quality; another
+      than 45 is a column of its own (its variant gets ``-q<quality>``).
 
     HR images are modcropped (:func:`modcrop`) and rounded to 8 bits.
 
@@ -305,8 +331,10 @@ def prepare_inputs(
         raise ConfigError(f"lr_source must be one of {LR_SOURCES}, got {lr_source!r}")
     if kernel_recipe is not None and kernel_recipe not in KERNEL_RECIPES:
         raise ConfigError(f"kernel_recipe must be one of {KERNEL_RECIPES} or None, got {kernel_recipe!r}")
+    quality = check_jpeg_quality(jpeg_quality)
     variant = _variant(source, s, degradation, lr_source, kernel_recipe)
-    condition = Condition(source.name, s, degradation, variant, int(data_seed))
+    tagged = variant + (f"{_QUALITY_TAG}{quality}" if degradation in JPEG_DEGRADATIONS and quality != JPEG_QUALITY else "")
+    condition = Condition(source.name, s, degradation, tagged, int(data_seed))
     folder = Path(cache_root) / condition.key
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -396,8 +424,8 @@ def prepare_inputs(
             forced = degradation if degradation in FORCED_KINDS else None
             if degradation == "jpeg-file":  # the file itself, so that what a reader sees is a JPEG
                 lr_path = folder / f"{name}_lr.jpg"
-                write_bytes(lr_path, jpeg_file(lr), what="LR input")
-            lr, details = degrade(lr, np.random.default_rng(rng_seed), forced)
+                write_bytes(lr_path, jpeg_file(lr, quality), what="LR input")
+            lr, details = degrade(lr, np.random.default_rng(rng_seed), forced, quality)
             info.update(details)
             if degradation != "jpeg-file":
                 lr_path = folder / f"{name}_lr.png"

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "DEGRADED_KINDS", "FORCED_KINDS", "GAUSSIAN_NOISE_SIGMA", "JPEG_QUALITY", "SPECKLE_VARIANCE", "degrade", "jpeg_file",
+    "DEGRADED_KINDS", "FORCED_KINDS", "GAUSSIAN_NOISE_SIGMA", "JPEG_DEGRADATIONS", "JPEG_QUALITY", "SPECKLE_VARIANCE", "degrade", "jpeg_file",
     "to_8bit",
 ]
 
@@ -35,6 +35,8 @@ JPEG_QUALITY = 45
 DEGRADED_KINDS: tuple[str, ...] = ("gaussian-noise", "speckle-noise", "jpeg")
 #: One kind on every image of a column (a bench degradation of its own name).
 FORCED_KINDS: tuple[str, ...] = ("gaussian-noise", "speckle-noise", "jpeg-file", "jpeg-png")
+#: The bench degradations whose images can be JPEG'd (the quality is theirs to set).
+JPEG_DEGRADATIONS: tuple[str, ...] = ("degraded", "jpeg-file", "jpeg-png")
 
 
 def to_8bit(image: np.ndarray) -> np.ndarray:
@@ -42,10 +44,13 @@ def to_8bit(image: np.ndarray) -> np.ndarray:
     return (np.floor(np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0) * 255.0 + 0.5) / 255.0).astype(np.float32)
 
 
-def degrade(lr: np.ndarray, rng: np.random.Generator, kind: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+def degrade(
+    lr: np.ndarray, rng: np.random.Generator, kind: str | None = None, jpeg_quality: int = JPEG_QUALITY,
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Table 3: ``kind`` (default: one of :data:`DEGRADED_KINDS` drawn by ``rng``) applied to an 8-bit LR.
 
-    Returns 8-bit values; for ``jpeg-file`` the decoded pixels of :func:`jpeg_file`'s bytes.
+    Returns 8-bit values; for ``jpeg-file`` the decoded pixels of :func:`jpeg_file`'s bytes
+    (``jpeg_quality``: the IJG quality of the JPEG kinds, the paper's 45 by default).
     """
     if kind is None:
         kind = DEGRADED_KINDS[int(rng.integers(len(DEGRADED_KINDS)))]
@@ -61,18 +66,18 @@ def degrade(lr: np.ndarray, rng: np.random.Generator, kind: str | None = None) -
         raise ValueError(f"degradation kind must be one of {DEGRADED_KINDS + FORCED_KINDS}, got {kind!r}")
     from PIL import Image
 
-    data = jpeg_file(lr)
+    data = jpeg_file(lr, jpeg_quality)
     with Image.open(io.BytesIO(data)) as picture:
         decoded = np.asarray(picture.convert("L" if lr.shape[2] == 1 else "RGB"), dtype=np.float32) / 255.0
-    return decoded.reshape(lr.shape), {"kind": kind, "quality": JPEG_QUALITY, "encoder": "Pillow"}
+    return decoded.reshape(lr.shape), {"kind": kind, "quality": int(jpeg_quality), "encoder": "Pillow"}
 
 
-def jpeg_file(lr: np.ndarray) -> bytes:
-    """The JPEG file (quality :data:`JPEG_QUALITY`, Pillow's default 4:2:0 chroma) of an 8-bit LR, ``H×W×C``."""
+def jpeg_file(lr: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    """The JPEG file (IJG ``quality``, Pillow's default 4:2:0 chroma) of an 8-bit LR, ``H×W×C``."""
     from PIL import Image
 
     levels = np.round(lr.astype(np.float64) * 255.0).astype(np.uint8)
     picture = Image.fromarray(levels[..., 0] if levels.shape[2] == 1 else levels)
     buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    picture.save(buffer, format="JPEG", quality=int(quality))
     return buffer.getvalue()

@@ -16,7 +16,7 @@ from .._atomic import write_text
 from .._figures import save_crop_grid
 from ..io import read_image
 from .datasets import DEGRADATIONS, BenchInput, Condition
-from .degradations import GAUSSIAN_NOISE_SIGMA, JPEG_QUALITY, SPECKLE_VARIANCE
+from .degradations import GAUSSIAN_NOISE_SIGMA, SPECKLE_VARIANCE
 from .methods import MethodSpec
 from .runner import Record, Where, condition_of
 
@@ -149,19 +149,19 @@ def _lr_note(condition: Condition) -> str:
     if condition.degradation == "gaussian-kernel":
         return f"random Gaussian kernel ('{condition.variant}' recipe, data seed {condition.data_seed}), 8-bit LR"
     base = (
-        "SelfExSR LR files (the paper's exact inputs)" if condition.variant == "selfexsr"
+        "SelfExSR LR files (the paper's exact inputs)" if condition.lr_variant == "selfexsr"
         else "MATLAB imresize(HR uint8, 1/s), symmetric boundary"
     )
     if condition.degradation == "degraded":
         return (
             f"{base}, then per image one of Gaussian noise σ={GAUSSIAN_NOISE_SIGMA * 255:g}/255, speckle "
-            f"variance {SPECKLE_VARIANCE:g}, JPEG quality {JPEG_QUALITY} (data seed {condition.data_seed})"
+            f"variance {SPECKLE_VARIANCE:g}, JPEG quality {condition.jpeg_quality} (data seed {condition.data_seed})"
         )
     forced = {
         "gaussian-noise": f"Gaussian noise σ={GAUSSIAN_NOISE_SIGMA * 255:g}/255 (data seed {condition.data_seed})",
         "speckle-noise": f"speckle variance {SPECKLE_VARIANCE:g} (data seed {condition.data_seed})",
-        "jpeg-file": f"saved as JPEG quality {JPEG_QUALITY} (Pillow, 4:2:0), read from the .jpg",
-        "jpeg-png": f"JPEG quality {JPEG_QUALITY} (Pillow, 4:2:0), decoded and stored as PNG",
+        "jpeg-file": f"saved as JPEG quality {condition.jpeg_quality} (Pillow, 4:2:0), read from the .jpg",
+        "jpeg-png": f"JPEG quality {condition.jpeg_quality} (Pillow, 4:2:0), decoded and stored as PNG",
     }
     if condition.degradation in forced:
         return f"{base}, then on every image {forced[condition.degradation]}"

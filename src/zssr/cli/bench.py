@@ -43,6 +43,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                         help="random kernels for gaussian-kernel (default div2krk at ×2/×4, zssr otherwise)")
     parser.add_argument("--data-seed", type=seed_argument, default=0, metavar="K",
                         help="seed of the random kernels/degradations, an integer in [0, 2**63) (default 0)")
+    parser.add_argument("--jpeg-quality", type=int, default=45, metavar="Q",
+                        help="IJG quality 1-100 of the JPEG kinds (degraded, jpeg-file, jpeg-png); another than the "
+                             "paper's 45 is a column of its own (default 45)")
     parser.add_argument("--seeds", type=int, default=1, metavar="K",
                         help="run seeds 0..K-1 per image; the table shows mean and spread (default 1)")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images of each data set")
@@ -99,6 +102,7 @@ def run_bench(args: argparse.Namespace) -> int:
         lr_source=args.lr_source,
         kernel_recipe=args.kernel_recipe,
         data_seed=args.data_seed,
+        jpeg_quality=args.jpeg_quality,
         seeds=args.seeds,
         limit=args.limit,
         images=images,
