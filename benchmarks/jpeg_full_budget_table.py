@@ -23,24 +23,30 @@ def main() -> None:
         target = out / path.relative_to(run)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    bicubic = {r["image"]: r["psnr"] for r in records if r["method"] == "bicubic"}
-    methods = sorted({r["method"] for r in records if r["method"] != "bicubic"})
-    images = sorted({r["image"] for r in records if r["method"] != "bicubic"})
     lines = [
         *result_header("`real` at its own budget on once-JPEG inputs (issue #28 item 3)"),
-        "Runs made by `bash benchmarks/jpeg_full_budget.sh` (its header lists the rows); the machine of each "
+        "Runs made by `bash benchmarks/jpeg_full_budget.sh` (input quality 45) and "
+        "`bash benchmarks/jpeg_son_quality.sh` (30 and 75); their headers list the rows; the machine of each "
         "run is in its JSON record (the same CPU as above).", "",
-        "Set5 ×2, SelfExSR LR saved as JPEG quality 45 (Pillow, 4:2:0) then PNG; Y-PSNR (MATLAB protocol), seed 0. "
-        "Each cell: PSNR · Δ vs bicubic · iterations. Run on one core beside the Table 1 queue: seconds not comparable.", "",
-        "| method | " + " | ".join(images) + " |", "|---|" + "---|" * len(images),
-        "| bicubic | " + " | ".join(f"{bicubic[i]:.2f}" for i in images) + " |",
+        "Set5 ×2, SelfExSR LR saved as JPEG (Pillow, 4:2:0) then PNG; Y-PSNR (MATLAB protocol), seed 0. "
+        "Each cell: PSNR · Δ vs bicubic · iterations. Run on one core beside the Table 1 queue: seconds not comparable.",
     ]
-    for m in methods:
-        cells = []
-        for i in images:
-            r = next((r for r in records if r["method"] == m and r["image"] == i), None)
-            cells.append("–" if r is None else f"{r['psnr']:.2f} · {r['psnr'] - bicubic[i]:+.2f} · {r['iterations']}")
-        lines.append(f"| `{m}` | " + " | ".join(cells) + " |")
+    for quality in sorted({r["input"]["quality"] for r in records}):
+        mine = [r for r in records if r["input"]["quality"] == quality]
+        bicubic = {r["image"]: r["psnr"] for r in mine if r["method"] == "bicubic"}
+        methods = sorted({r["method"] for r in mine if r["method"] != "bicubic"})
+        images = sorted({r["image"] for r in mine if r["method"] != "bicubic"} & set(bicubic))
+        lines += [
+            "", f"## Input JPEG quality {quality}", "",
+            "| method | " + " | ".join(images) + " |", "|---|" + "---|" * len(images),
+            "| bicubic | " + " | ".join(f"{bicubic[i]:.2f}" for i in images) + " |",
+        ]
+        for m in methods:
+            cells = []
+            for i in images:
+                r = next((r for r in mine if r["method"] == m and r["image"] == i), None)
+                cells.append("–" if r is None else f"{r['psnr']:.2f} · {r['psnr'] - bicubic[i]:+.2f} · {r['iterations']}")
+            lines.append(f"| `{m}` | " + " | ".join(cells) + " |")
     write_result(out / "table.md", lines)
 
 
