@@ -19,7 +19,16 @@ from skimage import data
 
 from zssr import cli
 from zssr.config import AUTO_FIELDS, PRESETS, Config, resolve_config
-from zssr.degradation import CLEAN_SIGMA, DegradationReading, JpegEstimate, plan_sons, read_degradation
+from zssr.degradation import (
+    CLEAN_SIGMA,
+    SON_JPEG_SCALE,
+    DegradationReading,
+    JpegEstimate,
+    ijg_scale,
+    plan_sons,
+    read_degradation,
+    son_jpeg_quality,
+)
 from zssr.errors import ConfigError
 from zssr.examples import degrade, jpeg_roundtrip, make_son
 from zssr.pipeline import upscale_tensor
@@ -146,7 +155,8 @@ def test_a_jpeg_file_gets_jpeg_sons_at_the_quality_in_its_tables(tmp_path: Path)
     pixels = np.asarray(Image.open(path), dtype=np.float64) / 255
     reading = read_degradation(pixels, path)
     assert reading.jpeg == JpegEstimate(True, 45, "tables", 1.0)
-    assert plan_sons(PRESETS["real"], reading).jpeg_quality == 45
+    assert plan_sons(PRESETS["real"], reading).jpeg_quality == 85  # son_jpeg_quality(45): milder than the input
+    assert "JPEG quality 45 (from the file): sons get JPEG at quality 85" in reading.describe()
     # Without the file, the pixels tell (within the estimator's stated ±2, degradation_estimates.md).
     from_pixels = read_degradation(pixels)
     assert from_pixels.jpeg.compressed and abs((from_pixels.jpeg.quality or 0) - 45) <= 2
@@ -195,7 +205,19 @@ def test_plan_sons_keeps_every_other_field() -> None:
     planned = plan_sons(base, reading)
     changed = {f.name for f in dataclasses.fields(Config) if getattr(planned, f.name) != getattr(base, f.name)}
     assert changed <= set(AUTO_FIELDS) | {"channel_noise_std", "jpeg_quality", "degradation"}
-    assert planned.max_iterations == 123 and planned.crop_size == 64 and planned.jpeg_quality == 70
+    assert planned.max_iterations == 123 and planned.crop_size == 64 and planned.jpeg_quality == son_jpeg_quality(70)
+
+
+def test_sons_are_compressed_milder_than_the_input_by_a_fixed_share_of_its_quantisation_scale() -> None:
+    # issue #28 item 3: the qualities measured in benchmarks/results/jpeg_full_budget/table.md
+    assert [son_jpeg_quality(q) for q in (30, 45, 75)] == [78, 85, 93]
+    qualities = range(1, 101)
+    sons = [son_jpeg_quality(q) for q in qualities]
+    assert all(s >= q for s, q in zip(sons, qualities))  # never harsher than the input
+    assert sons == sorted(sons) and sons[-1] == 100  # a milder input gets milder sons
+    for q, son in zip(qualities, sons):  # the son's libjpeg scale is SON_JPEG_SCALE of the input's, to rounding
+        if son > q and son < 100:
+            assert ijg_scale(son) == pytest.approx(SON_JPEG_SCALE * ijg_scale(q), rel=0.1, abs=2)
 
 
 def test_a_field_set_by_hand_turns_auto_off() -> None:

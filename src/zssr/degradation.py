@@ -38,8 +38,8 @@ from .errors import ImageReadError, ShapeError
 __all__ = [
     "CLEAN_SIGMA", "IJG_LUMA", "MIN_READ_SIDE", "SPECKLE_MIN_LEVEL", "DegradationReading", "JpegEstimate",
     "estimate_noise", "estimate_speckle", "noise_level_function", "plan_sons",
-    "read_degradation", "ijg_table", "jpeg_quality", "jpeg_quality_from_pixels",
-    "quality_from_table",
+    "read_degradation", "ijg_scale", "ijg_table", "jpeg_quality", "jpeg_quality_from_pixels",
+    "quality_from_table", "son_jpeg_quality", "SON_JPEG_SCALE",
 ]
 
 #: Below this noise level (in [0, 1] units, about 1.5/255) an image counts as clean:
@@ -187,11 +187,35 @@ def estimate_speckle(image: np.ndarray) -> tuple[tuple[float, ...], tuple[float,
     return tuple(additive), tuple(speckle)
 
 
+def ijg_scale(quality: int) -> int:
+    """libjpeg's percentage scale of the standard tables at ``quality`` (1–100): 5000/q under 50, else 200 − 2q."""
+    q = min(max(int(quality), 1), 100)
+    return 5000 // q if q < 50 else 200 - 2 * q
+
+
 def ijg_table(quality: int, base: np.ndarray = IJG_LUMA) -> np.ndarray:
     """The quantisation table libjpeg writes for ``quality`` (1–100): the standard table scaled and clamped."""
-    q = min(max(int(quality), 1), 100)
-    scale = 5000 // q if q < 50 else 200 - 2 * q
-    return np.clip((base * scale + 50) // 100, 1, 255)
+    return np.clip((base * ijg_scale(quality) + 50) // 100, 1, 255)
+
+
+#: The sons' quantisation scale as a share of the input's (issue #28 item 3; *ours*, not the
+#: authors': their ``real`` config gives sons noise, never JPEG). Sons compressed at the quality
+#: read lose more detail than the input did, and at the preset's full budget the net learns to
+#: undo that much more than the input lost: on once-JPEG Set5 ×2 inputs (quality 45) it fell
+#: 0.77 dB under bicubic on bird. Sons at quality 85 (scale 30 vs 111) gave +0.93 dB on bird and
+#: +0.73 on butterfly over sons at 45, and the rule held at inputs read at 30 and 75
+#: (``benchmarks/results/jpeg_full_budget/table.md``; bird and butterfly looked at).
+SON_JPEG_SCALE = 0.27
+
+
+def son_jpeg_quality(quality: int) -> int:
+    """The IJG quality the sons of an input read at ``quality`` are compressed at (:data:`SON_JPEG_SCALE`).
+
+    Never below the input's own quality; 45 → 85, 30 → 78, 75 → 93.
+    """
+    target = SON_JPEG_SCALE * ijg_scale(quality)
+    son = 5000.0 / target if target > 100 else (200.0 - target) / 2.0
+    return int(min(100, max(int(quality), math.floor(son + 0.5))))
 
 
 def quality_from_table(table: np.ndarray) -> tuple[int, float]:
@@ -324,7 +348,7 @@ class DegradationReading:
         speckle = (", speckle σ " + "/".join(f"{b * 255:.1f}" for b in self.speckle) + "/255 per unit intensity"
                    if self.speckled else "")
         parts = ([f"noise σ {noise}/255{speckle}"] if self.noisy else []) + (
-            [f"JPEG at quality {self.jpeg.quality}"] if self.jpeg.compressed else [])
+            [f"JPEG at quality {son_jpeg_quality(self.jpeg.quality or 100)}"] if self.jpeg.compressed else [])
         return f"read noise σ {noise}/255{speckle}, {jpeg}: sons get {' and '.join(parts)}; no back-projection"
 
 
@@ -372,14 +396,16 @@ def plan_sons(config: Config, reading: DegradationReading) -> Config:
     A degraded input gets the authors' ``real`` values for those fields (no back-projection,
     which would put the input's noise back; milder augmentation) and sons carrying the
     noise read per channel (additive, under :data:`CLEAN_SIGMA` none; and proportional to
-    intensity where it is speckle) and the JPEG quality read; a clean one gets ``ideal``'s
-    values and clean sons (paper §4.2: sons carry what the input carries, and nothing else).
+    intensity where it is speckle) and JPEG milder than the quality read (:func:`son_jpeg_quality`);
+    a clean one gets ``ideal``'s values and clean sons (paper §4.2: sons carry what the input
+    carries, and nothing else).
     """
     base = PRESETS["ideal"] if reading.clean else PRESETS["real"]
     fields: dict[str, Any] = {name: getattr(base, name) for name in AUTO_FIELDS}
     fields["noise_std"] = 0.0
     fields["channel_noise_std"] = tuple(s if s >= CLEAN_SIGMA else 0.0 for s in reading.sigma) if reading.noisy else None
     fields["channel_speckle_std"] = reading.speckle if reading.speckled else None
-    fields["jpeg_quality"] = reading.jpeg.quality if reading.jpeg.compressed else None
+    fields["jpeg_quality"] = (son_jpeg_quality(reading.jpeg.quality)
+                              if reading.jpeg.compressed and reading.jpeg.quality is not None else None)
     fields["degradation"] = "given"
     return dataclasses.replace(config, **fields)
