@@ -291,8 +291,9 @@ PRESETS: dict[str, Config] = {
     # X2_GIVEN_KERNEL_CONF: a non-symmetric kernel forbids rotations and the geometric ensemble.
     "kernel": Config(name="kernel", output_flip=False, allow_rotation=False, back_projection_iters=(2,)),
     # X2_REAL_CONF (noise on the sons, no back-projection: it would re-inject the input's noise),
-    # with the sons' noise and JPEG quality read from the input (*ours*, issue #17); a clean input
-    # gets ideal's settings (AUTO_FIELDS). degradation="given" is the authors' fixed 0.0125.
+    # with the sons' noise read from the input and JPEG milder than the quality read (*ours*, issues
+    # #17, #28; zssr.degradation.son_jpeg_quality); a clean input gets ideal's settings (AUTO_FIELDS).
+    # degradation="given" is the authors' fixed 0.0125.
     "real": Config(
         name="real", output_flip=False, back_projection_iters=(0,), noise_std=0.0125, allow_rotation=False,
         augment_scale_diff_sigma=0.0, augment_shear_sigma=0.0, augment_min_scale=0.75, degradation="auto",
@@ -319,8 +320,8 @@ PRESET_DOCS: dict[str, str] = {
     "ideal": "authors' X2_ONE_JUMP_IDEAL_CONF: one jump, 8-way ensemble, 10 back-projections",
     "gradual": "authors' X2_GRADUAL_IDEAL_CONF: 6 gradual steps, back-projection 6,6,8,10,10,12",
     "kernel": "authors' X2_GIVEN_KERNEL_CONF: for a given/estimated kernel; no rotations or ensemble",
-    "real": "noisy/compressed inputs: sons get the noise and JPEG quality read from the input, no "
-            "back-projection (authors' X2_REAL_CONF); a clean input runs as ideal",
+    "real": "noisy/compressed inputs: sons get the noise read from the input and JPEG milder than its "
+            "quality, no back-projection (authors' X2_REAL_CONF); a clean input runs as ideal",
     "fast": "ours: <= 400 iterations, denser LR policy checks; for CPUs (see benchmarks/results)",
 }
 

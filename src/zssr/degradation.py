@@ -188,7 +188,7 @@ def estimate_speckle(image: np.ndarray) -> tuple[tuple[float, ...], tuple[float,
 
 
 def ijg_scale(quality: int) -> int:
-    """libjpeg's percentage scale of the standard tables at ``quality`` (1–100): 5000/q under 50, else 200 − 2q."""
+    """The percentage libjpeg scales its standard tables by at ``quality`` (1–100): 5000/q under 50, else 200 − 2q."""
     q = min(max(int(quality), 1), 100)
     return 5000 // q if q < 50 else 200 - 2 * q
 
