@@ -87,3 +87,33 @@ def test_bench_runs_bicubic_and_true_kernel_zssr_on_given_pairs(tmp_path: Path) 
     assert len(rows) == 2 and rows[0]["method"] == "bicubic" and rows[1]["method"].startswith("zssr+true-kernel:")
     assert all(np.isfinite(float(r["psnr"])) and float(r["psnr"]) > 20 for r in rows)
     assert "Given LR/HR pairs" in (tmp_path / "out" / "table.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["gaussian-noise", "speckle-noise", "jpeg-file", "jpeg-png"])
+def test_given_plus_a_kind_puts_that_kind_on_the_given_lr_and_keeps_the_true_kernel(tmp_path: Path, kind: str) -> None:
+    # issue #28 item 4: blur (the data set's own LR) and noise or JPEG together
+    folder = _pairs_folder(tmp_path, ids=(1,), without_hr=())
+    source = resolve_dataset(folder)
+    _, (plain,) = prepare_inputs(source, scale=2, degradation="given", cache_root=tmp_path / "c")
+    condition, (item,) = prepare_inputs(source, scale=2, degradation=f"given+{kind}", cache_root=tmp_path / "c",
+                                        data_seed=3, jpeg_quality=60)
+    assert condition.variant == ("pairs-q60" if "jpeg" in kind else "pairs") and condition.key != "Toy_x2_given-pairs_seed0"
+    assert item.degradation["kind"] == kind and item.kernel is not None and item.kernel.name == "kernel_1.mat"
+    assert (item.lr.suffix == ".jpg") == (kind == "jpeg-file")
+    clean, degraded = read_image(plain.lr).color, read_image(item.lr).color
+    assert degraded.shape == clean.shape
+    change = np.abs(degraded - clean).mean()
+    assert 0.5 / 255 < change < 20 / 255  # the kind is on top of the given pixels, not a remade LR
+
+
+def test_given_plus_a_kind_needs_given_pairs_and_allows_true_kernel_methods(tmp_path: Path) -> None:
+    hr_only = tmp_path / "hr_only"
+    hr_only.mkdir()
+    Image.fromarray(skdata.astronaut()[:96, :96]).save(hr_only / "a.png")
+    with pytest.raises(ConfigError, match="given LR/HR pairs"):
+        prepare_inputs(resolve_dataset(hr_only), scale=2, degradation="given+jpeg-png", cache_root=tmp_path / "c")
+    folder = _pairs_folder(tmp_path, ids=(1,), without_hr=())
+    result = run_benchmark([folder], out=tmp_path / "out", degradations=["given+gaussian-noise"], device="cpu",
+                           methods=["bicubic", f"zssr+true-kernel:{TINY_ZSSR}"])
+    assert len(result.records) == 2
+    assert "with Gaussian noise on every LR" in result.table.read_text(encoding="utf-8")

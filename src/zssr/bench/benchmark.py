@@ -20,6 +20,7 @@ from .datasets import (
     KernelRecipeName,
     LRSource,
     check_jpeg_quality,
+    is_given,
     prepare_inputs,
     resolve_dataset,
 )
@@ -82,7 +83,8 @@ def run_benchmark(
         scales: SR factors; integer or a ratio such as 1.5.
         degradations: ``bicubic`` (Table 1), ``gaussian-kernel`` (Table 2), ``degraded`` (Table 3),
             ``given`` (a data set's own LR files and true kernels, DIV2KRK), or one Table 3 kind
-            on every image: ``gaussian-noise``, ``speckle-noise``, ``jpeg-file``, ``jpeg-png``.
+            on every image: ``gaussian-noise``, ``speckle-noise``, ``jpeg-file``, ``jpeg-png``; ``given+KIND``
+            puts one of those on a data set's own LR files (blur and noise or JPEG together).
         methods: ``NAME[:key=value,...]`` specs, names from ``registry``.
         lr_source: for bicubic/degraded LR: ``auto`` (SelfExSR files where available),
             ``selfexsr`` or ``imresize``.
@@ -131,9 +133,10 @@ def run_benchmark(
     for spec in specs:
         if spec.name not in table:
             raise ConfigError(f"method {spec.name!r} is not registered; known: {sorted(table)}")
-        if spec.name in NEEDS_TRUE_KERNEL and any(d not in ("gaussian-kernel", "given") for d in degradation_list):
+        if spec.name in NEEDS_TRUE_KERNEL and any(d != "gaussian-kernel" and not is_given(d) for d in degradation_list):
             raise ConfigError(
-                f"method {spec.name!r} needs the true kernel: use it with degradation 'gaussian-kernel' or 'given' only"
+                f"method {spec.name!r} needs the true kernel: use it with degradation 'gaussian-kernel', 'given' or "
+                "'given+KIND' only"
             )
         check = OPTION_CHECKS.get(spec.name)
         if check is not None and table[spec.name] is METHODS.get(spec.name):

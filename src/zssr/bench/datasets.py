@@ -33,6 +33,7 @@ from .degradations import FORCED_KINDS, JPEG_DEGRADATIONS, JPEG_QUALITY, degrade
 
 __all__ = [
     "DEGRADATIONS",
+    "GIVEN_PLUS",
     "KERNEL_RECIPES",
     "LR_SOURCES",
     "BenchInput",
@@ -41,17 +42,24 @@ __all__ = [
     "Degradation",
     "KernelRecipeName",
     "LRSource",
+    "check_jpeg_quality",
+    "forced_kind",
+    "is_given",
     "prepare_inputs",
     "resolve_dataset",
 ]
 
 Degradation = Literal[
     "bicubic", "gaussian-kernel", "degraded", "given", "gaussian-noise", "speckle-noise", "jpeg-file", "jpeg-png",
+    "given+gaussian-noise", "given+speckle-noise", "given+jpeg-file", "given+jpeg-png",
 ]
 LRSource = Literal["auto", "selfexsr", "imresize"]
 KernelRecipeName = Literal["zssr", "div2krk"]
 
-DEGRADATIONS: tuple[str, ...] = ("bicubic", "gaussian-kernel", "degraded", "given", *FORCED_KINDS)
+#: A data set's own LR files (blurred by their true kernels) with one Table 3 kind on top: blur and
+#: noise or compression together, in the order a camera applies them (issue #28 item 4).
+GIVEN_PLUS: tuple[str, ...] = tuple(f"given+{kind}" for kind in FORCED_KINDS)
+DEGRADATIONS: tuple[str, ...] = ("bicubic", "gaussian-kernel", "degraded", "given", *FORCED_KINDS, *GIVEN_PLUS)
 LR_SOURCES: tuple[str, ...] = ("auto", "selfexsr", "imresize")
 KERNEL_RECIPES: tuple[str, ...] = ("zssr", "div2krk")
 _NAMED_DATASETS: tuple[str, ...] = ("Set5", "Set14", "DIV2KRK_dev")
@@ -236,13 +244,24 @@ def check_jpeg_quality(quality: object) -> int:
     return int(quality)
 
 
+def is_given(degradation: str) -> bool:
+    """Whether ``degradation`` reads a data set's own LR files (``given``, or ``given+KIND``)."""
+    return degradation == "given" or degradation in GIVEN_PLUS
+
+
+def forced_kind(degradation: str) -> str | None:
+    """The Table 3 kind a degradation puts on every image (``jpeg-png``, ``given+jpeg-png`` …), else None."""
+    kind = degradation.removeprefix("given+")
+    return kind if kind in FORCED_KINDS else None
+
+
 def _variant(source: DatasetSource, scale: float, degradation: str, lr_source: str, recipe: str | None) -> str:
-    if (degradation == "given") != (source.pairs_dir is not None):
-        if degradation == "given":
-            raise ConfigError(f"degradation 'given' needs a data set of given LR/HR pairs (DIV2KRK layout: gt/, "
-                              f"lr_x2/, gt_k_x2/); {source.name!r} is a folder of HR images")
-        raise ConfigError(f"data set {source.name!r} holds given LR/HR pairs: use degradation 'given'")
-    if degradation == "given":
+    if is_given(degradation) != (source.pairs_dir is not None):
+        if is_given(degradation):
+            raise ConfigError(f"degradation {degradation!r} needs a data set of given LR/HR pairs (DIV2KRK layout: "
+                              f"gt/, lr_x2/, gt_k_x2/); {source.name!r} is a folder of HR images")
+        raise ConfigError(f"data set {source.name!r} holds given LR/HR pairs: use degradation 'given' or 'given+KIND'")
+    if is_given(degradation):
         return "pairs"
     if degradation == "gaussian-kernel":
         if lr_source == "selfexsr":
@@ -315,6 +334,7 @@ def prepare_inputs(
       generator seeded by (data seed, name).
     * ``gaussian-noise``, ``speckle-noise``, ``jpeg-file``, ``jpeg-png``: that one kind on every
       image (:data:`FORCED_KINDS`); ``jpeg-file`` keeps the LR as the encoder's ``.jpg``.
+    * ``given+KIND``: a data set's own LR files (``given``) with that kind on top (:data:`GIVEN_PLUS`).
       ``jpeg_quality`` (1–100, the paper's 45 by default) sets the JPEG kinds' quality; another
       than 45 is a column of its own (its variant gets ``-q<quality>``).
 
@@ -420,14 +440,14 @@ def prepare_inputs(
                 info.update(recipe=variant, kernel_seed=rng_seed)
             else:
                 lr = to_array(imresize(to_tensor(hr8), 1.0 / s, quantize=True))
-        if degradation == "degraded" or degradation in FORCED_KINDS:
-            forced = degradation if degradation in FORCED_KINDS else None
-            if degradation == "jpeg-file":  # the file itself, so that what a reader sees is a JPEG
+        forced = forced_kind(degradation)
+        if degradation == "degraded" or forced is not None:
+            if forced == "jpeg-file":  # the file itself, so that what a reader sees is a JPEG
                 lr_path = folder / f"{name}_lr.jpg"
                 write_bytes(lr_path, jpeg_file(lr, quality), what="LR input")
             lr, details = degrade(lr, np.random.default_rng(rng_seed), forced, quality)
             info.update(details)
-            if degradation != "jpeg-file":
+            if forced != "jpeg-file":
                 lr_path = folder / f"{name}_lr.png"
         if lr_path.parent == folder and lr_path.suffix == ".png":
             write_image(lr_path, lr)

@@ -36,7 +36,7 @@ DEGRADED_KINDS: tuple[str, ...] = ("gaussian-noise", "speckle-noise", "jpeg")
 #: One kind on every image of a column (a bench degradation of its own name).
 FORCED_KINDS: tuple[str, ...] = ("gaussian-noise", "speckle-noise", "jpeg-file", "jpeg-png")
 #: The bench degradations whose images can be JPEG'd (the quality is theirs to set).
-JPEG_DEGRADATIONS: tuple[str, ...] = ("degraded", "jpeg-file", "jpeg-png")
+JPEG_DEGRADATIONS: tuple[str, ...] = ("degraded", "jpeg-file", "jpeg-png", "given+jpeg-file", "given+jpeg-png")
 
 
 def to_8bit(image: np.ndarray) -> np.ndarray:

@@ -57,6 +57,10 @@ _TITLES: dict[str, str] = {
     "speckle-noise": "Table 3, one kind forced: speckle noise on every LR",
     "jpeg-file": "Table 3, one kind forced: every LR a JPEG file",
     "jpeg-png": "Table 3, one kind forced: every LR once a JPEG, now a PNG",
+    "given+gaussian-noise": "Given LR/HR pairs (blind SR) with Gaussian noise on every LR",
+    "given+speckle-noise": "Given LR/HR pairs (blind SR) with speckle noise on every LR",
+    "given+jpeg-file": "Given LR/HR pairs (blind SR), every LR a JPEG file",
+    "given+jpeg-png": "Given LR/HR pairs (blind SR), every LR once a JPEG, now a PNG",
 }
 
 
@@ -144,8 +148,9 @@ def _cell(row: SummaryRow | None) -> str:
 
 
 def _lr_note(condition: Condition) -> str:
+    given = "the data set's own LR files (alpha dropped) and true kernels, HR as given"
     if condition.degradation == "given":
-        return "the data set's own LR files (alpha dropped) and true kernels, HR as given"
+        return given
     if condition.degradation == "gaussian-kernel":
         return f"random Gaussian kernel ('{condition.variant}' recipe, data seed {condition.data_seed}), 8-bit LR"
     base = (
@@ -163,6 +168,9 @@ def _lr_note(condition: Condition) -> str:
         "jpeg-file": f"saved as JPEG quality {condition.jpeg_quality} (Pillow, 4:2:0), read from the .jpg",
         "jpeg-png": f"JPEG quality {condition.jpeg_quality} (Pillow, 4:2:0), decoded and stored as PNG",
     }
+    kind = condition.degradation.removeprefix("given+")
+    if condition.degradation != kind and kind in forced:
+        return f"{given}, then on every LR {forced[kind]}"
     if condition.degradation in forced:
         return f"{base}, then on every image {forced[condition.degradation]}"
     return base

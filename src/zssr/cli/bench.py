@@ -28,8 +28,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--degradation", action="append", choices=DEGRADATIONS,
                         help="bicubic (Table 1), gaussian-kernel (Table 2), degraded (Table 3), given (a data set's "
                              "own LR files and true kernels: DIV2KRK_dev), or one Table 3 kind on every image: "
-                             "gaussian-noise, speckle-noise, jpeg-file (the LR kept as a .jpg), jpeg-png; "
-                             "repeatable (default bicubic)")
+                             "gaussian-noise, speckle-noise, jpeg-file (the LR kept as a .jpg), jpeg-png; given+KIND: one of "
+                             "those on a data set's own LR files (blur and noise/JPEG together); repeatable (default "
+                             "bicubic)")
     parser.add_argument("--method", action="append", metavar="NAME[:key=value,...]",
                         help=f"one of {', '.join(METHODS)} with options, e.g. zssr:preset=fast,max_iterations=300; "
                              "repeatable (default: bicubic and zssr)")
@@ -44,7 +45,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-seed", type=seed_argument, default=0, metavar="K",
                         help="seed of the random kernels/degradations, an integer in [0, 2**63) (default 0)")
     parser.add_argument("--jpeg-quality", type=int, default=45, metavar="Q",
-                        help="IJG quality 1-100 of the JPEG kinds (degraded, jpeg-file, jpeg-png); another than the "
+                        help="IJG quality 1-100 of the JPEG kinds (degraded, jpeg-file, jpeg-png, given+jpeg-…); another than the "
                              "paper's 45 is a column of its own (default 45)")
     parser.add_argument("--seeds", type=int, default=1, metavar="K",
                         help="run seeds 0..K-1 per image; the table shows mean and spread (default 1)")
