@@ -474,6 +474,18 @@ def test_kernel_methods_run_and_the_estimated_kernel_is_saved_beside_its_output(
     assert info["kernel_output_gain"] is not None and info["kernel_harm"] is None
 
 
+@pytest.mark.parametrize(("preset", "fallback"), [("kernel", "ideal"), ("real", "real")])
+def test_the_bicubic_kernel_fallback_keeps_a_preset_other_than_kernel(preset: str, fallback: str) -> None:
+    # as zssr.upscale: `kernel` falls back to its bicubic counterpart `ideal`; `real` on a noisy input stays `real`
+    from zssr.bench.methods import METHODS, MethodInput
+
+    lr = skdata.astronaut()[100:160, 150:210].astype(np.float32) / 255.0  # 60 px: under the estimators' MIN_SIZE
+    request = MethodInput(lr=lr, scale=2.0, kernel=None, seed=0, device="cpu", image="a", options={
+        "estimator": "edges", "preset": preset, "max_iterations": 2, "crop_size": 16})
+    out = METHODS["zssr+estimated-kernel"](request)
+    assert out.info["kernel_fallback"] is True and out.info["preset"] == fallback
+
+
 def test_workers_exit_when_the_bench_process_is_killed(tmp_path: Path) -> None:
     """A `kill` of the parent must not leave pool workers training (and writing) on their own."""
     import signal

@@ -130,7 +130,7 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
     (default true), then as ``zssr``.
     An estimate that is not :attr:`~zssr.kernel_estimation.KernelEstimate.reliable` is not used,
     nor, with ``check``, one whose output shows it was too wide (:func:`~zssr.kernel_estimation.kernel_harm`):
-    the image gets bicubic-kernel ZSSR with the ``ideal`` preset, as ``zssr upscale
+    the image gets bicubic-kernel ZSSR (:func:`_bicubic_kernel_fallback`), as ``zssr upscale
     --kernel auto`` does (recorded as ``kernel_fallback`` in the result's info). So does an LR
     under the estimators' :data:`~zssr.kernel_estimation.MIN_SIZE` (``zssr upscale`` refuses it;
     a benchmark row goes on: Set14 ×4 has four such images).
@@ -170,8 +170,14 @@ def _zssr_estimated_kernel_method(request: MethodInput) -> MethodOutput:
 
 
 def _bicubic_kernel_fallback(request: MethodInput, options: Mapping[str, Any]) -> MethodOutput:
-    """What ``--kernel auto`` falls back to: bicubic-kernel ZSSR with the ``ideal`` preset, the other options kept."""
-    return _zssr(request, {k: v for k, v in options.items() if k != "preset"}, "ideal", None)
+    """What ``--kernel auto`` falls back to: bicubic-kernel ZSSR, the other options kept.
+
+    The ``kernel`` preset (the default here) falls back to ``ideal``, its bicubic counterpart;
+    another preset (``real`` on a noisy input) is kept, as ``zssr.upscale`` does.
+    """
+    preset = options.get("preset", "kernel")
+    return _zssr(request, {k: v for k, v in options.items() if k != "preset"}, "ideal" if preset == "kernel" else preset,
+                 None)
 
 
 def _estimator_options(options: Mapping[str, Any]) -> tuple[str, int, int, bool, bool, dict[str, Any]]:
