@@ -49,7 +49,8 @@ def _kind_lines(records: list[dict]) -> list[str]:
              "| kind | images | bicubic | `real` | mean Δ | worst Δ (image) | ≥ +0.5 mean, none < −0.3 |",
              "|---|---|---|---|---|---|---|"]
     per_image = ["", "## Per image (PSNR/SSIM; `real`'s iterations and seconds, one thread)", "",
-                 "| kind | data set | image | bicubic | `real` | Δ | iterations | seconds |", "|---|---|---|---|---|---|---|---|"]
+                 "| kind | data set | image | bicubic | `real` | Δ | iterations | seconds |",
+                 "|---|---|---|---|---|---|---|---|"]
     for kind in KINDS:
         pairs = []
         for dataset in ("Set5", "Set14"):
