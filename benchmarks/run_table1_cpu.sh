@@ -20,6 +20,11 @@ bench() {  # bench SET SCALE SEEDS METHOD...
   OMP_NUM_THREADS=${THREADS:-1} taskset -c ${CORES:-0} python -m zssr bench --quiet --device cpu --data-root "$DATA" --dataset "$set" --scale "$scale" \
     --seeds "$seeds" "${rows[@]}" --out "$OUT"
 }
+ladder() {  # ladder OUT SCALE: the isotropic 6-step ladder, a `best` candidate (table1_ladder_screen.py), Set5
+  echo "== $(date -u +%FT%TZ) Set5 x$2 isotropic ladder screen" >&2
+  OMP_NUM_THREADS=${THREADS:-1} taskset -c ${CORES:-0} python benchmarks/table1_ladder_screen.py \
+    "$1" 0 bird,butterfly,baby,head,woman "$2" Set5
+}
 step() {
   case $1 in
     ideal-x2-set5)     bench Set5 2 1 bicubic zssr:preset=ideal ;;
@@ -33,9 +38,9 @@ step() {
     ideal-x2-seeds)    bench Set5 2 3 zssr:preset=ideal; bench Set14 2 3 zssr:preset=ideal ;;
     gradual-x2-set14)  bench Set14 2 1 zssr:preset=gradual ;;
     gradual-x2-seeds)  bench Set5 2 3 zssr:preset=gradual ;;
-    ladder-x4-set5)    echo "== $(date -u +%FT%TZ) Set5 x4 isotropic ladder screen" >&2  # a `best` candidate (table1_ladder_screen.py)
-                       OMP_NUM_THREADS=${THREADS:-1} taskset -c ${CORES:-0} python benchmarks/table1_ladder_screen.py \
-                         benchmarks/results/table1/screen_x4_ladder 0 baby,bird,butterfly,head,woman ;;
+    ladder-x4-set5)    ladder benchmarks/results/table1/screen_x4_ladder 4 ;;
+    ladder-x2-set5)    ladder benchmarks/results/table1/screen_ladder 2 ;;
+    ladder-x3-set5)    ladder benchmarks/results/table1/screen_ladder 3 ;;
     *) echo "unknown step $1" >&2; exit 2 ;;
   esac
 }

@@ -42,7 +42,7 @@ IMAGES = {"Set5": 5, "Set14": 14}
 TIMED_BESIDE_THE_QUEUE = ("zssr:max_iterations=6000,preset=ideal", "zssr:gradual_pattern=")
 # Labels too long for a table cell: what the row is, and the script that made it.
 SHORT_NAMES = {"zssr:gradual_pattern=((0.16666666666666666, 0.16666666666666666)":
-               "gradual, isotropic ×4 ladder 1.5→2→…→4 (table1_ladder_screen.py)"}
+               "gradual, isotropic 6-step ladder 1 + k(s − 1)/6 (table1_ladder_screen.py)"}
 
 
 PAPER: dict[str, dict[tuple[str, float], tuple[float, float]]] = {
@@ -157,6 +157,21 @@ def time_ratio(results: list[Result], method: str, dataset: str, scale: float, b
     return (statistics.median(pairs), len(pairs)) if pairs else None
 
 
+def iteration_ratio(results: list[Result], method: str, dataset: str, scale: float,
+                    base: str = "zssr:preset=ideal") -> tuple[float, int] | None:
+    """Median over images and seeds of ``method``'s training iterations / ``base``'s on the same image and seed.
+
+    Machine-independent (the net, crop size and batch are the same in every preset, so a training
+    step costs the same): the cost of a screen that ran beside the queue or on another CPU.
+    """
+    mine = {(r.image, r.seed): r.iterations for r in results
+            if (r.method, r.dataset, r.scale) == (method, dataset, scale) and r.iterations}
+    ref = {(r.image, r.seed): r.iterations for r in results
+           if (r.method, r.dataset, r.scale) == (base, dataset, scale) and r.iterations}
+    pairs = [mine[k] / ref[k] for k in mine if k in ref]
+    return (statistics.median(pairs), len(pairs)) if pairs else None
+
+
 def paired_gain(results: list[Result], method: str, dataset: str, scale: float) -> str:
     """Mean PSNR gain of ``method`` over `ideal` and over `gradual` on the same images and seeds (a screen's few)."""
     mine = {(r.image, r.seed): r.psnr for r in results if (r.method, r.dataset, r.scale) == (method, dataset, scale)}
@@ -233,7 +248,9 @@ def markdown(table: list[Cell], results: list[Result], command: str) -> str:
     lines += ["", "Δ: ours − the paper's ZSSR PSNR.", "",
               "## Cost on the CPU", "",
               "Median seconds per image (torch threads as recorded) and, for `gradual` and `best`, the median",
-              "per-image ratio to `ideal` on the same image and seed (same machine, same threads).", "",
+              "per-image ratio to `ideal` on the same image and seed (same machine, same threads), and the",
+              "median ratio of training iterations (machine-independent: every preset trains the same net on",
+              "the same crops).", "",
               f"| method | {head} |", "|---|" + "---|" * len(columns)]
     for label, short in ROWS.items():
         if short == "bicubic":
@@ -248,12 +265,15 @@ def markdown(table: list[Cell], results: list[Result], command: str) -> str:
             ratio = time_ratio(results, label, d, s) if short != "ideal" else None
             if ratio is not None:
                 text += f" · {ratio[0]:.2f}× ideal ({ratio[1]} pairs)"
+            steps = iteration_ratio(results, label, d, s) if short != "ideal" else None
+            if steps is not None:
+                text += f" · iterations {steps[0]:.2f}×"
             row.append(text)
         lines.append(f"| `{short}` | " + " | ".join(row) + " |")
     others = sorted({c.method for c in table} - set(ROWS))
     if others:
         lines += ["", "## Other rows (screening and ablations)", "", "| method | cell | images × seeds | PSNR/SSIM | "
-                  "dB on the same images | median s | × ideal |", "|---|---|---|---|---|---|---|"]
+                  "dB on the same images | median s | × ideal | iterations × ideal |", "|---|---|---|---|---|---|---|---|"]
         for c in table:
             if c.method in ROWS:
                 continue
@@ -264,8 +284,10 @@ def markdown(table: list[Cell], results: list[Result], command: str) -> str:
                 seconds, r = "beside the queue", "–"
             name = next((short for start, short in SHORT_NAMES.items() if c.method.startswith(start)), f"`{c.method}`")
             gain = paired_gain(results, c.method, c.dataset, c.scale)
+            steps = iteration_ratio(results, c.method, c.dataset, c.scale)
+            its = f"{steps[0]:.2f} ({steps[1]})" if steps else "–"
             lines.append(f"| {name} | {c.dataset} ×{c.scale:g} | {c.images} × {c.seeds} | {c.psnr:.2f}/{c.ssim:.4f} | "
-                         f"{gain} | {seconds} | {r} |")
+                         f"{gain} | {seconds} | {r} | {its} |")
     machines = sorted({(r.cpu, r.threads) for r in results if r.cpu})
     lines += ["", "Machines: " + "; ".join(f"{cpu}, {t} torch thread(s)" for cpu, t in machines)]
     return "\n".join(lines) + "\n"
