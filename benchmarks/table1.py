@@ -17,7 +17,7 @@ import csv
 import io
 import json
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,10 +136,21 @@ def cells(results: list[Result]) -> list[Cell]:
             dataset=dataset, scale=scale, method=method, images=len({r.image for r in flat}), seeds=len(use),
             complete=bool(full), psnr=statistics.fmean(psnrs),
             psnr_std=statistics.pstdev(psnrs) if len(psnrs) > 1 else 0.0, ssim=statistics.fmean(ssims),
-            seconds=statistics.median(r.seconds for r in flat),
-            cpu="; ".join(sorted({r.cpu for r in flat if r.cpu})), threads=",".join(sorted({r.threads for r in flat if r.threads})),
+            seconds=statistics.median(r.seconds for r in timed(flat)),
+            cpu=timed(flat)[0].cpu, threads=",".join(sorted({r.threads for r in timed(flat) if r.threads})),
         ))
     return out
+
+
+def timed(results: list[Result]) -> list[Result]:
+    """The records of the machine that scored most of ``results``: seconds are quoted from one CPU only.
+
+    The queue moved between machines (a 2.8 GHz Xeon with AVX-512, then an AVX2-only EPYC about
+    4.7× slower per training step), so a median over both would describe neither.
+    """
+    counts = Counter(r.cpu for r in results)
+    cpu = max(counts, key=lambda c: (counts[c], c))
+    return [r for r in results if r.cpu == cpu]
 
 
 def _order(dataset: str, scale: float, method: str) -> tuple[int, float, int, str]:
@@ -288,8 +299,11 @@ def markdown(table: list[Cell], results: list[Result], command: str) -> str:
             its = f"{steps[0]:.2f} ({steps[1]})" if steps else "–"
             lines.append(f"| {name} | {c.dataset} ×{c.scale:g} | {c.images} × {c.seeds} | {c.psnr:.2f}/{c.ssim:.4f} | "
                          f"{gain} | {seconds} | {r} | {its} |")
-    machines = sorted({(r.cpu, r.threads) for r in results if r.cpu})
-    lines += ["", "Machines: " + "; ".join(f"{cpu}, {t} torch thread(s)" for cpu, t in machines)]
+    machines = Counter((r.cpu, r.threads) for r in results if r.cpu and r.method != "bicubic")
+    lines += ["", "Machines (trained runs): " + "; ".join(f"{cpu}, {t} torch thread(s): {n}"
+                                                       for (cpu, t), n in sorted(machines.items())),
+              "Seconds per image are quoted from the machine that scored most of a cell's images "
+              "(summary.csv's `cpu`); ratios pair runs of one machine only."]
     return "\n".join(lines) + "\n"
 
 
