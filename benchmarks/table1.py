@@ -145,8 +145,8 @@ def cells(results: list[Result]) -> list[Cell]:
 def timed(results: list[Result]) -> list[Result]:
     """The records of the machine that scored most of ``results``: seconds are quoted from one CPU only.
 
-    The queue moved between machines (a 2.8 GHz Xeon with AVX-512, then an AVX2-only EPYC about
-    4.7× slower per training step), so a median over both would describe neither.
+    The queue moved between machines (a 2.8 GHz Xeon with AVX-512, then an AVX2-only EPYC several
+    times slower per training step), so a median over both would describe neither.
     """
     counts = Counter(r.cpu for r in results)
     cpu = max(counts, key=lambda c: (counts[c], c))
