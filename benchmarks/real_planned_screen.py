@@ -89,7 +89,10 @@ def report() -> None:
     lines += [__doc__.split("\n\n")[2].replace("\n", " "), "",
               "| condition | method | images | bicubic | `real` | variant | variant − `real` | variant − bicubic (worst) |",
               "|---|---|---|---|---|---|---|---|"]
-    per_image = ["", "| condition | image | bicubic | `real` | variant | iterations (`real`, variant) |", "|---|---|---|---|---|---|"]
+    per_image = ["", "Per image (where the two CPUs differ, float rounding differs, so training may stop at another "
+                 "iteration and a pair isolates the changed fields only up to that run-to-run spread):", "",
+                 "| condition | image | bicubic | `real` | variant | iterations (`real`, variant) | CPU (`real`, variant) |",
+                 "|---|---|---|---|---|---|---|"]
     for (condition, method), images in sorted(groups.items()):
         rows = [(i, base.get((condition, "bicubic", i)), base.get((condition, "zssr:preset=real", i)),
                  screen[(condition, method, i)]) for i in sorted(images)]
@@ -101,7 +104,8 @@ def report() -> None:
         lines.append(f"| {condition} | `{method}` | {len(rows)} | {fmean(b):.2f} | {fmean(z):.2f} | {fmean(v):.2f} | "
                      f"{fmean(v) - fmean(z):+.2f} | {fmean(v) - fmean(b):+.2f} ({worst:+.2f}) |")
         per_image += [f"| {condition} | {i} | {bb['psnr']:.2f} | {zz['psnr']:.2f} | {vv['psnr']:.2f} | "
-                      f"{zz['iterations']}, {vv['iterations']} |" for i, bb, zz, vv in rows]
+                      f"{zz['iterations']}, {vv['iterations']} | {zz['machine']['cpu']}, {vv['machine']['cpu']} |"
+                      for i, bb, zz, vv in rows]
     write_result(RESULTS / "screen.md", lines + per_image + [""])
 
 
