@@ -18,6 +18,7 @@ import io
 import json
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,12 +133,13 @@ def cells(results: list[Result]) -> list[Cell]:
         psnrs = [statistics.fmean(r.psnr for r in v) for v in use.values()]
         ssims = [statistics.fmean(r.ssim for r in v) for v in use.values()]
         flat = [r for v in use.values() for r in v]
+        quoted = timed(flat)
         out.append(Cell(
             dataset=dataset, scale=scale, method=method, images=len({r.image for r in flat}), seeds=len(use),
             complete=bool(full), psnr=statistics.fmean(psnrs),
             psnr_std=statistics.pstdev(psnrs) if len(psnrs) > 1 else 0.0, ssim=statistics.fmean(ssims),
-            seconds=statistics.median(r.seconds for r in timed(flat)),
-            cpu=timed(flat)[0].cpu, threads=",".join(sorted({r.threads for r in timed(flat) if r.threads})),
+            seconds=statistics.median(r.seconds for r in quoted),
+            cpu=quoted[0].cpu, threads=",".join(sorted({r.threads for r in quoted if r.threads})),
         ))
     return out
 
@@ -158,14 +160,21 @@ def _order(dataset: str, scale: float, method: str) -> tuple[int, float, int, st
     return (DATASETS.index(dataset) if dataset in DATASETS else 9, scale, rank, method)
 
 
+def _paired_ratio(results: list[Result], method: str, dataset: str, scale: float, base: str,
+                  key: Callable[[Result], tuple[object, ...]], value: Callable[[Result], float | None]) -> tuple[float, int] | None:
+    """Median over pairs (same ``key``) of ``value`` of ``method`` over ``base`` in one cell, and the pair count."""
+    def cell(label: str) -> dict[tuple[object, ...], float]:
+        return {key(r): v for r in results
+                if (r.method, r.dataset, r.scale) == (label, dataset, scale) and (v := value(r))}
+    mine, ref = cell(method), cell(base)
+    pairs = [mine[k] / ref[k] for k in mine if k in ref]
+    return (statistics.median(pairs), len(pairs)) if pairs else None
+
+
 def time_ratio(results: list[Result], method: str, dataset: str, scale: float, base: str = "zssr:preset=ideal") -> tuple[float, int] | None:
     """Median over images and seeds of ``method``'s seconds / ``base``'s on the same image, seed and machine."""
-    mine = {(r.image, r.seed, r.cpu, r.threads): r.seconds for r in results
-            if (r.method, r.dataset, r.scale) == (method, dataset, scale)}
-    ref = {(r.image, r.seed, r.cpu, r.threads): r.seconds for r in results
-           if (r.method, r.dataset, r.scale) == (base, dataset, scale)}
-    pairs = [mine[k] / ref[k] for k in mine if k in ref and ref[k] > 0]
-    return (statistics.median(pairs), len(pairs)) if pairs else None
+    return _paired_ratio(results, method, dataset, scale, base, lambda r: (r.image, r.seed, r.cpu, r.threads),
+                         lambda r: r.seconds)
 
 
 def iteration_ratio(results: list[Result], method: str, dataset: str, scale: float,
@@ -173,14 +182,11 @@ def iteration_ratio(results: list[Result], method: str, dataset: str, scale: flo
     """Median over images and seeds of ``method``'s training iterations / ``base``'s on the same image and seed.
 
     Machine-independent (the net, crop size and batch are the same in every preset, so a training
-    step costs the same): the cost of a screen that ran beside the queue or on another CPU.
+    step costs the same; inference is left out): the training cost of a screen that ran beside the
+    queue or on another CPU.
     """
-    mine = {(r.image, r.seed): r.iterations for r in results
-            if (r.method, r.dataset, r.scale) == (method, dataset, scale) and r.iterations}
-    ref = {(r.image, r.seed): r.iterations for r in results
-           if (r.method, r.dataset, r.scale) == (base, dataset, scale) and r.iterations}
-    pairs = [mine[k] / ref[k] for k in mine if k in ref]
-    return (statistics.median(pairs), len(pairs)) if pairs else None
+    return _paired_ratio(results, method, dataset, scale, base, lambda r: (r.image, r.seed),
+                         lambda r: r.iterations)
 
 
 def paired_gain(results: list[Result], method: str, dataset: str, scale: float) -> str:
