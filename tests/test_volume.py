@@ -160,3 +160,31 @@ def test_planes_below_the_minimum_side_are_refused():
 def test_volume_dataclass_checks_its_axes():
     with pytest.raises(ShapeError, match="axes"):
         Volume(np.zeros((2, 8, 8)), "YX")
+
+
+def test_real_on_a_volume_infers_with_the_plan_it_trained_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``degradation="auto"`` plans once from the planes; inference follows that plan, as the picture pipeline's
+    does: a clean stack gets ``ideal``'s ensemble and back-projection (it ran ``real``'s unplanned values
+    before), a noisy one keeps the ensemble in-plane (bicubic sons) and drops it through-plane (slice kernel)."""
+    import zssr.volume as volume_module
+
+    seen: list[tuple[bool, int]] = []
+    real_enlarge = volume_module.super_resolve_bounded
+
+    def record(*args, **kwargs):
+        seen.append((kwargs["ensemble"], kwargs["back_projection_iters"]))
+        return real_enlarge(*args, **kwargs)
+
+    monkeypatch.setattr(volume_module, "super_resolve_bounded", record)
+    budget = {"max_iterations": 2, "crop_size": 16, "device": "cpu"}
+    clean = (_smooth_volume((2, 48, 48)) * 255).round().astype(np.uint8)
+    upscale_volume(clean, 2, axes="ZYX", preset="real", **budget)
+    assert set(seen) == {(PRESETS["ideal"].output_flip, PRESETS["ideal"].back_projection_for(1)[0])}
+    noise = np.random.default_rng(0).normal(0.0, 12.0, clean.shape)
+    noisy = np.clip(clean + noise, 0, 255).round().astype(np.uint8)
+    seen.clear()
+    upscale_volume(noisy, 2, axes="ZYX", preset="real", **budget)
+    assert set(seen) == {(True, 0)}
+    seen.clear()
+    upscale_volume(noisy, 2, axes="ZYX", axis="z", preset="real", **budget)
+    assert set(seen) == {(False, 0)}

@@ -292,7 +292,8 @@ PRESETS: dict[str, Config] = {
     "kernel": Config(name="kernel", output_flip=False, allow_rotation=False, back_projection_iters=(2,)),
     # X2_REAL_CONF (noise on the sons, no back-projection: it would re-inject the input's noise),
     # with the sons' noise read from the input and JPEG milder than the quality read (*ours*, issues
-    # #17, #28; zssr.degradation.son_jpeg_quality); a clean input gets ideal's settings (AUTO_FIELDS).
+    # #17, #28; zssr.degradation.son_jpeg_quality) and ideal's ensemble while the sons' kernel is bicubic
+    # (zssr.degradation.plan_sons); a clean input gets ideal's settings (AUTO_FIELDS).
     # degradation="given" is the authors' fixed 0.0125.
     "real": Config(
         name="real", output_flip=False, back_projection_iters=(0,), noise_std=0.0125, allow_rotation=False,
@@ -321,7 +322,8 @@ PRESET_DOCS: dict[str, str] = {
     "gradual": "authors' X2_GRADUAL_IDEAL_CONF: 6 gradual steps, back-projection 6,6,8,10,10,12",
     "kernel": "authors' X2_GIVEN_KERNEL_CONF: for a given/estimated kernel; no rotations or ensemble",
     "real": "noisy/compressed inputs: sons get the noise read from the input and JPEG milder than its "
-            "quality, no back-projection (authors' X2_REAL_CONF); a clean input runs as ideal",
+            "quality, no back-projection (authors' X2_REAL_CONF), 8-way ensemble unless a kernel is given; "
+            "a clean input runs as ideal",
     "fast": "ours: <= 400 iterations, denser LR policy checks; for CPUs (see benchmarks/results)",
 }
 

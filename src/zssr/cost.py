@@ -114,7 +114,8 @@ def estimate_run(plan: Plan, config: Config, speed: DeviceSpeed) -> RunEstimate:
     """The time ``plan`` takes at ``speed``: training at most, tests at most, inference about.
 
     Inference counts the ensemble's net passes over each step's output (8 with the
-    geometric ensemble, 4 for anisotropic factors, 1 without); its resamplings and
+    geometric ensemble, 4 for anisotropic factors, 1 without; ``degradation="auto"`` may pick
+    it once the input is read, so it counts it); its resamplings and
     back-projections add little next to the 8-layer net.
     """
     h, w = plan.input_size
@@ -124,7 +125,7 @@ def estimate_run(plan: Plan, config: Config, speed: DeviceSpeed) -> RunEstimate:
     tests = runs * len(plan.steps) * math.ceil(config.max_iterations / config.test_every)
     passes, pixels = 0, 0.0
     for sf, (oh, ow) in zip(plan.steps, plan.sizes):
-        n = 1 if not config.output_flip else (8 if sf[0] == sf[1] else 4)
+        n = 1 if not (config.output_flip or config.degradation == "auto") else (8 if sf[0] == sf[1] else 4)
         passes += n * runs
         pixels += n * oh * ow * runs
     return RunEstimate(

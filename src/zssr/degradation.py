@@ -390,7 +390,7 @@ def _quality_from_file(path: str | Path | bytes) -> JpegEstimate | None:
     return JpegEstimate(True, quality, "tables", max(0.0, 1.0 - error / 10.0))
 
 
-def plan_sons(config: Config, reading: DegradationReading) -> Config:
+def plan_sons(config: Config, reading: DegradationReading, *, kernel_given: bool = False) -> Config:
     """``config`` with the sons' degradation and :data:`~zssr.config.AUTO_FIELDS` set from ``reading``.
 
     A degraded input gets the authors' ``real`` values for those fields (no back-projection,
@@ -399,9 +399,18 @@ def plan_sons(config: Config, reading: DegradationReading) -> Config:
     intensity where it is speckle) and JPEG milder than the quality read (:func:`son_jpeg_quality`);
     a clean one gets ``ideal``'s values and clean sons (paper §4.2: sons carry what the input
     carries, and nothing else).
+
+    *Ours*: a degraded input whose sons are made with the bicubic kernel (``kernel_given``
+    false) keeps ``ideal``'s geometric self-ensemble. X2_REAL_CONF drops it because a real
+    photo's kernel may not be symmetric (as X2_GIVEN_KERNEL_CONF does); the bicubic kernel
+    is, so the 8 flips and rotations see one degradation, and their median also evens out
+    what the net makes of the input's noise and blocks (Set14 once-JPEG ×2 at full budget:
+    benchmarks/results/table3_full/screen.md).
     """
     base = PRESETS["ideal"] if reading.clean else PRESETS["real"]
     fields: dict[str, Any] = {name: getattr(base, name) for name in AUTO_FIELDS}
+    if not reading.clean and not kernel_given:
+        fields["output_flip"] = PRESETS["ideal"].output_flip
     fields["noise_std"] = 0.0
     fields["channel_noise_std"] = tuple(s if s >= CLEAN_SIGMA else 0.0 for s in reading.sigma) if reading.noisy else None
     fields["channel_speckle_std"] = reading.speckle if reading.speckled else None

@@ -121,7 +121,7 @@ def upscale_tensor(
     reading = None
     if config.degradation == "auto":  # sons degraded like the input (issue #17): read it, then plan by it
         reading = read_degradation(image[0].detach().float().cpu().permute(1, 2, 0).numpy(), source)
-        config = plan_sons(config, reading)
+        config = plan_sons(config, reading, kernel_given=any(k is not None for k in kernels))
     # Everything the run will hold is known now: refuse what cannot fit before training.
     sides = [max(int(k.shape[-2]), int(k.shape[-1])) for k in kernels if k is not None]
     check_plan(plan_run((h, w), image.shape[1], steps, config=config, device=dev, kernel_side=max(sides, default=None)))

@@ -270,8 +270,8 @@ def upscale_volume(
     check_plan(plan_run(plane, 1, [sf], config=config, device=dev,
                         kernel_side=None if kernel is None else max(kernel.shape)))
     start = time.perf_counter()
-    net, history = _train(view, intensity, sf, kernel=kernel, config=config, seed=seed, device=dev,
-                          progress=progress, step_progress=step_progress)
+    net, history, config = _train(view, intensity, sf, kernel=kernel, config=config, seed=seed, device=dev,
+                                  progress=progress, step_progress=step_progress)
     planes_progress = _plane_progress(progress)
     if letter is None:
         out, planes = _apply_in_plane(net, vol, order, view, intensity, sf, config, kernel, planes_progress)
@@ -338,8 +338,10 @@ def _canonical_order(axes: str, letter: str | None) -> list[int]:
 def _train(view: np.ndarray, intensity: IntensityMap, sf: tuple[float, float], *, kernel: torch.Tensor | None,
            config: Config, seed: int | None, device: torch.device,
            progress: bool | Callable[..., Any],
-           step_progress: ProgressFactory | None = None) -> tuple[ZSSRNet, TrainingHistory]:
-    """One net trained on fathers drawn from the ``Y×X`` planes of ``view`` (``lead…×Y×X``)."""
+           step_progress: ProgressFactory | None = None) -> tuple[ZSSRNet, TrainingHistory, Config]:
+    """One net trained on fathers drawn from the ``Y×X`` planes of ``view`` (``lead…×Y×X``), and the config it ran
+    (with ``degradation="auto"``, the plan read from the planes: inference then uses the same ensemble and
+    back-projection as :func:`zssr.pipeline.upscale_tensor` would)."""
     seed = 0 if seed is None else seed
     lead = view.shape[:-2]
     indices = list(np.ndindex(*lead)) if lead else [()]
@@ -353,7 +355,8 @@ def _train(view: np.ndarray, intensity: IntensityMap, sf: tuple[float, float], *
     # The reconstruction test (which drives the learning-rate policy) runs on the plane with the most detail.
     test = tensors[int(np.argmax([float(p.std()) for p in varied]))]
     if config.degradation == "auto":
-        config = plan_sons(config, read_degradation(test[0].detach().cpu().permute(1, 2, 0).numpy()))
+        config = plan_sons(config, read_degradation(test[0].detach().cpu().permute(1, 2, 0).numpy()),
+                           kernel_given=kernel is not None)
     rng = np.random.default_rng(seed)
     init_gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator().manual_seed(seed + 1)
@@ -374,7 +377,7 @@ def _train(view: np.ndarray, intensity: IntensityMap, sf: tuple[float, float], *
         if close is not None:
             close()
     net.eval()
-    return net, history
+    return net, history, config
 
 
 def _plane_progress(progress: bool | Callable[..., Any]) -> PlaneProgress | None:
