@@ -33,6 +33,9 @@ from zssr.io import read_image
 
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "results" / "table3_full" / "cpu" / "runs"
+#: `real` as it was before it kept the 8-way ensemble for bicubic sons (commit 62fb050): history, beside the
+#: bicubic records of RUNS (unchanged by it).
+BEFORE_ENSEMBLE = HERE / "results" / "table3_full" / "before_ensemble" / "runs"
 TABLE1 = HERE / "results" / "table1" / "cpu" / "runs"
 KINDS = ("gaussian-noise", "speckle-noise", "jpeg-file", "jpeg-png")
 
@@ -41,14 +44,14 @@ def _records(folder: Path) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*/*/*.json"))]
 
 
-def _kind_lines(records: list[dict]) -> list[str]:
+def _kind_lines(records: list[dict], title: str = "Per kind") -> list[str]:
     by = defaultdict(dict)  # (kind, dataset) -> image -> method -> psnr
     for r in records:
         by[(r["degradation"], r["dataset"])].setdefault(r["image"], {})[r["method"]] = r
-    lines = ["## Per kind (mean Y-PSNR; Δ = `real` − bicubic)", "",
+    lines = [f"## {title} (mean Y-PSNR; Δ = `real` − bicubic)", "",
              "| kind | images | bicubic | `real` | mean Δ | worst Δ (image) | ≥ +0.5 mean, none < −0.3 |",
              "|---|---|---|---|---|---|---|"]
-    per_image = ["", "## Per image (PSNR/SSIM; `real`'s iterations and seconds, one thread)", "",
+    per_image = ["", f"## {title}, per image (PSNR/SSIM; `real`'s iterations and seconds, one thread)", "",
                  "| kind | data set | image | bicubic | `real` | Δ | iterations | seconds |",
                  "|---|---|---|---|---|---|---|---|"]
     for kind in KINDS:
@@ -126,6 +129,9 @@ def main() -> None:
         "thread per run; each record holds its machine). Y-PSNR/SSIM, MATLAB protocol.", "",
         *_kind_lines(records),
         *_clean_lines(data_root),
+        "",
+        *_kind_lines([r for r in records if r["method"] == "bicubic"] + _records(BEFORE_ENSEMBLE),
+                     "History: `real` before it kept the 8-way ensemble for bicubic sons (commit 62fb050)"),
     ]
     (HERE / "results" / "table3_full").mkdir(parents=True, exist_ok=True)
     write_result(HERE / "results" / "table3_full" / "table.md", lines)
