@@ -339,9 +339,11 @@ def _train(view: np.ndarray, intensity: IntensityMap, sf: tuple[float, float], *
            config: Config, seed: int | None, device: torch.device,
            progress: bool | Callable[..., Any],
            step_progress: ProgressFactory | None = None) -> tuple[ZSSRNet, TrainingHistory, Config]:
-    """One net trained on fathers drawn from the ``Y×X`` planes of ``view`` (``lead…×Y×X``), and the config it ran
-    (with ``degradation="auto"``, the plan read from the planes: inference then uses the same ensemble and
-    back-projection as :func:`zssr.pipeline.upscale_tensor` would)."""
+    """One net trained on fathers drawn from the ``Y×X`` planes of ``view`` (``lead…×Y×X``), and its config.
+
+    With ``degradation="auto"`` the config is the plan read from the planes, so that inference uses
+    the ensemble and back-projection :func:`zssr.pipeline.upscale_tensor` would use.
+    """
     seed = 0 if seed is None else seed
     lead = view.shape[:-2]
     indices = list(np.ndindex(*lead)) if lead else [()]
