@@ -4,7 +4,8 @@
 # were looked at while building `real`; 4 was the JPEG screen's), run seed 0. Rows: bicubic and
 # `real` as users get it (it reads each image's noise, speckle and JPEG quality). One run at a
 # time, one torch thread pinned to a core (CORES, default 1: the Table 1 queue has core 0);
-# every step resumes (a scored image under results/table3_full/cpu/runs is never redone).
+# every step resumes (a scored image under results/table3_full/cpu/runs is never redone). `real`'s records from
+# before it kept the 8-way ensemble for bicubic sons (commit 62fb050) are history in results/table3_full/before_ensemble.
 # The clean control needs a run only where a clean LR reads as degraded: `real` on an image read as
 # clean is `ideal`'s config exactly (zssr.degradation.plan_sons), so `python benchmarks/table3_full.py`
 # checks the reading of every clean LR and takes `ideal`'s Table 1 records; Set14 baboon reads
