@@ -85,11 +85,15 @@ def read_results(folders: list[Path]) -> list[Result]:
         if data["degradation"] != "bicubic" or data["variant"] != "selfexsr":
             continue
         machine = data.get("machine") or {}
+        # zssr trains NCHW on CPUs without AVX-512 since conv_layout (records say so; before: NHWC):
+        # a different speed on the same CPU, so those records count as another machine.
+        layout = (data.get("info") or {}).get("conv_layout")
+        cpu = machine.get("cpu", "") + (", NCHW training" if layout == "NCHW" else "")
         results.append(Result(
             dataset=data["dataset"], scale=float(data["scale"]), method=data["method"], image=data["image"],
             seed=int(data["seed"]), psnr=float(data["psnr"]), ssim=float(data["ssim"]),
             seconds=float(data["seconds"]), iterations=data.get("iterations"),
-            cpu=machine.get("cpu", ""), threads=machine.get("torch_threads", ""),
+            cpu=cpu, threads=machine.get("torch_threads", ""),
         ))
     return results
 

@@ -474,6 +474,22 @@ def test_kernel_methods_run_and_the_estimated_kernel_is_saved_beside_its_output(
     assert info["kernel_output_gain"] is not None and info["kernel_harm"] is None
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_a_zssr_record_names_the_layout_its_net_trained_in(precision: str) -> None:
+    """Seconds pair only within one layout (benchmarks/table1.py): NCHW is float32 on a CPU without AVX-512."""
+    from zssr.bench.methods import METHODS, MethodInput
+    from zssr.network import conv_layout
+
+    lr = skdata.astronaut()[100:132, 150:182].astype(np.float32) / 255.0
+    request = MethodInput(lr=lr, scale=2.0, kernel=None, seed=0, device="cpu", image="a", options={
+        "preset": "fast", "max_iterations": 2, "crop_size": 16, "precision": precision})
+    out = METHODS["zssr"](request)
+    expected = "NHWC" if conv_layout("cpu", precision == "bfloat16") == torch.channels_last else "NCHW"
+    assert out.info["conv_layout"] == expected
+    if precision == "bfloat16":
+        assert expected == "NHWC"
+
+
 @pytest.mark.parametrize(("preset", "fallback"), [("kernel", "ideal"), ("real", "real")])
 def test_the_bicubic_kernel_fallback_keeps_a_preset_other_than_kernel(preset: str, fallback: str) -> None:
     # as zssr.upscale: `kernel` falls back to its bicubic counterpart `ideal`; `real` on a noisy input stays `real`

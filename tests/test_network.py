@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
-from zssr.network import ZSSRNet
+from zssr import network
+from zssr.network import ZSSRNet, conv_layout
 
 
 def test_architecture_matches_the_authors():
@@ -76,14 +78,20 @@ def test_precision_is_validated() -> None:
         ZSSRNet(3, precision="fp8")
 
 
-def test_under_bfloat16_the_image_itself_is_never_rounded_to_bfloat16() -> None:
+def test_under_bfloat16_the_image_itself_is_never_rounded_to_bfloat16(monkeypatch: pytest.MonkeyPatch) -> None:
     """The first convolution reads the float32 image (bfloat16 would round mid-grey by ±0.001); the rest run in bfloat16."""
     net = ZSSRNet(3, width=8, depth=4, generator=torch.Generator().manual_seed(0), precision="bfloat16")
     dtypes: list[torch.dtype] = []
-    hooks = [conv.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype)) for conv in net.layers]
-    net(torch.rand(1, 3, 16, 16))  # the training path (the fused inference path has no module hooks)
-    for h in hooks:
-        h.remove()
+    conv2d = torch.nn.functional.conv2d
+
+    def recording(*args: object, **kwargs: object) -> torch.Tensor:
+        out = conv2d(*args, **kwargs)  # type: ignore[arg-type]
+        dtypes.append(out.dtype)
+        return out
+
+    monkeypatch.setattr(torch.nn.functional, "conv2d", recording)
+    net(torch.rand(1, 3, 16, 16))  # the training path (the fused inference path calls oneDNN directly)
+    monkeypatch.undo()
     assert dtypes == [torch.float32, torch.bfloat16, torch.bfloat16, torch.bfloat16]
     assert [w.dtype for w in net._inference_weights(True)] == dtypes  # and the fused inference path's weights
 
@@ -132,3 +140,33 @@ def test_fused_inference_sees_weights_changed_by_training() -> None:
         after = net(x)
     assert not torch.equal(before, after)
     assert torch.allclose(after, _plain(net, x), atol=2e-2)
+
+
+def test_conv_layout_is_nchw_only_for_float32_on_cpus_without_avx512(monkeypatch: pytest.MonkeyPatch) -> None:
+    """oneDNN's NHWC weight gradient is the slow one only there (benchmarks/results/conv_layout.md)."""
+    for avx512, bf16, device, expected in (
+        (False, False, "cpu", torch.contiguous_format),
+        (False, True, "cpu", torch.channels_last),
+        (True, False, "cpu", torch.channels_last),
+        (True, True, "cpu", torch.channels_last),
+        (False, False, "cuda", torch.channels_last),
+    ):
+        monkeypatch.setattr(network, "_avx512", lambda avx512=avx512: avx512)
+        assert conv_layout(device, bf16) == expected, (avx512, bf16, device)
+
+
+def test_training_in_either_layout_gives_the_same_output_and_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The layout is a speed choice: output and every weight gradient agree to float rounding."""
+    x = torch.rand(1, 3, 24, 20, generator=torch.Generator().manual_seed(1))
+    results = []
+    for avx512 in (False, True):
+        monkeypatch.setattr(network, "_avx512", lambda avx512=avx512: avx512)
+        net = ZSSRNet(3, width=16, depth=4, generator=torch.Generator().manual_seed(0), precision="float32")
+        out = net(x)
+        out.abs().mean().backward()
+        results.append((out.detach(), [p.grad.clone() for p in net.parameters() if p.grad is not None]))
+    (a, grads_a), (b, grads_b) = results
+    assert len(grads_a) == len(grads_b) == 4
+    assert torch.allclose(a, b, atol=1e-5)
+    for ga, gb in zip(grads_a, grads_b):
+        assert torch.allclose(ga, gb, atol=1e-5, rtol=1e-4)

@@ -17,7 +17,7 @@ from torch import nn
 
 from .config import PRECISIONS
 
-__all__ = ["ZSSRNet", "native_bfloat16", "uses_bfloat16"]
+__all__ = ["ZSSRNet", "conv_layout", "native_bfloat16", "uses_bfloat16"]
 
 
 @functools.cache
@@ -32,6 +32,26 @@ def uses_bfloat16(precision: str, device: torch.device | str) -> bool:
     if precision == "auto":
         return torch.device(device).type == "cpu" and native_bfloat16()
     return precision == "bfloat16"
+
+
+@functools.cache
+def _avx512() -> bool:
+    """Whether torch's CPU kernels (and oneDNN's) run at the AVX-512 level on this CPU."""
+    return torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+
+
+def conv_layout(device: torch.device | str, bf16: bool) -> torch.memory_format:
+    """The memory layout the net's convolutions run in on ``device`` (plain forward, so training).
+
+    Channels-last (NHWC) is oneDNN's fast path on AVX-512 CPUs (float32 step 1.18× faster than
+    NCHW on the Xeon, docs/SPEED.md) and the layout GPUs' tensor cores want. On a CPU without
+    AVX-512, float32, oneDNN computes the NHWC *weight gradient* of a batch-1 convolution about
+    2.5× slower than the NCHW one, which makes the whole training step about twice as slow
+    (``benchmarks/results/conv_layout.md``): there the net trains NCHW. bfloat16 keeps NHWC.
+    """
+    if torch.device(device).type == "cpu" and not bf16 and not _avx512():
+        return torch.contiguous_format
+    return torch.channels_last
 
 
 class ZSSRNet(nn.Module):
@@ -49,9 +69,9 @@ class ZSSRNet(nn.Module):
         precision: ``auto``, ``float32`` or ``bfloat16`` (:data:`zssr.config.PRECISIONS`);
             ``auto`` is decided per call by the input's device (:func:`uses_bfloat16`).
 
-    The weights and every input are kept channels-last (NHWC): oneDNN's fast
-    convolution path on CPUs, and the layout tensor cores want; values are the
-    same up to float rounding.
+    The weights are stored channels-last (NHWC); each forward runs the convolutions in
+    :func:`conv_layout`'s layout for the input's device (NHWC but for float32 on CPUs without
+    AVX-512); values are the same up to float rounding.
 
     Shape:
         ``N×channels×H×W`` → same.
@@ -96,12 +116,15 @@ class ZSSRNet(nn.Module):
         # mantissa: ±0.001 at mid-grey) would bury the fine detail the net must see; its
         # 64 feature maps carry that detail relative to their own size (and it is 1/21 of the work).
         last = len(self.layers) - 1
-        y = self.layers[0](x.contiguous(memory_format=torch.channels_last))
+        bf16 = uses_bfloat16(self.precision, x.device)
+        layout = conv_layout(x.device, bf16)
+        weights = [cast(nn.Conv2d, conv).weight.contiguous(memory_format=layout) for conv in self.layers]
+        y = nn.functional.conv2d(x.contiguous(memory_format=layout), weights[0], None, 1, 1)
         if last > 0:
             y = torch.relu(y)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=uses_bfloat16(self.precision, x.device)):
-            for i, conv in enumerate(self.layers[1:], start=1):
-                y = conv(y)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            for i, w in enumerate(weights[1:], start=1):
+                y = nn.functional.conv2d(y, w, None, 1, 1)
                 if i < last:
                     y = torch.relu_(y)
         y = y.float()

@@ -17,6 +17,7 @@ from ..config import Config, field_value, resolve_config
 from ..errors import ConfigError
 from ..io import to_array, to_tensor
 from ..kernels import align_kernel
+from ..network import conv_layout, uses_bfloat16
 from ..pipeline import plan_steps, resolve_device, upscale_tensor
 from ..resize import imresize
 
@@ -77,6 +78,13 @@ def _bicubic_method(request: MethodInput) -> MethodOutput:
     return MethodOutput(sr=np.clip(to_array(up), 0.0, 1.0))
 
 
+def _layout_name(precision: str, device: str) -> str:
+    """The training convolutions' layout (:func:`zssr.network.conv_layout`): seconds pair only within one."""
+    resolved = resolve_device(device)
+    layout = conv_layout(resolved, uses_bfloat16(precision, resolved))
+    return "NHWC" if layout == torch.channels_last else "NCHW"
+
+
 def _zssr(
     request: MethodInput, options: Mapping[str, Any], default_preset: str, kernel: np.ndarray | None
 ) -> MethodOutput:
@@ -94,7 +102,8 @@ def _zssr(
         source=request.source,
     )
     info: dict[str, Any] = {"preset": config.name, "steps": [list(s) for s in steps], "training_seconds": result.seconds,
-                            "engine": [h.engine for h in result.steps]}
+                            "engine": [h.engine for h in result.steps],
+                            "conv_layout": _layout_name(config.precision, request.device)}
     fallback = next((h.capture_fallback for h in result.steps if h.capture_fallback), None)
     if fallback is not None:
         info["capture_fallback"] = fallback
