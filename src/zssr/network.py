@@ -45,8 +45,8 @@ def conv_layout(device: torch.device | str, bf16: bool) -> torch.memory_format:
 
     Channels-last (NHWC) is oneDNN's fast path on AVX-512 CPUs (float32 step 1.18× faster than
     NCHW on the Xeon, docs/SPEED.md) and the layout GPUs' tensor cores want. On a CPU without
-    AVX-512, float32, oneDNN computes the NHWC *weight gradient* of a batch-1 convolution about
-    2.5× slower than the NCHW one, which makes the whole training step about twice as slow
+    AVX-512, float32, oneDNN computes the NHWC *weight gradient* of a batch-1 convolution 3.1×
+    slower than the NCHW one (AVX2 EPYC), which makes the whole training step 1.75× slower
     (``benchmarks/results/conv_layout.md``): there the net trains NCHW. bfloat16 keeps NHWC.
     """
     if torch.device(device).type == "cpu" and not bf16 and not _avx512():
