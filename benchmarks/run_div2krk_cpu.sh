@@ -1,26 +1,48 @@
 #!/bin/bash
 # Issue #28 item 1b: blind SR on DIV2KRK itself, end to end, at the `kernel` preset's own budget, on the
-# CPU. The 18 dev ids with ground truth (DIV2KRK_dev/gt), full-size LR images, ×2 then ×4. Rows:
-# bicubic interpolation; bicubic-kernel ZSSR; `--kernel auto` as users get it (edges + do-no-harm check);
-# KernelGAN + ZSSR with and without the check; true-kernel ZSSR. Every ZSSR row with preset=kernel.
-# One torch thread pinned to one core (THREADS, CORES override), one run at a time; every scored image
-# resumes (its JSON under results/div2krk/cpu/runs), so the same command picks up after a kill or in a
-# later session. About 5 CPU-hours at ×2 on a 2.8 GHz Xeon without bfloat16 (estimate, not measured).
-# Usage (from the repository root): ZSSR_DATA=../shared/data bash benchmarks/run_div2krk_cpu.sh [x2|x4 ...]
+# CPU. The 18 dev ids with ground truth (DIV2KRK_dev/gt), full-size LR images (1020×~680 at ×2), ×2 then ×4.
+# Rows: bicubic interpolation; bicubic-kernel ZSSR; `--kernel auto` as users get it (edges + do-no-harm
+# check); KernelGAN + ZSSR with and without the check; true-kernel ZSSR. Every ZSSR row with preset=kernel.
+# Order: `zssr bench` runs method by method, so one command over all rows would give no image all of its
+# rows for many hours. Steps therefore go image by image: `xS-core` (bicubic, bicubic-kernel, auto, true:
+# what the share of the gap and the harm check need) one image at a time, then `xS-kernelgan` (the two
+# KernelGAN rows) image by image. A step cut off leaves every image it scored complete for its rows.
+# One run at a time (THREADS torch threads pinned to CORES; defaults 1 and 0); every scored image resumes
+# (its JSON under results/div2krk/cpu/runs), so the same command picks up after a kill or in a later session.
+# Cost (estimate from the per-iteration speed, not measured end to end): ~15-20 min per ZSSR row and image
+# on the 2-core AVX2 EPYC at 2 threads (3,000 iterations of 128² crops, then the 8-way ensemble of a
+# 2040×1356 output), so a core step is ~1 h per image, ~18 h for the 18 images at ×2.
+# Usage (repository root): ZSSR_DATA=../shared/data bash benchmarks/run_div2krk_cpu.sh [STEP ...]
+# Steps: x2-core x2-kernelgan x4-core x4-kernelgan (default: all four in that order); x2 and x4 = core then kernelgan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ZSSR_DATA:-../shared/data}
 OUT=benchmarks/results/div2krk/cpu
-run() {  # run SCALE
-  echo "== $(date -u +%FT%TZ) DIV2KRK_dev x$1" >&2
+# The ids with ground truth, smallest first (im_30's LR is 1020×408) so early sessions score more images.
+IMAGES=(im_30 im_2 im_3 im_6 im_13 im_14 im_23 im_24 im_27 im_31 im_33 im_38 im_39 im_42 im_43 im_44 im_46 im_50)
+CORE=(--method bicubic --method "zssr:preset=kernel"
+      --method "zssr+estimated-kernel:estimator=edges,check=true,preset=kernel"
+      --method "zssr+true-kernel:preset=kernel")
+KERNELGAN=(--method "zssr+estimated-kernel:estimator=kernelgan,check=false,preset=kernel"
+           --method "zssr+estimated-kernel:estimator=kernelgan,check=true,preset=kernel")
+run() {  # run SCALE IMAGE METHOD-ARGS...
+  local scale=$1 image=$2; shift 2
+  echo "== $(date -u +%FT%TZ) DIV2KRK_dev x$scale $image" >&2
   OMP_NUM_THREADS=${THREADS:-1} taskset -c ${CORES:-0} python -m zssr bench --quiet --device cpu --data-root "$DATA" \
-    --dataset DIV2KRK_dev --degradation given --scale "$1" \
-    --method bicubic --method "zssr:preset=kernel" \
-    --method "zssr+estimated-kernel:estimator=edges,check=true,preset=kernel" \
-    --method "zssr+estimated-kernel:estimator=kernelgan,check=false,preset=kernel" \
-    --method "zssr+estimated-kernel:estimator=kernelgan,check=true,preset=kernel" \
-    --method "zssr+true-kernel:preset=kernel" --out "$OUT"
+    --dataset DIV2KRK_dev --degradation given --scale "$scale" --images "$image" "$@" --out "$OUT"
 }
-STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(x2 x4)
-for s in "${STEPS[@]}"; do run "${s#x}"; done
+step() {
+  local scale=${1%%-*} rows=${1#*-}
+  scale=${scale#x}
+  case $rows in
+    core) for i in "${IMAGES[@]}"; do run "$scale" "$i" "${CORE[@]}"; done ;;
+    kernelgan) for i in "${IMAGES[@]}"; do run "$scale" "$i" "${KERNELGAN[@]}"; done ;;
+    *) echo "unknown step $1 (x2-core, x2-kernelgan, x4-core, x4-kernelgan, x2, x4)" >&2; exit 2 ;;
+  esac
+}
+STEPS=()
+for s in "$@"; do
+  case $s in x2|x4) STEPS+=("$s-core" "$s-kernelgan") ;; *) STEPS+=("$s") ;; esac
+done
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(x2-core x2-kernelgan x4-core x4-kernelgan)
+for s in "${STEPS[@]}"; do step "$s"; done
