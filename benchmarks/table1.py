@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import statistics
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,9 +39,10 @@ SCALES = (2.0, 3.0, 4.0)
 IMAGES = {"Set5": 5, "Set14": 14}
 
 #: The paper's Table 1 (../shared/reference/zssr_paper.txt): PSNR/SSIM of every column it prints.
-# Screens that ran on the second core while the queue trained on the first: their PSNR stands,
+# Screens that ran on the second core while the queue trained on the first (run_table1_screen.sh runs
+# beside the queue by design; the ladder screens did too, but for a few images): their PSNR stands,
 # their seconds are not comparable (never time beside a long run), so the table leaves them out.
-TIMED_BESIDE_THE_QUEUE = ("zssr:max_iterations=6000,preset=ideal", "zssr:gradual_pattern=")
+TIMED_BESIDE_THE_QUEUE = ("zssr:max_iterations=6000,preset=ideal", "zssr:gradual_pattern=", "zssr:nets=2,preset=ideal")
 # Labels too long for a table cell: what the row is, and the script that made it.
 SHORT_NAMES = {"zssr:gradual_pattern=((0.16666666666666666, 0.16666666666666666)":
                "gradual, isotropic 6-step ladder 1 + k(s − 1)/6 (table1_ladder_screen.py)"}
@@ -78,8 +80,12 @@ class Result:
 
 
 def read_results(folders: list[Path]) -> list[Result]:
-    """Every Table 1 record (bicubic LR from the SelfExSR files) in the run folders ``folders``."""
-    results = []
+    """Every Table 1 record (bicubic LR from the SelfExSR files) in the run folders ``folders``.
+
+    One record per (data set, scale, method, image, seed): a second one (the same run in two
+    folders) is dropped with a warning, so no image is counted twice in a mean or a pairing.
+    """
+    results: dict[tuple[str, float, str, str, int], Result] = {}
     for path in sorted(p for runs in folders for p in runs.glob("runs/*/*/*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         if data["degradation"] != "bicubic" or data["variant"] != "selfexsr":
@@ -89,13 +95,19 @@ def read_results(folders: list[Path]) -> list[Result]:
         # a different speed on the same CPU, so those records count as another machine.
         layout = (data.get("info") or {}).get("conv_layout")
         cpu = machine.get("cpu", "") + (", NCHW training" if layout == "NCHW" else "")
-        results.append(Result(
+        r = Result(
             dataset=data["dataset"], scale=float(data["scale"]), method=data["method"], image=data["image"],
             seed=int(data["seed"]), psnr=float(data["psnr"]), ssim=float(data["ssim"]),
             seconds=float(data["seconds"]), iterations=data.get("iterations"),
-            cpu=cpu, threads=machine.get("torch_threads", ""),
-        ))
-    return results
+            cpu=cpu, threads=str(machine.get("torch_threads", "")),
+        )
+        key = (r.dataset, r.scale, r.method, r.image, r.seed)
+        if key in results:
+            print(f"warning: {path} repeats {key} (PSNR {r.psnr:.4f} vs {results[key].psnr:.4f}): the first is kept",
+                  file=sys.stderr)
+            continue
+        results[key] = r
+    return list(results.values())
 
 
 @dataclass(frozen=True)
@@ -119,7 +131,9 @@ class Cell:
 def cells(results: list[Result]) -> list[Cell]:
     """One cell per (data set, scale, method) over the seeds whose every image is scored.
 
-    A seed still running counts only once complete, so a mean never mixes image sets.
+    A seed still running counts only once complete, so a mean never mixes image sets; where no seed
+    is complete yet (a screen, a cell in progress) the one with most images stands alone. The
+    spread is the sample standard deviation of the seeds' means.
     """
     groups: dict[tuple[str, float, str], list[Result]] = defaultdict(list)
     for r in results:
@@ -132,31 +146,47 @@ def cells(results: list[Result]) -> list[Cell]:
         for r in group:
             by_seed[r.seed].append(r)
         want = IMAGES.get(dataset, max(len(v) for v in by_seed.values()))
-        full = {k: v for k, v in by_seed.items() if len(v) >= want}
-        use = full or by_seed
+        full = {k: v for k, v in by_seed.items() if len({r.image for r in v}) >= want}
+        most = max(by_seed, key=lambda k: (len(by_seed[k]), -k))
+        use = full or {most: by_seed[most]}
         psnrs = [statistics.fmean(r.psnr for r in v) for v in use.values()]
         ssims = [statistics.fmean(r.ssim for r in v) for v in use.values()]
         flat = [r for v in use.values() for r in v]
         quoted = timed(flat)
+        t = quoted[0].threads
+        timing = quoted[0].cpu + (f", {t} thread{'' if t == '1' else 's'}" if t else "")
+        if len(quoted) < len(flat):
+            timing += f", seconds from {len(quoted)} of {len(flat)} runs"
         out.append(Cell(
             dataset=dataset, scale=scale, method=method, images=len({r.image for r in flat}), seeds=len(use),
             complete=bool(full), psnr=statistics.fmean(psnrs),
-            psnr_std=statistics.pstdev(psnrs) if len(psnrs) > 1 else 0.0, ssim=statistics.fmean(ssims),
-            seconds=statistics.median(r.seconds for r in quoted),
-            cpu=quoted[0].cpu, threads=",".join(sorted({r.threads for r in quoted if r.threads})),
+            psnr_std=statistics.stdev(psnrs) if len(psnrs) > 1 else 0.0, ssim=statistics.fmean(ssims),
+            seconds=statistics.median(r.seconds for r in quoted), cpu=timing, threads=quoted[0].threads,
         ))
     return out
 
 
 def timed(results: list[Result]) -> list[Result]:
-    """The records of the machine that scored most of ``results``: seconds are quoted from one CPU only.
+    """The records of one machine and thread count: seconds are quoted from one of them only.
 
     The queue moved between machines (a 2.8 GHz Xeon with AVX-512, then an AVX2-only EPYC several
-    times slower per training step), so a median over both would describe neither.
+    times slower per training step) and thread counts, so a median over them would describe none.
+    The one chosen scored most of the seed-0 runs (the seed every method has, so the rows of a
+    column quote the same machine wherever they can), then most runs, then by name; the
+    cell's ``cpu`` names it and how many of the runs it timed.
     """
-    counts = Counter(r.cpu for r in results)
-    cpu = max(counts, key=lambda c: (counts[c], c))
-    return [r for r in results if r.cpu == cpu]
+    def group(r: Result) -> tuple[str, str]:
+        return (r.cpu, r.threads)
+    seed0 = Counter(group(r) for r in results if r.seed == 0)
+    every = Counter(group(r) for r in results)
+    chosen = max(every, key=lambda g: (seed0[g], every[g], g))
+    return [r for r in results if group(r) == chosen]
+
+
+def _short(cpu: str) -> str:
+    """A cell's machine in few words for the cost table (summary.csv keeps the whole name)."""
+    return cpu.replace("Intel(R) Xeon(R) Processor @ 2.80GHz", "Xeon").replace("AMD EPYC", "EPYC").replace(
+        " training", "").replace("seconds from ", "")
 
 
 def _order(dataset: str, scale: float, method: str) -> tuple[int, float, int, str]:
@@ -212,9 +242,9 @@ def summary_csv(table: list[Cell]) -> str:
     writer.writerow(["dataset", "scale", "method", "seeds", "psnr", "psnr_std", "ssim", "seconds_per_image", "cpu"])
     for c in table:
         if c.method in ROWS and c.complete:
-            seconds = "" if ROWS[c.method] == "bicubic" else f"{c.seconds:.1f}"
+            trained = ROWS[c.method] != "bicubic"  # interpolation: no seconds, no machine to name
             writer.writerow([c.dataset, f"{c.scale:g}", ROWS[c.method], c.seeds, f"{c.psnr:.4f}", f"{c.psnr_std:.4f}",
-                             f"{c.ssim:.5f}", seconds, c.cpu])
+                             f"{c.ssim:.5f}", f"{c.seconds:.1f}" if trained else "", c.cpu if trained else ""])
     return buffer.getvalue()
 
 
@@ -240,7 +270,7 @@ def markdown(table: list[Cell], results: list[Result], command: str) -> str:
         f"Command: `{command}` (from the records of `benchmarks/run_table1_cpu.sh`, committed under",
         "`results/table1/cpu/runs`). Protocol: the SelfExSR LR files (the paper's inputs), Y of MATLAB",
         "`rgb2ycbcr`, `scale` pixels shaved, SR rounded to 8 bits. Each of our cells: mean over images,",
-        "then over seeds (± spread over seeds where more than one); `*` marks a cell not yet complete",
+        "then over seeds (± sample standard deviation of the seeds' means where more than one); `*` marks a cell not yet complete",
         "(images scored so far). Paper rows copied from its Table 1.",
         "",
         f"| method | {head} |",
@@ -268,7 +298,7 @@ def markdown(table: list[Cell], results: list[Result], command: str) -> str:
         lines.append(f"| **`{short}`** (ours) | " + " | ".join(row) + " |")
     lines += ["", "Δ: ours − the paper's ZSSR PSNR.", "",
               "## Cost on the CPU", "",
-              "Median seconds per image (torch threads as recorded) and, for `gradual` and `best`, the median",
+              "Median seconds per image on one machine and thread count (named; the one that ran most seed-0 images) and, for `gradual` and `best`, the median",
               "per-image ratio to `ideal` on the same image and seed (same machine, same threads), and the",
               "median ratio of training iterations (machine-independent: every preset trains the same net on",
               "the same crops).", "",
@@ -282,7 +312,7 @@ def markdown(table: list[Cell], results: list[Result], command: str) -> str:
             if c is None:
                 row.append("–")
                 continue
-            text = f"{c.seconds:.0f} s"
+            text = f"{c.seconds:.0f} s ({_short(c.cpu)})"
             ratio = time_ratio(results, label, d, s) if short != "ideal" else None
             if ratio is not None:
                 text += f" · {ratio[0]:.2f}× ideal ({ratio[1]} pairs)"
@@ -312,8 +342,9 @@ def markdown(table: list[Cell], results: list[Result], command: str) -> str:
     machines = Counter((r.cpu, r.threads) for r in results if r.cpu and r.method != "bicubic")
     lines += ["", "Machines (trained runs): " + "; ".join(f"{cpu}, {t} torch thread(s): {n}"
                                                        for (cpu, t), n in sorted(machines.items())),
-              "Seconds per image are quoted from the machine that scored most of a cell's images "
-              "(summary.csv's `cpu`); ratios pair runs of one machine only."]
+              "Seconds per image are quoted from one machine and thread count per cell (summary.csv's `cpu` names "
+              "it and, where the cell spans several, how many runs it timed); ratios pair runs of one machine and "
+              "thread count only."]
     return "\n".join(lines) + "\n"
 
 
