@@ -4,8 +4,9 @@
 # every step resumes: a scored image (its JSON under results/table1/cpu/runs) is never redone, so
 # the same command after a kill, or in a later session on a fresh checkout, picks up where it stopped.
 #
-# One torch thread pinned to core 0 (THREADS, CORES override): the other core stays free for
-# other work without bending the seconds per image, which are all 1-thread figures.
+# One torch thread pinned to core 0 by default (THREADS, CORES override; since training moved to NCHW on
+# AVX2 CPUs the queue runs THREADS=2 CORES=0,1 with nothing beside it). Every record names its CPU,
+# layout and torch threads; table1.py quotes seconds from one machine and thread count per cell.
 # Usage (from the repository root): ZSSR_DATA=../shared/data bash benchmarks/run_table1_cpu.sh [STEP...]
 # With no STEP the whole queue runs in order; `python benchmarks/table1.py` then writes the summary.
 set -euo pipefail
@@ -20,10 +21,13 @@ bench() {  # bench SET SCALE SEEDS METHOD...
   OMP_NUM_THREADS=${THREADS:-1} taskset -c ${CORES:-0} python -m zssr bench --quiet --device cpu --data-root "$DATA" --dataset "$set" --scale "$scale" \
     --seeds "$seeds" "${rows[@]}" --out "$OUT"
 }
-ladder() {  # ladder OUT SCALE: the isotropic 6-step ladder, a `best` candidate (table1_ladder_screen.py), Set5
-  echo "== $(date -u +%FT%TZ) Set5 x$2 isotropic ladder screen" >&2
+SET5=bird,butterfly,baby,head,woman
+SET14=baboon,barbara,bridge,coastguard,comic,face,flowers,foreman,lenna,man,monarch,pepper,ppt3,zebra
+ladder() {  # ladder OUT SCALE [SET IMAGES]: the isotropic 6-step ladder, a `best` candidate (table1_ladder_screen.py)
+  local set=${3:-Set5} images=${4:-$SET5}
+  echo "== $(date -u +%FT%TZ) $set x$2 isotropic ladder screen" >&2
   OMP_NUM_THREADS=${THREADS:-1} taskset -c ${CORES:-0} python benchmarks/table1_ladder_screen.py \
-    "$1" 0 bird,butterfly,baby,head,woman "$2" Set5
+    "$1" 0 "$images" "$2" "$set"
 }
 step() {
   case $1 in
@@ -41,6 +45,7 @@ step() {
     ladder-x4-set5)    ladder benchmarks/results/table1/screen_x4_ladder 4 ;;
     ladder-x2-set5)    ladder benchmarks/results/table1/screen_ladder 2 ;;
     ladder-x3-set5)    ladder benchmarks/results/table1/screen_ladder 3 ;;
+    ladder-x2-set14)   ladder benchmarks/results/table1/screen_ladder 2 Set14 "$SET14" ;;
     *) echo "unknown step $1" >&2; exit 2 ;;
   esac
 }
