@@ -38,9 +38,9 @@ DATASETS = ("Set5", "Set14")
 SCALES = (2.0, 3.0, 4.0)
 IMAGES = {"Set5": 5, "Set14": 14}
 
-#: The paper's Table 1 (../shared/reference/zssr_paper.txt): PSNR/SSIM of every column it prints.
 # Screens that ran on the second core while the queue trained on the first (run_table1_screen.sh runs
-# beside the queue by design; the ladder screens did too, but for a few images): their PSNR stands,
+# beside the queue by design; the ladder screens ran beside it at ×4, and the ×2 ones that ran alone
+# give their seconds in docs/RESULTS.md): their PSNR stands,
 # their seconds are not comparable (never time beside a long run), so the table leaves them out.
 TIMED_BESIDE_THE_QUEUE = ("zssr:max_iterations=6000,preset=ideal", "zssr:gradual_pattern=", "zssr:nets=2,preset=ideal")
 # Labels too long for a table cell: what the row is, and the script that made it.
@@ -48,6 +48,7 @@ SHORT_NAMES = {"zssr:gradual_pattern=((0.16666666666666666, 0.16666666666666666)
                "gradual, isotropic 6-step ladder 1 + k(s − 1)/6 (table1_ladder_screen.py)"}
 
 
+#: The paper's Table 1 (../shared/reference/zssr_paper.txt): PSNR/SSIM of every column it prints.
 PAPER: dict[str, dict[tuple[str, float], tuple[float, float]]] = {
     "SRCNN": {("Set5", 2.0): (36.66, 0.9542), ("Set5", 3.0): (32.75, 0.9090), ("Set5", 4.0): (30.48, 0.8628),
               ("Set14", 2.0): (32.42, 0.9063), ("Set14", 3.0): (29.28, 0.8209), ("Set14", 4.0): (27.49, 0.7503)},
