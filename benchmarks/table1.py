@@ -126,7 +126,6 @@ class Cell:
     ssim: float
     seconds: float
     cpu: str
-    threads: str
 
 
 def cells(results: list[Result]) -> list[Cell]:
@@ -162,7 +161,7 @@ def cells(results: list[Result]) -> list[Cell]:
             dataset=dataset, scale=scale, method=method, images=len({r.image for r in flat}), seeds=len(use),
             complete=bool(full), psnr=statistics.fmean(psnrs),
             psnr_std=statistics.stdev(psnrs) if len(psnrs) > 1 else 0.0, ssim=statistics.fmean(ssims),
-            seconds=statistics.median(r.seconds for r in quoted), cpu=timing, threads=quoted[0].threads,
+            seconds=statistics.median(r.seconds for r in quoted), cpu=timing,
         ))
     return out
 
