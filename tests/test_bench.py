@@ -602,3 +602,20 @@ def test_images_too_small_to_score_are_refused_before_the_input_cache_is_written
     with pytest.raises(ShapeError, match=r"small\.png is 15×40; at ×2 an HR image needs at least 16×16"):
         run_benchmark(datasets=[str(folder)], scales=[2], methods=["bicubic"], out=tmp_path / "out", progress=False)
     assert not any(p.is_file() for p in (tmp_path / "out").rglob("*"))
+
+
+def test_summary_seconds_come_from_the_machine_that_ran_most_of_a_rows_images() -> None:
+    """A run resumed on another machine mixes records; its row's time describes one machine, not an average."""
+    from zssr.bench.datasets import Condition
+    from zssr.bench.methods import MethodSpec
+    from zssr.bench.report import summarize
+    from zssr.bench.runner import Record
+
+    def record(image: str, seconds: float, machine: str) -> Record:
+        return Record(dataset="Set5", scale=2.0, degradation="bicubic", variant="", data_seed=0, method="zssr",
+                      image=image, seed=0, psnr=30.0, ssim=0.9, seconds=seconds, iterations=100, device="cpu",
+                      sr="x.png", machine=machine)
+
+    records = [record("a", 100.0, "slow CPU, 1 threads"), record("b", 10.0, "GPU"), record("c", 12.0, "GPU")]
+    (row,) = summarize(records, [Condition("Set5", 2.0, "bicubic", "", 0)], [MethodSpec("zssr")])
+    assert row.seconds == pytest.approx(11.0) and row.images == 3 and row.psnr == pytest.approx(30.0)

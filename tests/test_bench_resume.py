@@ -13,7 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -130,3 +132,37 @@ def test_every_result_records_the_machine_it_ran_on(three_images: Path, tmp_path
     (path,) = (tmp_path / "runs").rglob("*.json")
     recorded = json.loads(path.read_text(encoding="utf-8"))["machine"]
     assert recorded == machine() and recorded["cpu"] and int(recorded["torch_threads"]) >= 1
+
+
+def _one_zssr_run(folder: Path, out: Path) -> tuple[Path, int]:
+    """Score one image with the short ZSSR row; its JSON and how many images ran (not resumed)."""
+    result = run_benchmark([folder], out=out, methods=[SHORT_ZSSR], limit=1, device="cpu")
+    (path,) = (out / "runs").rglob("*.json")
+    return path, result.ran
+
+
+def test_a_record_whose_preset_has_changed_since_is_run_again_and_an_older_record_resumes(
+    three_images: Path, tmp_path: Path
+) -> None:
+    """A row resumes by label *and* by the Config it ran with: a redefined preset must not reuse old results.
+
+    Records from before configs were kept (no ``config``) and fields Config has gained or lost
+    since are no difference (the committed long runs stay valid).
+    """
+    path, ran = _one_zssr_run(three_images, tmp_path)
+    assert ran == 1
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["config"]["max_iterations"] == 60 and data["config"]["crop_size"] == 32
+
+    def rerun_after(edit: Callable[[dict[str, Any]], None]) -> int:
+        changed = json.loads(json.dumps(data))
+        edit(changed["config"])
+        path.write_text(json.dumps(changed), encoding="utf-8")
+        return _one_zssr_run(three_images, tmp_path)[1]
+
+    assert rerun_after(lambda c: c.update(max_iterations=61)) == 1  # the preset's value changed: run again
+    assert rerun_after(lambda c: c.update(a_field_config_has_lost=1)) == 0
+    assert rerun_after(lambda c: c.pop("learning_rate")) == 0  # a field Config has gained since
+    data.pop("config")
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert _one_zssr_run(three_images, tmp_path)[1] == 0  # a record from before configs were kept

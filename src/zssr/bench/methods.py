@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,10 @@ from ..network import conv_layout, uses_bfloat16
 from ..pipeline import plan_steps, resolve_device, upscale_tensor
 from ..resize import imresize
 
-__all__ = ["METHODS", "NEEDS_TRUE_KERNEL", "OPTION_CHECKS", "Method", "MethodInput", "MethodOutput", "MethodSpec", "parse_method"]
+__all__ = [
+    "METHODS", "NEEDS_TRUE_KERNEL", "OPTION_CHECKS", "Method", "MethodInput", "MethodOutput", "MethodSpec", "parse_method",
+    "resolved_config",
+]
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,27 @@ def _check_bicubic_options(options: Mapping[str, Any]) -> None:
 def _check_estimated_kernel_options(options: Mapping[str, Any]) -> None:
     _, _, _, _, _, rest = _estimator_options(options)
     _check_zssr_options(rest, "kernel")
+
+
+#: The preset each built-in ZSSR method resolves its options against (:func:`resolved_config`).
+_DEFAULT_PRESETS = {"zssr": "ideal", "zssr+true-kernel": "kernel", "zssr+estimated-kernel": "kernel"}
+
+
+def resolved_config(spec: MethodSpec) -> dict[str, Any] | None:
+    """The Config a built-in ZSSR method runs with, every field as JSON values (None: not a ZSSR method).
+
+    Kept in each benchmark record so that a resumed record is re-run when its preset has since
+    changed (a row named ``preset=best`` must not reuse results of an older ``best``). The
+    estimator's own options (``estimator=`` …) are in the method's label already.
+    """
+    if spec.name not in _DEFAULT_PRESETS:
+        return None
+    opts = dict(spec.options)
+    if spec.name == "zssr+estimated-kernel":
+        opts = _estimator_options(opts)[5]
+    config = resolve_config(opts.pop("preset", _DEFAULT_PRESETS[spec.name]), **opts)
+    values = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "name"}
+    return typing.cast("dict[str, Any]", json.loads(json.dumps(values)))
 
 
 #: The method registry: name → function. Add your own (see the module docstring).

@@ -80,10 +80,23 @@ class SummaryRow(Where):
     paper_ssim: float | None
 
 
+def _seconds(records: Sequence[Record]) -> float:
+    """Mean seconds over the records of the machine that ran most of them.
+
+    A resumed run may hold records from several machines (a laptop, then a GPU); a mean over
+    them would describe none.
+    """
+    machine = Counter(r.machine for r in records).most_common(1)[0][0]  # a tie: the first seen
+    return float(np.mean([r.seconds for r in records if r.machine == machine]))
+
+
 def summarize(
     records: Sequence[Record], conditions: Sequence[Condition], specs: Sequence[MethodSpec]
 ) -> list[SummaryRow]:
-    """Mean PSNR/SSIM/time per (condition, method), in the order of the conditions and methods asked for."""
+    """Mean PSNR/SSIM/time per (condition, method), in the order of the conditions and methods asked for.
+
+    Seconds come from one machine's records (:func:`_seconds`).
+    """
     rows = []
     for condition in conditions:
         for spec in specs:
@@ -104,7 +117,7 @@ def summarize(
                 images=len({r.image for r in mine}), seeds=len(seeds),
                 psnr=float(per_seed[:, 0].mean()), ssim=float(per_seed[:, 1].mean()),
                 psnr_std=float(per_seed[:, 0].std()), ssim_std=float(per_seed[:, 1].std()),
-                seconds=float(np.mean([r.seconds for r in mine])),
+                seconds=_seconds(mine),
                 iterations=float(np.mean(iterations)) if iterations else None,
                 paper_psnr=paper[0] if paper else None, paper_ssim=paper[1] if paper else None,
             ))

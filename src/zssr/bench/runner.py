@@ -4,6 +4,8 @@ A finished task leaves ``runs/<condition>/<method>/<image>_seed<k>.{png,json}``;
 written last, so a task whose JSON loads back is skipped on the next run (resuming). The JSON is
 the result (scores, cost, the machine it ran on); the PNG is only the picture, so a run folder whose
 JSONs were committed without their PNGs resumes on a fresh checkout (benchmarks/run_table1_cpu.sh).
+A built-in ZSSR method's JSON also keeps the Config it ran with: a record whose preset has changed
+since is run again rather than resumed.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from ..metrics import evaluate
 from ..pipeline import resolve_device
 from .datasets import BenchInput, Condition
 from .degradations import to_8bit
-from .methods import Method, MethodInput, MethodOutput, MethodSpec
+from .methods import METHODS, Method, MethodInput, MethodOutput, MethodSpec, resolved_config
 
 __all__ = ["RayOptions", "Record", "Task", "Where", "condition_of", "machine", "run_tasks"]
 
@@ -61,6 +63,7 @@ class Record(Where):
     device: str
     sr: str
     resumed: bool = False
+    machine: str = ""  # CPU model and torch threads (or the GPU): seconds compare only within one
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,33 @@ def _record_fields(data: Mapping[str, Any], resumed: bool) -> Record:
         data_seed=int(data["data_seed"]), method=data["method"], image=data["image"], seed=int(data["seed"]),
         psnr=float(data["psnr"]), ssim=float(data["ssim"]), seconds=float(data["seconds"]),
         iterations=None if data.get("iterations") is None else int(data["iterations"]), device=data["device"],
-        sr=data["sr"], resumed=resumed,
+        sr=data["sr"], resumed=resumed, machine=_machine_text(data.get("machine")),
     )
+
+
+def _machine_text(info: Any) -> str:
+    """``"<cpu>, <n> threads"`` or the GPU's name, from a record's ``machine`` (empty where it has none)."""
+    if not isinstance(info, dict):
+        return ""
+    if info.get("gpu"):
+        return str(info["gpu"])
+    return f"{info.get('cpu', '')}, {info.get('torch_threads', '?')} threads"
+
+
+def _task_config(task: Task) -> dict[str, Any] | None:
+    """The resolved Config of a built-in ZSSR method (None for other methods, or one replaced in the registry)."""
+    return resolved_config(task.spec) if METHODS.get(task.spec.name) is task.fn else None
+
+
+def _same_config(stored: Any, current: dict[str, Any] | None) -> bool:
+    """Whether a record's Config still is the method's: equal on every field both know.
+
+    A record from before configs were recorded (None) is accepted; a field added to Config
+    since, or removed, is not a difference; a preset whose values changed is.
+    """
+    if not isinstance(stored, dict) or current is None:
+        return True
+    return all(stored[key] == current[key] for key in stored.keys() & current.keys())
 
 
 def _load_record(task: Task) -> Record | None:
@@ -102,6 +130,8 @@ def _load_record(task: Task) -> Record | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("method") != task.spec.label or data.get("condition") != task.condition.key:
+            return None
+        if not _same_config(data.get("config"), _task_config(task)):
             return None
         return _record_fields(data, resumed=True)
     except (OSError, ValueError, KeyError, TypeError):
@@ -185,6 +215,7 @@ def _execute(task: Task) -> Record:
         "sr": str(stem.with_suffix(".png").relative_to(task.out)),
         "kernel": str(kernel_file.relative_to(task.out)) if kernel_file is not None else None,
         "input": dict(item.degradation), "info": dict(output.info), "machine": machine(),
+        "config": _task_config(task),
     }
     write_json(stem.with_suffix(".json"), payload)
     return _record_fields(payload, resumed=False)
