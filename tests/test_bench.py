@@ -619,3 +619,38 @@ def test_summary_seconds_come_from_the_machine_that_ran_most_of_a_rows_images() 
     records = [record("a", 100.0, "slow CPU, 1 threads"), record("b", 10.0, "GPU"), record("c", 12.0, "GPU")]
     (row,) = summarize(records, [Condition("Set5", 2.0, "bicubic", "", 0)], [MethodSpec("zssr")])
     assert row.seconds == pytest.approx(11.0) and row.images == 3 and row.psnr == pytest.approx(30.0)
+    # records from before machines were kept ("") do not outvote a known machine, however many
+    old = [record(name, 500.0, "") for name in ("d", "e", "f")]
+    (row,) = summarize(records + old, [Condition("Set5", 2.0, "bicubic", "", 0)], [MethodSpec("zssr")])
+    assert row.seconds == pytest.approx(11.0) and row.images == 6
+
+
+def test_a_cpu_record_on_a_host_with_a_gpu_is_timed_as_the_cpu() -> None:
+    """`--device cpu` on a GPU host: its seconds are the CPU's, never grouped with the GPU's."""
+    from zssr.bench.runner import _machine_text
+
+    host = {"cpu": "EPYC", "torch_threads": "2", "gpu": "NVIDIA H100"}
+    assert _machine_text(host, "cpu") == "EPYC, 2 threads"
+    assert _machine_text(host, "cuda") == _machine_text(host, "cuda:0") == "NVIDIA H100"
+    assert _machine_text(None, "cpu") == ""
+
+
+def test_an_estimated_kernel_records_config_holds_its_estimator_options_and_its_fallbacks_config() -> None:
+    """Resuming compares them too: a changed default of the estimator or of the fallback preset re-runs the row."""
+    from zssr.bench.methods import parse_method, resolved_config
+    from zssr.bench.runner import _same_config
+
+    config = resolved_config(parse_method("zssr+estimated-kernel:estimator=edges,preset=kernel"))
+    assert config is not None
+    assert config["estimator"] == {"estimator": "edges", "iterations": 3000, "restarts": config["estimator"]["restarts"],
+                                   "width_correction": False, "check": True}
+    assert config["output_flip"] is False and config["fallback"]["output_flip"] is True  # kernel, and ideal behind it
+    assert _same_config(config, config)
+    for part, key, value in (("estimator", "restarts", 99), ("fallback", "max_iterations", 17)):
+        changed = json.loads(json.dumps(config))
+        changed[part][key] = value
+        assert not _same_config(changed, config), (part, key)
+    older = json.loads(json.dumps(config))
+    del older["fallback"]["max_iterations"], older["estimator"]  # written before those were kept
+    assert _same_config(older, config)
+    assert resolved_config(parse_method("bicubic")) is None

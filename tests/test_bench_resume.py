@@ -132,6 +132,7 @@ def test_every_result_records_the_machine_it_ran_on(three_images: Path, tmp_path
     (path,) = (tmp_path / "runs").rglob("*.json")
     recorded = json.loads(path.read_text(encoding="utf-8"))["machine"]
     assert recorded == machine() and recorded["cpu"] and int(recorded["torch_threads"]) >= 1
+    assert json.loads(path.read_text(encoding="utf-8"))["config"] is None  # a custom method: no Config to compare
 
 
 def _one_zssr_run(folder: Path, out: Path) -> tuple[Path, int]:

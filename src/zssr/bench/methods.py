@@ -188,9 +188,14 @@ def _bicubic_kernel_fallback(request: MethodInput, options: Mapping[str, Any]) -
     The ``kernel`` preset (the default here) falls back to ``ideal``, its bicubic counterpart;
     another preset (``real`` on a noisy input) is kept, as ``zssr.upscale`` does.
     """
+    preset, rest = _fallback(options)
+    return _zssr(request, rest, preset, None)
+
+
+def _fallback(options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The preset and other options of :func:`_bicubic_kernel_fallback`."""
     preset = options.get("preset", "kernel")
-    return _zssr(request, {k: v for k, v in options.items() if k != "preset"}, "ideal" if preset == "kernel" else preset,
-                 None)
+    return ("ideal" if preset == "kernel" else preset), {k: v for k, v in options.items() if k != "preset"}
 
 
 def _estimator_options(options: Mapping[str, Any]) -> tuple[str, int, int, bool, bool, dict[str, Any]]:
@@ -243,17 +248,26 @@ def resolved_config(spec: MethodSpec) -> dict[str, Any] | None:
     """The Config a built-in ZSSR method runs with, every field as JSON values (None: not a ZSSR method).
 
     Kept in each benchmark record so that a resumed record is re-run when its preset has since
-    changed (a row named ``preset=best`` must not reuse results of an older ``best``). The
-    estimator's own options (``estimator=`` …) are in the method's label already.
+    changed (a row named ``preset=best`` must not reuse results of an older ``best``). For
+    ``zssr+estimated-kernel`` also the estimator's options with their defaults (``estimator``) and
+    the Config of its bicubic-kernel fallback (``fallback``, as :func:`_bicubic_kernel_fallback`).
     """
     if spec.name not in _DEFAULT_PRESETS:
         return None
     opts = dict(spec.options)
+    extra: dict[str, Any] = {}
     if spec.name == "zssr+estimated-kernel":
-        opts = _estimator_options(opts)[5]
-    config = resolve_config(opts.pop("preset", _DEFAULT_PRESETS[spec.name]), **opts)
-    values = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "name"}
-    return typing.cast("dict[str, Any]", json.loads(json.dumps(values)))
+        estimator, iterations, restarts, width_correction, check, opts = _estimator_options(opts)
+        fallback_preset, fallback = _fallback(opts)
+        extra = {"estimator": {"estimator": estimator, "iterations": iterations, "restarts": restarts,
+                               "width_correction": width_correction, "check": check},
+                 "fallback": _config_values(resolve_config(fallback_preset, **fallback))}
+    values = _config_values(resolve_config(opts.pop("preset", _DEFAULT_PRESETS[spec.name]), **opts))
+    return typing.cast("dict[str, Any]", json.loads(json.dumps({**values, **extra})))
+
+
+def _config_values(config: Config) -> dict[str, Any]:
+    return {f.name: getattr(config, f.name) for f in fields(config) if f.name != "name"}
 
 
 #: The method registry: name → function. Add your own (see the module docstring).

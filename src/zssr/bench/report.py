@@ -86,8 +86,9 @@ def _seconds(records: Sequence[Record]) -> float:
     A resumed run may hold records from several machines (a laptop, then a GPU); a mean over
     them would describe none.
     """
-    machine = Counter(r.machine for r in records).most_common(1)[0][0]  # a tie: the first seen
-    return float(np.mean([r.seconds for r in records if r.machine == machine]))
+    known = [r for r in records if r.machine] or list(records)  # records from before machines were kept: last
+    machine = Counter(r.machine for r in known).most_common(1)[0][0]  # a tie: the first seen
+    return float(np.mean([r.seconds for r in known if r.machine == machine]))
 
 
 def summarize(

@@ -94,15 +94,15 @@ def _record_fields(data: Mapping[str, Any], resumed: bool) -> Record:
         data_seed=int(data["data_seed"]), method=data["method"], image=data["image"], seed=int(data["seed"]),
         psnr=float(data["psnr"]), ssim=float(data["ssim"]), seconds=float(data["seconds"]),
         iterations=None if data.get("iterations") is None else int(data["iterations"]), device=data["device"],
-        sr=data["sr"], resumed=resumed, machine=_machine_text(data.get("machine")),
+        sr=data["sr"], resumed=resumed, machine=_machine_text(data.get("machine"), data["device"]),
     )
 
 
-def _machine_text(info: Any) -> str:
-    """``"<cpu>, <n> threads"`` or the GPU's name, from a record's ``machine`` (empty where it has none)."""
+def _machine_text(info: Any, device: str) -> str:
+    """What a record's seconds were measured on: the GPU's name, or ``"<cpu>, <n> threads"`` (empty: unknown)."""
     if not isinstance(info, dict):
         return ""
-    if info.get("gpu"):
+    if info.get("gpu") and device != "cpu":
         return str(info["gpu"])
     return f"{info.get('cpu', '')}, {info.get('torch_threads', '?')} threads"
 
@@ -116,11 +116,19 @@ def _same_config(stored: Any, current: dict[str, Any] | None) -> bool:
     """Whether a record's Config still is the method's: equal on every field both know.
 
     A record from before configs were recorded (None) is accepted; a field added to Config
-    since, or removed, is not a difference; a preset whose values changed is.
+    since, or removed, is not a difference (at any depth: the estimator's options and the
+    fallback's Config are nested); a preset whose values changed is.
     """
     if not isinstance(stored, dict) or current is None:
         return True
-    return all(stored[key] == current[key] for key in stored.keys() & current.keys())
+    for key in stored.keys() & current.keys():
+        old, new = stored[key], current[key]
+        if isinstance(old, dict) and isinstance(new, dict):
+            if not _same_config(old, new):
+                return False
+        elif old != new:
+            return False
+    return True
 
 
 def _load_record(task: Task) -> Record | None:
@@ -177,6 +185,7 @@ def _init_worker(threads: int, poll_seconds: float = 1.0) -> None:
 def _execute(task: Task) -> Record:
     """Run one method on one image, score it, write its PNG (and kernel) then its JSON."""
     item = task.item
+    config = _task_config(task)  # before the work: a problem here must not cost a trained image
     hr = read_image(item.hr).color
     lr = read_image(item.lr).color
     kernel = load_kernel(item.kernel).numpy() if item.kernel is not None else None
@@ -215,7 +224,7 @@ def _execute(task: Task) -> Record:
         "sr": str(stem.with_suffix(".png").relative_to(task.out)),
         "kernel": str(kernel_file.relative_to(task.out)) if kernel_file is not None else None,
         "input": dict(item.degradation), "info": dict(output.info), "machine": machine(),
-        "config": _task_config(task),
+        "config": config,
     }
     write_json(stem.with_suffix(".json"), payload)
     return _record_fields(payload, resumed=False)
