@@ -64,9 +64,12 @@ def _write(runs: Path, image: str, label: str, psnr: float) -> None:
 
 
 def test_the_mean_share_skips_small_gaps_and_images_without_every_core_row(report: ModuleType, tmp_path: Path) -> None:
-    """im_1: gap 2 dB, auto recovers half; im_4: gap 1 dB, a fifth; im_2: gap 0.2 dB (left out of the share);
+    """The acceptance's mean share: over images with a gap ≥ 0.5 dB and every core row.
+
+    im_1: gap 2 dB, auto recovers half; im_4: gap 1 dB, a fifth; im_2: gap 0.2 dB (left out of the share);
     im_3: no true-kernel row yet. Mean share (50 + 20)/2 = 35 %; ratio of the means over im_1 and im_4
-    (27.6 − 27) / (28.5 − 27) = 40 %."""
+    (27.6 − 27) / (28.5 − 27) = 40 %.
+    """
     rows = {"im_1": (27.0, 28.0, 29.0), "im_2": (27.0, 26.5, 27.2), "im_3": (27.0, 20.0, None),
             "im_4": (27.0, 27.2, 28.0)}
     for image, (base, auto, true) in rows.items():

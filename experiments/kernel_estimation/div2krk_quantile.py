@@ -34,8 +34,14 @@ from machine import result_header, write_result  # noqa: E402
 from zssr.io import read_image, to_tensor  # noqa: E402
 from zssr.kernel_estimation._common import MARGIN, luma  # noqa: E402
 from zssr.kernel_estimation.edges import (  # noqa: E402
-    ANGLE_BINS, DERIVATIVE_SIGMA, FLOOR_VARIANCE, MAX_ELONGATION, MIN_BIN_POINTS, REBLUR_SIGMA, TOP_FRACTION,
-    _edge_points, kernel_from_covariance,
+    ANGLE_BINS,
+    DERIVATIVE_SIGMA,
+    FLOOR_VARIANCE,
+    MAX_ELONGATION,
+    MIN_BIN_POINTS,
+    REBLUR_SIGMA,
+    _edge_points,
+    kernel_from_covariance,
 )
 from zssr.kernels import load_kernel  # noqa: E402
 
@@ -70,6 +76,7 @@ def covariance_at(variance: np.ndarray, angle: np.ndarray, q: float) -> np.ndarr
 
 
 def crop(image: np.ndarray, side: int | None) -> np.ndarray | None:
+    """The ``side``² centre (all of it for None; None where the image is smaller)."""
     if side is None:
         return image
     h, w = image.shape
@@ -80,6 +87,7 @@ def crop(image: np.ndarray, side: int | None) -> np.ndarray | None:
 
 
 def main() -> None:
+    """Score every (top fraction, quantile) on the tuning ids and write the table."""
     folder = Path(os.environ.get("ZSSR_DATA", "../shared/data")) / "DIV2KRK_dev"
     # ratios[(scale, crop, top, q)] = minor-axis ratios at calibration 1
     ratios: dict[tuple[int, str, float, float], list[float]] = {}
