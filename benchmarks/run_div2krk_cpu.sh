@@ -9,9 +9,9 @@
 # KernelGAN rows) image by image. A step cut off leaves every image it scored complete for its rows.
 # One run at a time (THREADS torch threads pinned to CORES; defaults 1 and 0); every scored image resumes
 # (its JSON under results/div2krk/cpu/runs), so the same command picks up after a kill or in a later session.
-# Cost (estimate from the per-iteration speed, not measured end to end): ~15-20 min per ZSSR row and image
-# on the 2-core AVX2 EPYC at 2 threads (3,000 iterations of 128² crops, then the 8-way ensemble of a
-# 2040×1356 output), so a core step is ~1 h per image, ~18 h for the 18 images at ×2.
+# Cost, measured (x2-core, session of 2026-12-08, AMD EPYC 2 cores): 24-33 min per image at THREADS=2 CORES=0,1
+# (im_2, im_3; each ZSSR row 7-10 min, the LR policy stopping at 1,440-2,040 of 3,000 iterations), ~37 min at
+# one thread (im_30), so ~8-10 h for the 18 images at x2.
 # Usage (repository root): ZSSR_DATA=../shared/data bash benchmarks/run_div2krk_cpu.sh [STEP ...]
 # Steps: x2-core x2-kernelgan x4-core x4-kernelgan (default: all four in that order); x2 and x4 = core then kernelgan.
 set -euo pipefail
