@@ -8,31 +8,20 @@ only with every core row, and the mean share of the gap skips images whose gap i
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from benchmark_scripts import BENCHMARKS, load_script
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 TABLES = BENCHMARKS / "results" / "div2krk"
 
 
 @pytest.fixture(scope="module")
 def report() -> ModuleType:
     """``benchmarks/div2krk_table.py`` as a module (it imports its sibling ``machine.py``)."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location("div2krk_report", BENCHMARKS / "div2krk_table.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return load_script("div2krk_table.py", "div2krk_report")
 
 
 def _body(lines: list[str]) -> list[str]:

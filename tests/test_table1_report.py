@@ -8,31 +8,20 @@ asked for (one machine per quoted time, one record per image and seed).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from benchmark_scripts import BENCHMARKS, load_script
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 TABLE1 = BENCHMARKS / "results" / "table1"
 
 
 @pytest.fixture(scope="module")
 def table1() -> ModuleType:
     """``benchmarks/table1.py`` as a module (it imports its sibling ``machine.py``)."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location("table1_report", BENCHMARKS / "table1.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # its dataclasses resolve their annotations through sys.modules
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return load_script("table1.py", "table1_report")
 
 
 def test_committed_summary_and_per_image_csv_are_regenerated_from_the_committed_records(table1: ModuleType) -> None:

@@ -17,7 +17,6 @@ Writes results/div2krk_quantile.md (about a minute on one core).
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 import sys
@@ -27,18 +26,17 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))
+sys.path.insert(0, str(HERE))
 
+from div2krk_elongation import crop  # noqa: E402
+from edge_narrowing import covariance_at  # noqa: E402  (the committed shape fit, quantile q for every median)
 from kernel_checks import axis_ratios  # noqa: E402
 from machine import result_header, write_result  # noqa: E402
 
 from zssr.io import read_image, to_tensor  # noqa: E402
 from zssr.kernel_estimation._common import MARGIN, luma  # noqa: E402
 from zssr.kernel_estimation.edges import (  # noqa: E402
-    ANGLE_BINS,
     DERIVATIVE_SIGMA,
-    FLOOR_VARIANCE,
-    MAX_ELONGATION,
-    MIN_BIN_POINTS,
     REBLUR_SIGMA,
     _edge_points,
     kernel_from_covariance,
@@ -50,40 +48,6 @@ TOP_FRACTIONS = (0.03, 0.1)
 CROPS = (None, 192, 256)
 IDS = range(1, 36)
 TARGET_MEDIAN = 0.90  # the committed estimator's median minor ratio at ×2, full size, all dev ids
-
-
-def covariance_at(variance: np.ndarray, angle: np.ndarray, q: float) -> np.ndarray:
-    """The committed shape fit (``edges.shape_fit``) with the q-quantile in place of every median."""
-    size = max(float(np.quantile(variance, q)), FLOOR_VARIANCE)
-    rows, values, weights = [], [], []
-    which = np.minimum((angle / np.pi * ANGLE_BINS).astype(int), ANGLE_BINS - 1)
-    for b in range(ANGLE_BINS):
-        v = variance[which == b]
-        if v.size >= MIN_BIN_POINTS:
-            phi = (b + 0.5) * np.pi / ANGLE_BINS
-            ny, nx = math.sin(phi), math.cos(phi)
-            rows.append([ny * ny, 2 * ny * nx, nx * nx])
-            values.append(float(np.quantile(v, q)))
-            weights.append(math.sqrt(v.size))
-    if len(rows) < 3:
-        return np.eye(2) * size
-    wts = np.asarray(weights)
-    cyy, cyx, cxx = np.linalg.lstsq(np.asarray(rows) * wts[:, None], np.asarray(values) * wts, rcond=None)[0]
-    lam, vec = np.linalg.eigh(np.array([[cyy, cyx], [cyx, cxx]]))
-    lam = np.maximum(lam, FLOOR_VARIANCE)
-    elongation = min(math.sqrt(lam[1] / lam[0]), MAX_ELONGATION)
-    return vec @ np.diag([size / elongation, size * elongation]) @ vec.T
-
-
-def crop(image: np.ndarray, side: int | None) -> np.ndarray | None:
-    """The ``side``² centre (all of it for None; None where the image is smaller)."""
-    if side is None:
-        return image
-    h, w = image.shape
-    if min(h, w) < side:
-        return None
-    top, left = (h - side) // 2, (w - side) // 2
-    return image[top:top + side, left:left + side]
 
 
 def main() -> None:
