@@ -9,6 +9,9 @@
 # layout and torch threads; table1.py quotes seconds from one machine and thread count per cell.
 # Usage (from the repository root): ZSSR_DATA=../shared/data bash benchmarks/run_table1_cpu.sh [STEP...]
 # With no STEP the whole queue runs in order; `python benchmarks/table1.py` then writes the summary.
+# `best` (the isotropic ladder) was screened as ladder-x2-set5 and ladder-x4-set5 before it had a name;
+# table1.py counts those records as `best` (same Config), and best-x2-seeds resumes past seed 0 only
+# where its own folder has it: it reruns seed 0 under the new label (a cheap check that it matches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${ZSSR_DATA:-../shared/data}
@@ -23,7 +26,7 @@ bench() {  # bench SET SCALE SEEDS METHOD...
 }
 SET5=bird,butterfly,baby,head,woman
 SET14=baboon,barbara,bridge,coastguard,comic,face,flowers,foreman,lenna,man,monarch,pepper,ppt3,zebra
-ladder() {  # ladder OUT SCALE [SET IMAGES]: the isotropic 6-step ladder, a `best` candidate (table1_ladder_screen.py)
+ladder() {  # ladder OUT SCALE [SET IMAGES]: the isotropic 6-step ladder before it was named `best` (table1_ladder_screen.py)
   local set=${3:-Set5} images=${4:-$SET5}
   echo "== $(date -u +%FT%TZ) $set x$2 isotropic ladder screen" >&2
   OMP_NUM_THREADS=${THREADS:-1} taskset -c ${CORES:-0} python benchmarks/table1_ladder_screen.py \
@@ -44,8 +47,10 @@ step() {
     gradual-x2-seeds)  bench Set5 2 3 zssr:preset=gradual ;;
     ladder-x4-set5)    ladder benchmarks/results/table1/screen_x4_ladder 4 ;;
     ladder-x2-set5)    ladder benchmarks/results/table1/screen_ladder 2 ;;
-    ladder-x3-set5)    ladder benchmarks/results/table1/screen_ladder 3 ;;
-    ladder-x2-set14)   ladder benchmarks/results/table1/screen_ladder 2 Set14 "$SET14" ;;
+    best-x3-set5)      bench Set5 3 1 zssr:preset=best ;;
+    best-x2-seeds)     bench Set5 2 3 zssr:preset=best ;;
+    best-x2-set14)     bench Set14 2 1 zssr:preset=best ;;
+    best-x34-set14)    bench Set14 3 1 zssr:preset=best; bench Set14 4 1 zssr:preset=best ;;
     *) echo "unknown step $1" >&2; exit 2 ;;
   esac
 }

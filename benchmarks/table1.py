@@ -16,6 +16,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import statistics
 import sys
 from collections import Counter, defaultdict
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from machine import command_line
+
+from zssr.bench.methods import parse_method, resolved_config
 
 HERE = Path(__file__).resolve().parent
 
@@ -39,13 +42,14 @@ SCALES = (2.0, 3.0, 4.0)
 IMAGES = {"Set5": 5, "Set14": 14}
 
 # Screens that ran on the second core while the queue trained on the first (run_table1_screen.sh runs
-# beside the queue by design; the ladder screens ran beside it at ×4, and the ×2 ones that ran alone
-# give their seconds in docs/RESULTS.md): their PSNR stands,
-# their seconds are not comparable (never time beside a long run), so the table leaves them out.
-TIMED_BESIDE_THE_QUEUE = ("zssr:max_iterations=6000,preset=ideal", "zssr:gradual_pattern=", "zssr:nets=2,preset=ideal")
-# Labels too long for a table cell: what the row is, and the script that made it.
-SHORT_NAMES = {"zssr:gradual_pattern=((0.16666666666666666, 0.16666666666666666)":
-               "gradual, isotropic 6-step ladder 1 + k(s − 1)/6 (table1_ladder_screen.py)"}
+# beside the queue by design, and so did most ladder screens): their PSNR stands, their seconds are
+# not comparable (never time beside a long run), so the table leaves them out.
+LADDER_SCREEN = "zssr:gradual_pattern="  # table1_ladder_screen.py: `best` before it had a name
+TIMED_BESIDE_THE_QUEUE = ("zssr:max_iterations=6000,preset=ideal", LADDER_SCREEN, "zssr:nets=2,preset=ideal")
+# The ladder screens' runs that had the machine to themselves (docs/RESULTS.md, Table 1 row): their seconds stand.
+LADDER_TIMED_ALONE = {("Set5", 2.0, image) for image in ("bird", "butterfly", "head", "woman")} | {
+    ("Set5", 4.0, "baby"), ("Set5", 4.0, "woman")}
+BEST = "zssr:preset=best"
 
 
 #: The paper's Table 1 (../shared/reference/zssr_paper.txt): PSNR/SSIM of every column it prints.
@@ -78,6 +82,20 @@ class Result:
     iterations: int | None
     cpu: str
     threads: str
+    alone: bool = True  # False: run beside the queue, so its seconds are not quoted
+
+
+def row_label(label: str, config: dict[str, object] | None) -> str:
+    """The row a record belongs to: a run of `best`'s exact configuration is `best`, whatever it was called.
+
+    The ladder screens ran before `best` was named (as ``zssr:gradual_pattern=...,preset=gradual``);
+    `best` is that configuration, so their images count in its row. ``config`` is the resolved Config
+    the record stored (None for records older than that: the label is resolved now instead).
+    """
+    if label in ROWS or not label.startswith("zssr:"):
+        return label
+    ran = config if config is not None else resolved_config(parse_method(label))
+    return BEST if ran == resolved_config(parse_method(BEST)) else label
 
 
 def read_results(folders: list[Path]) -> list[Result]:
@@ -96,11 +114,15 @@ def read_results(folders: list[Path]) -> list[Result]:
         # a different speed on the same CPU, so those records count as another machine.
         layout = (data.get("info") or {}).get("conv_layout")
         cpu = machine.get("cpu", "") + (", NCHW training" if layout == "NCHW" else "")
+        label = data["method"]
+        beside = label.startswith(TIMED_BESIDE_THE_QUEUE) and not (
+            label.startswith(LADDER_SCREEN) and (data["dataset"], float(data["scale"]), data["image"]) in LADDER_TIMED_ALONE)
         r = Result(
-            dataset=data["dataset"], scale=float(data["scale"]), method=data["method"], image=data["image"],
+            dataset=data["dataset"], scale=float(data["scale"]), method=row_label(label, data.get("config")),
+            image=data["image"],
             seed=int(data["seed"]), psnr=float(data["psnr"]), ssim=float(data["ssim"]),
             seconds=float(data["seconds"]), iterations=data.get("iterations"),
-            cpu=cpu, threads=str(machine.get("torch_threads", "")),
+            cpu=cpu, threads=str(machine.get("torch_threads", "")), alone=not beside,
         )
         key = (r.dataset, r.scale, r.method, r.image, r.seed)
         if key in results:
@@ -152,18 +174,25 @@ def cells(results: list[Result]) -> list[Cell]:
         psnrs = [statistics.fmean(r.psnr for r in v) for v in use.values()]
         ssims = [statistics.fmean(r.ssim for r in v) for v in use.values()]
         flat = [r for v in use.values() for r in v]
-        quoted = timed(flat)
-        t = quoted[0].threads
-        timing = quoted[0].cpu + (f", {t} thread{'' if t == '1' else 's'}" if t else "")
-        if len(quoted) < len(flat):
-            timing += f", seconds from {len(quoted)} of {len(flat)} runs"
+        quoted = timed([r for r in flat if r.alone])
+        if quoted:
+            t = quoted[0].threads
+            timing = quoted[0].cpu + (f", {t} thread{'' if t == '1' else 's'}" if t else "")
+            if len(quoted) < len(flat):
+                timing += f", seconds from {len(quoted)} of {len(flat)} runs"
+        else:
+            timing = BESIDE
         out.append(Cell(
             dataset=dataset, scale=scale, method=method, images=len({r.image for r in flat}), seeds=len(use),
             complete=bool(full), psnr=statistics.fmean(psnrs),
             psnr_std=statistics.stdev(psnrs) if len(psnrs) > 1 else 0.0, ssim=statistics.fmean(ssims),
-            seconds=statistics.median(r.seconds for r in quoted), cpu=timing,
+            seconds=statistics.median(r.seconds for r in quoted) if quoted else math.nan, cpu=timing,
         ))
     return out
+
+
+#: A cell's ``cpu`` when every run in it shared the machine: no seconds are quoted.
+BESIDE = "beside the queue"
 
 
 def timed(results: list[Result]) -> list[Result]:
@@ -179,6 +208,8 @@ def timed(results: list[Result]) -> list[Result]:
         return (r.cpu, r.threads)
     seed0 = Counter(group(r) for r in results if r.seed == 0)
     every = Counter(group(r) for r in results)
+    if not every:
+        return []
     chosen = max(every, key=lambda g: (seed0[g], every[g], g))
     return [r for r in results if group(r) == chosen]
 
@@ -208,7 +239,7 @@ def _paired_ratio(results: list[Result], method: str, dataset: str, scale: float
 def time_ratio(results: list[Result], method: str, dataset: str, scale: float, base: str = "zssr:preset=ideal") -> tuple[float, int] | None:
     """Median over images and seeds of ``method``'s seconds / ``base``'s on the same image, seed and machine."""
     return _paired_ratio(results, method, dataset, scale, base, lambda r: (r.image, r.seed, r.cpu, r.threads),
-                         lambda r: r.seconds)
+                         lambda r: r.seconds if r.alone else None)
 
 
 def iteration_ratio(results: list[Result], method: str, dataset: str, scale: float,
@@ -242,7 +273,8 @@ def summary_csv(table: list[Cell]) -> str:
     writer.writerow(["dataset", "scale", "method", "seeds", "psnr", "psnr_std", "ssim", "seconds_per_image", "cpu"])
     for c in table:
         if c.method in ROWS and c.complete:
-            trained = ROWS[c.method] != "bicubic"  # interpolation: no seconds, no machine to name
+            # interpolation, or runs that shared the machine: no seconds, no machine to name
+            trained = ROWS[c.method] != "bicubic" and c.cpu != BESIDE
             writer.writerow([c.dataset, f"{c.scale:g}", ROWS[c.method], c.seeds, f"{c.psnr:.4f}", f"{c.psnr_std:.4f}",
                              f"{c.ssim:.5f}", f"{c.seconds:.1f}" if trained else "", c.cpu if trained else ""])
     return buffer.getvalue()
@@ -312,7 +344,7 @@ def markdown(table: list[Cell], results: list[Result], command: str) -> str:
             if c is None:
                 row.append("–")
                 continue
-            text = f"{c.seconds:.0f} s ({_short(c.cpu)})"
+            text = BESIDE if c.cpu == BESIDE else f"{c.seconds:.0f} s ({_short(c.cpu)})"
             ratio = time_ratio(results, label, d, s) if short != "ideal" else None
             if ratio is not None:
                 text += f" · {ratio[0]:.2f}× ideal ({ratio[1]} pairs)"
@@ -331,9 +363,9 @@ def markdown(table: list[Cell], results: list[Result], command: str) -> str:
             ratio = time_ratio(results, c.method, c.dataset, c.scale)
             r = f"{ratio[0]:.2f} ({ratio[1]})" if ratio else "–"
             seconds = f"{c.seconds:.0f}"
-            if c.method.startswith(TIMED_BESIDE_THE_QUEUE):
-                seconds, r = "beside the queue", "–"
-            name = next((short for start, short in SHORT_NAMES.items() if c.method.startswith(start)), f"`{c.method}`")
+            if c.cpu == BESIDE:
+                seconds, r = BESIDE, "–"
+            name = f"`{c.method}`"
             gain = paired_gain(results, c.method, c.dataset, c.scale)
             steps = iteration_ratio(results, c.method, c.dataset, c.scale)
             its = f"{steps[0]:.2f} ({steps[1]})" if steps else "–"

@@ -496,7 +496,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "bad set value": (["upscale", good, "-s", "2", "-o", out, "--set", "max_iterations=lots"], "max_iterations"),
         "set out of range": (["upscale", good, "-s", "2", "-o", out, "--set", "crop_size=2"], "crop_size"),
         "set without =": (["upscale", good, "-s", "2", "-o", out, "--set", "max_iterations"], "FIELD=VALUE"),
-        "unknown preset": (["upscale", good, "-s", "2", "-o", out, "--preset", "best"], "best"),
+        "unknown preset": (["upscale", good, "-s", "2", "-o", out, "--preset", "sharpest"], "sharpest"),
         "output is input": (["upscale", good, "-s", "2", "-o", good], "input"),
         "out-dir is input folder": (["resize", str(tmp / "imgs"), "--scale", "0.5", "--out-dir", str(tmp / "imgs")], "input"),
         "empty folder": (["upscale", str(tmp / "empty"), "-s", "2", "--out-dir", str(tmp / "o")], "no images"),

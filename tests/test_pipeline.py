@@ -10,7 +10,7 @@ import torch
 from skimage import data
 
 import zssr
-from zssr.config import PRESETS, resolve_config
+from zssr.config import PRESETS, Config, resolve_config
 from zssr.errors import ConfigError, ScaleError, ShapeError
 from zssr.metrics import evaluate
 from zssr.pipeline import MIN_INPUT_SIDE, parse_scale, plan_steps, upscale_tensor
@@ -98,6 +98,15 @@ def test_gradual_preset_reproduces_the_authors_six_steps():
     assert PRESETS["gradual"].back_projection_for(6) == (6, 6, 8, 10, 10, 12)
 
 
+def test_best_preset_climbs_six_even_isotropic_steps_with_gradual_s_back_projections():
+    """`best` (issue #27) is `gradual` on the ladder 1 + (s - 1) k/6: ×4 → 1.5, 2, …, 4; only the pattern differs."""
+    assert plan_steps((4.0, 4.0), PRESETS["best"]) == [(s, s) for s in (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)]
+    assert plan_steps((2.0, 2.0), PRESETS["best"])[0] == pytest.approx((7 / 6, 7 / 6))
+    differ = {f.name for f in dataclasses.fields(Config)
+              if getattr(PRESETS["best"], f.name) != getattr(PRESETS["gradual"], f.name)}
+    assert differ == {"name", "gradual_pattern"}
+
+
 def test_gradual_run_with_non_integer_and_anisotropic_steps():
     lr = data.coffee()[:24, :32].astype(np.float32) / 255.0
     t = torch.from_numpy(lr).permute(2, 0, 1)[None]
@@ -110,7 +119,7 @@ def test_unknown_override_and_preset_are_config_errors():
     with pytest.raises(ConfigError, match="unknown config field"):
         resolve_config("ideal", max_iters=3)
     with pytest.raises(ConfigError, match="preset"):
-        resolve_config("best")
+        resolve_config("sharpest")
     with pytest.raises(ConfigError, match="crop_size"):
         dataclasses.replace(PRESETS["ideal"], crop_size=0)
 

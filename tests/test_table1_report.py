@@ -73,3 +73,24 @@ def test_a_seed_still_running_is_left_out_of_the_mean(table1: ModuleType, tmp_pa
     _record(tmp_path, "baby", 1, 40.0, "Xeon", "1")  # seed 1 has one image of five so far
     (cell,) = table1.cells(table1.read_results([tmp_path]))
     assert (cell.seeds, cell.psnr, cell.complete) == (1, 37.0, True)
+
+
+def test_a_run_of_best_s_configuration_counts_as_best_whatever_its_label(table1: ModuleType) -> None:
+    """The ladder screens (run before `best` had a name) are `best` runs; other screens keep their label."""
+    ladder = "zssr:gradual_pattern=" + repr(tuple((k / 6, k / 6) for k in range(1, 7))) + ",preset=gradual"
+    assert table1.row_label(ladder, None) == "zssr:preset=best"
+    assert table1.row_label("zssr:preset=gradual", None) == "zssr:preset=gradual"
+    assert table1.row_label("zssr:nets=2,preset=ideal", None) == "zssr:nets=2,preset=ideal"
+    # What a record stored wins over what its label resolves to now: an older ladder is not today's `best`.
+    stored = dict(table1.resolved_config(table1.parse_method(ladder)), max_iterations=1500)
+    assert table1.row_label(ladder, stored) == ladder
+
+
+def test_a_cell_whose_every_run_shared_the_machine_quotes_no_seconds(table1: ModuleType, tmp_path: Path) -> None:
+    """Runs made beside the queue keep their PSNR but give the cell no time, and summary.csv no machine."""
+    for name in ("baby", "bird", "butterfly", "head", "woman"):
+        _record(tmp_path, name, 0, 37.0, "Xeon", "1")
+    results = [table1.Result(**{**vars(r), "alone": False}) for r in table1.read_results([tmp_path])]
+    (cell,) = table1.cells(results)
+    assert (cell.psnr, cell.cpu) == (37.0, table1.BESIDE)
+    assert table1.summary_csv([cell]).splitlines()[1].endswith(",,")

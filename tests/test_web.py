@@ -135,7 +135,7 @@ def test_a_corrupt_upload_is_one_line_naming_the_visitors_file_not_the_server_pa
 
 @pytest.mark.parametrize(
     ("fields", "error"),
-    [({"preset": "best"}, ConfigError), ({"kernel": "gaussian"}, KernelError), ({"max_iterations": 0}, ConfigError),
+    [({"preset": "sharpest"}, ConfigError), ({"kernel": "gaussian"}, KernelError), ({"max_iterations": 0}, ConfigError),
      ({"seed": -1}, ConfigError), ({"budget_seconds": 0.0}, ConfigError), ({"budget_seconds": 1e308}, ConfigError),
      ({"budget_seconds": float("inf")}, ConfigError), ({"budget_seconds": float("nan")}, ConfigError),
      ({"estimator": "magic"}, KernelError)],
