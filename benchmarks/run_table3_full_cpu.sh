@@ -3,7 +3,8 @@
 # SelfExSR LR files, one degradation kind forced on every image of a column, data seed 5 (seeds 0-3
 # were looked at while building `real`; 4 was the JPEG screen's), run seed 0. Rows: bicubic and
 # `real` as users get it (it reads each image's noise, speckle and JPEG quality). One run at a
-# time, one torch thread pinned to a core (CORES, default 1: the Table 1 queue has core 0);
+# time, THREADS torch threads (default 1) pinned to CORES (default 1: room for another queue on core 0;
+# THREADS=2 CORES=0,1 when it runs alone); records name their threads, the table prints them;
 # every step resumes (a scored image under results/table3_full/cpu/runs is never redone). `real`'s records from
 # before it kept the 8-way ensemble for bicubic sons (commit 62fb050) are history in results/table3_full/before_ensemble.
 # The clean control needs a run only where a clean LR reads as degraded: `real` on an image read as

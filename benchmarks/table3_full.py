@@ -44,6 +44,11 @@ def _records(folder: Path) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*/*/*.json"))]
 
 
+def _threads(record: dict) -> str:
+    """The torch threads a record ran with (runs moved from one to two threads on the same 2-core CPU)."""
+    return str((record.get("machine") or {}).get("torch_threads", "?"))
+
+
 def _kind_lines(records: list[dict], title: str = "Per kind") -> list[str]:
     by = defaultdict(dict)  # (kind, dataset) -> image -> method -> psnr
     for r in records:
@@ -51,8 +56,8 @@ def _kind_lines(records: list[dict], title: str = "Per kind") -> list[str]:
     lines = [f"## {title} (mean Y-PSNR; Δ = `real` − bicubic)", "",
              "| kind | images | bicubic | `real` | mean Δ | worst Δ (image) | ≥ +0.5 mean, none < −0.3 |",
              "|---|---|---|---|---|---|---|"]
-    per_image = ["", f"## {title}, per image (PSNR/SSIM; `real`'s iterations and seconds, one thread)", "",
-                 "| kind | data set | image | bicubic | `real` | Δ | iterations | seconds |",
+    per_image = ["", f"## {title}, per image (PSNR/SSIM; `real`'s iterations, seconds and torch threads)", "",
+                 "| kind | data set | image | bicubic | `real` | Δ | iterations | seconds (threads) |",
                  "|---|---|---|---|---|---|---|---|"]
     for kind in KINDS:
         pairs = []
@@ -63,7 +68,7 @@ def _kind_lines(records: list[dict], title: str = "Per kind") -> list[str]:
                     pairs.append((dataset, image, b, z))
                     per_image.append(f"| {kind} | {dataset} | {image} | {b['psnr']:.2f}/{b['ssim']:.4f} | "
                                      f"{z['psnr']:.2f}/{z['ssim']:.4f} | {z['psnr'] - b['psnr']:+.2f} | "
-                                     f"{z['iterations']} | {z['seconds']:.0f} |")
+                                     f"{z['iterations']} | {z['seconds']:.0f} ({_threads(z)}) |")
         if not pairs:
             lines.append(f"| {kind} | 0 | – | – | – | – | not run |")
             continue
@@ -125,8 +130,8 @@ def main() -> None:
     lines = [
         *result_header("Table 3 at the presets' own budgets (issue #28 item 5)"),
         "Runs: `ZSSR_DATA=../shared/data bash benchmarks/run_table3_full_cpu.sh` (its header: Set5/Set14 ×2, "
-        "SelfExSR LR, one kind forced per column, data seed 5, seed 0, `real` at its own budget, one torch "
-        "thread per run; each record holds its machine). Y-PSNR/SSIM, MATLAB protocol.", "",
+        "SelfExSR LR, one kind forced per column, data seed 5, seed 0, `real` at its own budget, THREADS torch "
+        "threads per run, one run at a time; each record holds its machine). Y-PSNR/SSIM, MATLAB protocol.", "",
         *_kind_lines(records),
         *_clean_lines(data_root),
         "",
