@@ -50,6 +50,8 @@ TIMED_BESIDE_THE_QUEUE = ("zssr:max_iterations=6000,preset=ideal", LADDER_SCREEN
 LADDER_TIMED_ALONE = {("Set5", 2.0, image) for image in ("bird", "butterfly", "head", "woman")} | {
     ("Set5", 4.0, "baby"), ("Set5", 4.0, "woman")}
 BEST = "zssr:preset=best"
+#: A cell's ``cpu`` when every run in it shared the machine: no seconds are quoted.
+BESIDE = "beside the queue"
 
 
 #: The paper's Table 1 (../shared/reference/zssr_paper.txt): PSNR/SSIM of every column it prints.
@@ -189,10 +191,6 @@ def cells(results: list[Result]) -> list[Cell]:
             seconds=statistics.median(r.seconds for r in quoted) if quoted else math.nan, cpu=timing,
         ))
     return out
-
-
-#: A cell's ``cpu`` when every run in it shared the machine: no seconds are quoted.
-BESIDE = "beside the queue"
 
 
 def timed(results: list[Result]) -> list[Result]:
